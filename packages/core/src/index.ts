@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+
+export { Service, type ServiceDecorator } from './decorators/service.js';
+export { Method, type MethodDecorator } from './decorators/method.js';
+export { getServiceDefinition, type ServiceDefinition, type MethodDefinition, type ServiceOptions, type MethodOptions } from './decorators/service-definition.js';
+
+export { Server, type ServerOptions } from './server/server.js';
+export { CallContext } from './server/call-context.js';
+export { Client, type ClientOptions, type CallOptions } from './client/client.js';
+export { staticRegistry, type Registry, type ServiceNode } from './client/registry.js';
+export { roundRobin, randomSelector, type Selector } from './client/selector.js';
+
+export { RpcError, type RpcErrorOptions } from './errors/rpc-error.js';
+export { Code, ALL_CODES, CODE_NUMBERS, codeFromNumber, isRetryableCode } from './errors/codes.js';
+
+export { composeFilters, type Filter, type Call, type Next } from './filter/filter.js';
+export type { Metadata } from './metadata.js';
+export type { Codec, MethodSerializers } from './codec/codec.js';
+export { jsonCodec } from './codec/json-codec.js';
+export type { CompressionOptions, CompressionAlgorithm } from './codec/compression.js';
+export type { Transport, Channel, Listener, Dispatcher } from './transport/transport.js';
+export { inproc } from './transport/inproc-transport.js';
+export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export type { int32, uint32, sint32, fixed32, sfixed32, float, double, int64, uint64, sint64, fixed64, sfixed64 } from './scalars.js';

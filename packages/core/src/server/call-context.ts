@@ -1,0 +1,64 @@
+import type { Call } from '../filter/filter.js';
+import type { Metadata } from '../metadata.js';
+import type { RpcError } from '../errors/rpc-error.js';
+
+const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
+
+/**
+ * What a handler gets besides its request: who is calling with what metadata, how much time is
+ * left, a signal that fires on cancel or deadline, and a way to send metadata back.
+ * Pass it as `parent` to downstream calls so they inherit the deadline and the cancellation.
+ */
+export class CallContext implements Call {
+  readonly side = 'server' as const;
+  readonly service: string;
+  readonly method: string;
+  request: unknown = undefined;
+  /** Incoming request metadata. */
+  readonly metadata: Metadata;
+  /** Absolute deadline (Date.now() scale), 0 for none. */
+  readonly deadline: number;
+  /** Metadata to send back with the response (see sendMetadata). */
+  responseMetadata: Metadata | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private abortReason: RpcError | undefined = undefined;
+
+  constructor(service: string, method: string, metadata: Metadata | undefined, deadline: number) {
+    this.service = service;
+    this.method = method;
+    this.metadata = metadata ?? NO_METADATA;
+    this.deadline = deadline;
+  }
+
+  /** Fires with an RpcError (CANCELLED or DEADLINE_EXCEEDED) as its reason. Created on first use. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** True once the call was cancelled or ran out of time. */
+  get aborted(): boolean {
+    return this.abortReason !== undefined;
+  }
+
+  /** Milliseconds left before the deadline; Infinity when there is none. */
+  remaining(): number {
+    return this.deadline === 0 ? Infinity : Math.max(0, this.deadline - Date.now());
+  }
+
+  /** Adds metadata to the response; may be called more than once before the handler returns. */
+  sendMetadata(metadata: Metadata): void {
+    const into = (this.responseMetadata ??= {});
+    for (const key in metadata) into[key] = metadata[key]!;
+  }
+
+  /** @internal The server aborts the call; the handler sees it through `signal`. */
+  abortWith(reason: RpcError): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}

@@ -1,0 +1,124 @@
+import { RpcError } from '../errors/rpc-error.js';
+import * as errors from '../errors/framework-errors.js';
+import { Compression } from '../wire/header.js';
+import type { Cancellable, ReplyTarget, RequestMessage, ResponseMessage } from '../transport/transport.js';
+import type { Metadata } from '../metadata.js';
+import type { MethodSerializers } from '../codec/codec.js';
+import { CallContext } from './call-context.js';
+import type { MethodEntry, Server } from './server.js';
+
+const EMPTY = new Uint8Array(0);
+const ENTRY = Symbol('svc.entry');
+
+type ContextWithEntry = CallContext & { [ENTRY]?: MethodEntry };
+
+/**
+ * One call on the server, from decode to reply: the deadline timer, cancellation, and the rule
+ * that every call is answered exactly once (or not at all when the caller cancelled).
+ */
+export class ServerCall implements Cancellable {
+  private readonly server: Server;
+  private readonly request: RequestMessage;
+  private readonly replyTo: ReplyTarget;
+  private ctx: ContextWithEntry | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+
+  constructor(server: Server, request: RequestMessage, replyTo: ReplyTarget) {
+    this.server = server;
+    this.request = request;
+    this.replyTo = replyTo;
+  }
+
+  static entryOf(ctx: CallContext): MethodEntry {
+    return (ctx as ContextWithEntry)[ENTRY]!;
+  }
+
+  async run(): Promise<void> {
+    const { server, request } = this;
+    let serializers: MethodSerializers | undefined;
+    try {
+      const entry = server.lookup(request.service, request.method);
+      const timeout = entry.definition.options.timeout;
+      let deadline = request.deadline;
+      if (timeout !== undefined && timeout > 0) {
+        const local = Date.now() + timeout;
+        if (deadline === 0 || local < deadline) deadline = local;
+      }
+      const ctx: ContextWithEntry = new CallContext(request.service, request.method, request.metadata, deadline);
+      ctx[ENTRY] = entry;
+      this.ctx = ctx;
+      if (deadline !== 0) {
+        const ms = deadline - Date.now();
+        if (ms <= 0) return this.fail(errors.deadlineExceeded(undefined));
+        this.timer = setTimeout(() => this.fail(errors.deadlineExceeded(ms)), ms);
+      }
+      serializers = server.serializersFor(entry, request.codec);
+      const body = await server.decodeBody(request);
+      try {
+        ctx.request = serializers.decodeRequest(body);
+      } catch (error) {
+        throw RpcError.is(error) ? error : errors.undecodableBody(request.codec, 'request', error);
+      }
+      if (this.done) return;
+      const result = await server.chain(ctx);
+      if (this.done) return;
+      let out: Uint8Array;
+      try {
+        out = serializers.encodeResponse(result);
+      } catch (error) {
+        throw errors.unencodableValue(request.codec, 'response', error);
+      }
+      let compression: Compression = Compression.NONE;
+      if (server.compressor.wants(out)) {
+        out = await server.compressor.compress(out);
+        compression = server.compressor.flag;
+      }
+      this.reply({ status: 0, metadata: ctx.responseMetadata, codec: request.codec, compression, body: out });
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Answers with an error (thrown by the handler, a filter, or the framework). */
+  fail(error: unknown): void {
+    if (this.done) return;
+    const rpc = RpcError.from(error);
+    if (rpc.code === 'DEADLINE_EXCEEDED' || rpc.code === 'UNAVAILABLE') this.ctx?.abortWith(rpc);
+    if (!RpcError.is(error) && error instanceof Error) {
+      this.server.logger.warn(`${this.request.service}.${this.request.method} threw ${error.name}: ${error.message}`);
+    }
+    let metadata: Metadata | undefined = this.ctx?.responseMetadata;
+    if (rpc.metadata) metadata = { ...metadata, ...rpc.metadata };
+    const stack = this.server.exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined;
+    this.reply({
+      status: rpc.codeNumber,
+      message: rpc.message,
+      details: rpc.details === undefined ? undefined : JSON.stringify(rpc.details),
+      stack,
+      metadata,
+      codec: this.request.codec,
+      compression: Compression.NONE,
+      body: EMPTY,
+    });
+  }
+
+  /** The caller cancelled or went away: stop the handler, send nothing. */
+  cancel(): void {
+    if (this.done) return;
+    this.finish();
+    this.ctx?.abortWith(errors.cancelledByCaller());
+  }
+
+  private reply(response: ResponseMessage): void {
+    if (this.done) return;
+    this.finish();
+    this.replyTo.reply(this.request.id, response);
+  }
+
+  private finish(): void {
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.server.finished(this);
+  }
+}

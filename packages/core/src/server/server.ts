@@ -1,0 +1,182 @@
+import { type Codec, type MethodSerializers } from '../codec/codec.js';
+import { jsonCodec } from '../codec/json-codec.js';
+import { Compressor, decompress, type CompressionOptions } from '../codec/compression.js';
+import { composeFilters, type Filter, type Terminal } from '../filter/filter.js';
+import { getServiceDefinition, type MethodDefinition, type ServiceDefinition } from '../decorators/service-definition.js';
+import * as errors from '../errors/framework-errors.js';
+import { Compression } from '../wire/header.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type RequestMessage, type Transport } from '../transport/transport.js';
+import { CallContext } from './call-context.js';
+import { ServerCall } from './server-call.js';
+
+export interface ServerOptions {
+  /** One transport or several; `listen(address)` picks by the address scheme. */
+  transport: Transport | readonly Transport[];
+  /** Server filters, outermost first, composed once. */
+  filters?: readonly Filter[];
+  /** Codecs the server accepts; JSON is always among them. */
+  codecs?: readonly Codec[];
+  /** Compress response bodies above a threshold. */
+  compression?: CompressionOptions;
+  /** Send handler stack traces to callers (development only). Default false. */
+  exposeStack?: boolean;
+  /** How long `close()` waits for calls in flight before it cuts them off. Default 10 s. */
+  drainTimeout?: number;
+  logger?: Logger;
+}
+
+/** One registered method, with its serializers resolved per codec on first use. */
+export interface MethodEntry {
+  readonly service: ServiceDefinition;
+  readonly definition: MethodDefinition;
+  readonly invoke: (request: unknown, ctx: CallContext) => unknown;
+  readonly serializers: Map<string, MethodSerializers>;
+}
+
+/**
+ * Serves registered services on one or more transports. `close()` shuts down gracefully: stop
+ * accepting, tell clients to go away, let calls in flight finish (up to the drain timeout), close.
+ */
+export class Server implements Dispatcher {
+  readonly logger: Logger;
+  readonly exposeStack: boolean;
+  readonly compressor: Compressor;
+  readonly chain: Terminal;
+  private readonly transports: readonly Transport[];
+  private readonly codecs = new Map<string, Codec>();
+  private readonly services = new Map<string, Map<string, MethodEntry>>();
+  private readonly listeners: Listener[] = [];
+  private readonly inflight = new Set<ServerCall>();
+  private readonly drainTimeout: number;
+  private idleWaiter: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions) {
+    this.transports = Array.isArray(options.transport) ? options.transport : [options.transport as Transport];
+    for (const codec of [jsonCodec(), ...(options.codecs ?? [])]) this.codecs.set(codec.name, codec);
+    this.compressor = new Compressor(options.compression);
+    this.exposeStack = options.exposeStack ?? false;
+    this.drainTimeout = options.drainTimeout ?? 10_000;
+    this.logger = options.logger ?? consoleLogger;
+    const handler: Terminal = async (call) => {
+      const ctx = call as CallContext;
+      return ServerCall.entryOf(ctx).invoke(ctx.request, ctx);
+    };
+    this.chain = composeFilters(options.filters ?? [], handler);
+  }
+
+  /** Registers an instance of a @Service class. */
+  register(instance: object): this {
+    const definition = getServiceDefinition(instance);
+    if (!definition) throw errors.invalidServiceClass(instance.constructor?.name ?? String(instance));
+    if (this.services.has(definition.name)) throw errors.duplicateService(definition.name);
+    const methods = new Map<string, MethodEntry>();
+    for (const method of definition.methods.values()) {
+      const fn = (instance as Record<string, unknown>)[method.property] as (request: unknown, ctx: CallContext) => unknown;
+      methods.set(method.name, { service: definition, definition: method, invoke: fn.bind(instance), serializers: new Map() });
+    }
+    this.services.set(definition.name, methods);
+    return this;
+  }
+
+  /** Names of the registered services. */
+  get serviceNames(): string[] {
+    return [...this.services.keys()];
+  }
+
+  /** Starts listening; resolves with the bound address (the real port when 0 was asked for). */
+  async listen(address: string): Promise<string> {
+    if (this.closing) throw errors.serverShuttingDown();
+    const transport = transportFor(this.transports, address);
+    if (!transport) throw errors.noTransport(address, this.transports.flatMap((t) => t.schemes));
+    const listener = await transport.listen(address, this);
+    this.listeners.push(listener);
+    return listener.address;
+  }
+
+  get addresses(): string[] {
+    return this.listeners.map((l) => l.address);
+  }
+
+  /** Number of calls being handled now. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** The Dispatcher side: transports hand every request here. */
+  dispatch(request: RequestMessage, replyTo: ReplyTarget): ServerCall {
+    const call = new ServerCall(this, request, replyTo);
+    this.inflight.add(call);
+    void call.run();
+    return call;
+  }
+
+  /** @internal */
+  lookup(service: string, method: string): MethodEntry {
+    const methods = this.services.get(service);
+    if (!methods) throw errors.unknownService(service, this.serviceNames);
+    const entry = methods.get(method);
+    if (!entry) throw errors.unknownMethod(service, method, [...methods.keys()]);
+    return entry;
+  }
+
+  /** @internal The serializers of a method for the codec a request names. */
+  serializersFor(entry: MethodEntry, codecName: string): MethodSerializers {
+    let serializers = entry.serializers.get(codecName);
+    if (serializers) return serializers;
+    const codec = this.codecs.get(codecName);
+    if (!codec) throw errors.unsupportedCodec(codecName, [...this.codecs.keys()]);
+    serializers = codec.forMethod(entry.service.name, entry.definition.name);
+    if (!serializers) throw errors.unsupportedCodec(`${codecName} for ${entry.service.name}.${entry.definition.name}`, ['json']);
+    entry.serializers.set(codecName, serializers);
+    return serializers;
+  }
+
+  /** @internal */
+  async decodeBody(request: RequestMessage): Promise<Uint8Array> {
+    return request.compression === Compression.NONE ? request.body : decompress(request.compression, request.body);
+  }
+
+  /** @internal Called once per call when it has replied or been cancelled. */
+  finished(call: ServerCall): void {
+    this.inflight.delete(call);
+    if (this.inflight.size === 0 && this.idleWaiter) this.idleWaiter();
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, send GOAWAY, wait for the calls in flight and for
+   * clients to leave (at most `drainTimeout` ms), then cut off what is left and close.
+   */
+  close(options: { drainTimeout?: number } = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.drainTimeout ?? this.drainTimeout);
+    return this.closing;
+  }
+
+  private async shutdown(drainTimeout: number): Promise<void> {
+    const drained = Promise.all([...this.listeners.map((l) => l.drain()), this.whenIdle()]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), drainTimeout);
+    });
+    const late = await Promise.race([drained.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      const reason = errors.drainTimedOut(drainTimeout);
+      for (const call of [...this.inflight]) call.fail(reason);
+      if (this.inflight.size > 0) this.logger.warn(`${this.inflight.size} call(s) cut off by the drain timeout`);
+    }
+    await Promise.all(this.listeners.map((l) => l.close()));
+    this.listeners.length = 0;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inflight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.idleWaiter = () => {
+        this.idleWaiter = undefined;
+        resolve();
+      };
+    });
+  }
+}

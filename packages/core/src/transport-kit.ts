@@ -1,0 +1,10 @@
+/**
+ * For transport implementers (@svc/transport-tcp, @svc/transport-nats, ...): the message types,
+ * the wire frame and the errors a transport raises. Applications do not need this entry point.
+ */
+export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler } from './transport/transport.js';
+export { schemeOf, transportFor } from './transport/transport.js';
+export { encodeFrame, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from './wire/frame.js';
+export { FrameDecoder, type Frame } from './wire/frame-decoder.js';
+export { FrameKind, Compression, encodeHeader, decodeHeader, type FrameHeader } from './wire/header.js';
+export * as errors from './errors/framework-errors.js';

@@ -1,0 +1,148 @@
+import * as errors from '../errors/framework-errors.js';
+import type { Cancellable, Channel, Dispatcher, Listener, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, Transport } from './transport.js';
+
+/**
+ * Calls within one process, with the same semantics as the network transports (codecs,
+ * deadlines, cancel, drain) but no sockets. Share one instance between server and client:
+ * `const t = inproc(); new Server({ transport: t }); new Client({ transport: t, ... })`.
+ */
+export function inproc(): Transport {
+  const listeners = new Map<string, InprocListener>();
+  return {
+    schemes: ['inproc'],
+    async listen(address, dispatcher) {
+      const name = nameOf(address);
+      if (listeners.has(name)) throw new Error(`inproc address ${address} is already in use`);
+      const listener = new InprocListener(`inproc://${name}`, dispatcher, () => listeners.delete(name));
+      listeners.set(name, listener);
+      return listener;
+    },
+    connect(address) {
+      return new InprocChannel(address, () => listeners.get(nameOf(address)));
+    },
+  };
+}
+
+function nameOf(address: string): string {
+  return address.startsWith('inproc://') ? address.slice('inproc://'.length) : address;
+}
+
+class InprocListener implements Listener {
+  readonly address: string;
+  readonly dispatcher: Dispatcher;
+  accepting = true;
+  private readonly channels = new Set<InprocChannel>();
+  private readonly release: () => void;
+  private idle: (() => void) | undefined;
+
+  constructor(address: string, dispatcher: Dispatcher, release: () => void) {
+    this.address = address;
+    this.dispatcher = dispatcher;
+    this.release = release;
+  }
+
+  attach(channel: InprocChannel): void {
+    this.channels.add(channel);
+  }
+
+  /** A channel has no more calls in flight here. */
+  detachIfIdle(channel: InprocChannel): void {
+    if (this.accepting || channel.pendingCount > 0) return;
+    this.channels.delete(channel);
+    if (this.channels.size === 0) this.idle?.();
+  }
+
+  drain(): Promise<void> {
+    this.accepting = false;
+    this.release();
+    for (const channel of [...this.channels]) this.detachIfIdle(channel);
+    if (this.channels.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+
+  async close(): Promise<void> {
+    this.accepting = false;
+    this.release();
+    for (const channel of this.channels) channel.lose(this);
+    this.channels.clear();
+    this.idle?.();
+  }
+}
+
+interface Pending {
+  onResponse: ResponseHandler;
+  call: Cancellable;
+  listener: InprocListener;
+}
+
+class InprocChannel implements Channel, ReplyTarget {
+  readonly address: string;
+  private readonly find: () => InprocListener | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(address: string, find: () => InprocListener | undefined) {
+    this.address = address;
+    this.find = find;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  call(request: RequestMessage, onResponse: ResponseHandler): number {
+    const id = this.nextId++;
+    const listener = this.closed ? undefined : this.find();
+    if (!listener || !listener.accepting) {
+      const error = this.closed ? errors.channelClosed(this.address) : errors.notConnected(this.address, 'nothing listens at this inproc address');
+      queueMicrotask(() => onResponse(error, undefined));
+      return id;
+    }
+    listener.attach(this);
+    // A microtask hop, like a network would add, so callers never see a synchronous answer.
+    const pending: Pending = { onResponse, listener, call: { cancel() {} } };
+    this.pending.set(id, pending);
+    queueMicrotask(() => {
+      if (this.pending.get(id) !== pending) return;
+      pending.call = listener.dispatcher.dispatch({ ...request, id }, this);
+    });
+    return id;
+  }
+
+  reply(id: number, response: ResponseMessage): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    queueMicrotask(() => pending.onResponse(undefined, response));
+    pending.listener.detachIfIdle(this);
+  }
+
+  cancel(id: number): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    pending.call.cancel();
+    pending.listener.detachIfIdle(this);
+  }
+
+  /** The listener closed with calls still in flight. */
+  lose(listener: InprocListener): void {
+    for (const [id, pending] of this.pending) {
+      if (pending.listener !== listener) continue;
+      this.pending.delete(id);
+      pending.call.cancel();
+      pending.onResponse(errors.connectionLost(this.address, 'the server closed'), undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.call.cancel();
+      pending.onResponse(errors.channelClosed(this.address), undefined);
+      pending.listener.detachIfIdle(this);
+    }
+  }
+}

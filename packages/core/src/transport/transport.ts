@@ -1,0 +1,100 @@
+import type { Metadata } from '../metadata.js';
+import type { Compression } from '../wire/header.js';
+import type { RpcError } from '../errors/rpc-error.js';
+
+/**
+ * The seam between core and the ways bytes travel. Core encodes values into bodies and handles
+ * deadlines, filters and errors; a transport only moves requests and responses. Core never
+ * imports a transport: they are handed in (`new Server({ transport: tcp() })`).
+ */
+export interface Transport {
+  /** Address schemes it serves, e.g. ['tcp', 'tls', 'unix']. The first is the default. */
+  readonly schemes: readonly string[];
+  /** Starts accepting calls at `address`, handing each to `dispatcher`. */
+  listen(address: string, dispatcher: Dispatcher): Promise<Listener>;
+  /** A channel to one address. Cheap: it dials lazily and reconnects by itself. */
+  connect(address: string): Channel;
+}
+
+/** A request as core hands it to a transport and a transport hands it to core. */
+export interface RequestMessage {
+  /** Set by the transport: unique among the calls in flight on its connection. */
+  id: number;
+  service: string;
+  method: string;
+  codec: string;
+  compression: Compression;
+  /** Absolute deadline (Date.now() scale) or 0 for none; travels as remaining milliseconds. */
+  deadline: number;
+  metadata: Metadata | undefined;
+  body: Uint8Array;
+}
+
+export interface ResponseMessage {
+  /** 0 for success, else the status code number (see Code / CODE_NUMBERS). */
+  status: number;
+  message?: string | undefined;
+  details?: string | undefined;
+  stack?: string | undefined;
+  metadata: Metadata | undefined;
+  codec: string;
+  compression: Compression;
+  body: Uint8Array;
+}
+
+/**
+ * Called exactly once per call: with an error when the transport could not deliver the request
+ * or the response (connection lost, unavailable), else with the server's response.
+ */
+export type ResponseHandler = (error: RpcError | undefined, response: ResponseMessage | undefined) => void;
+
+/** The client side of a connection to one address. */
+export interface Channel {
+  readonly address: string;
+  /** Sends the request; returns its id, with which it can be cancelled. */
+  call(request: RequestMessage, onResponse: ResponseHandler): number;
+  /** The caller gave up: tell the server, and drop the waiter without calling it. */
+  cancel(id: number): void;
+  /** Closes the channel; calls in flight fail with UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+/** Where a transport sends the response of a dispatched request. */
+export interface ReplyTarget {
+  reply(id: number, response: ResponseMessage): void;
+}
+
+/** A dispatched call the transport can cancel (the client cancelled or disconnected). */
+export interface Cancellable {
+  cancel(): void;
+}
+
+/** The server side of core, as transports see it. */
+export interface Dispatcher {
+  dispatch(request: RequestMessage, replyTo: ReplyTarget): Cancellable;
+}
+
+export interface Listener {
+  /** The bound address, with the real port when 0 was asked for. */
+  readonly address: string;
+  /**
+   * Stops accepting and tells every peer to go away (GOAWAY). Peers finish their calls and
+   * close; the promise settles when every connection has closed.
+   */
+  drain(): Promise<void>;
+  /** Closes every connection now. */
+  close(): Promise<void>;
+}
+
+/** The scheme of an address: 'tcp://h:p' → 'tcp'; a bare 'h:p' has none (''). */
+export function schemeOf(address: string): string {
+  const i = address.indexOf('://');
+  return i < 0 ? '' : address.slice(0, i);
+}
+
+/** Picks the transport for an address; a bare address goes to the first transport. */
+export function transportFor(transports: readonly Transport[], address: string): Transport | undefined {
+  const scheme = schemeOf(address);
+  if (scheme === '') return transports[0];
+  return transports.find((t) => t.schemes.includes(scheme));
+}

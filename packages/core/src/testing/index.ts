@@ -1,0 +1,2 @@
+export { describeTransportConformance, type ConformanceTarget } from './conformance.js';
+export { ConformanceService, type FailRequest } from './conformance-service.js';

@@ -1,0 +1,135 @@
+import type { Socket } from 'node:net';
+import type { RpcError } from '@svc/core';
+import { encodeFrame, FrameDecoder, FrameKind, errors, type Frame, type FrameHeader } from '@svc/core/transport';
+import type { ResolvedTcpOptions } from './tcp-options.js';
+
+export interface FrameConnectionEvents {
+  /** A frame other than PING/PONG, which the connection answers itself. */
+  onFrame(frame: Frame): void;
+  /** The connection is gone; `reason` says why (undefined: closed on purpose). */
+  onClose(reason: RpcError | undefined): void;
+}
+
+/**
+ * One socket speaking @svc frames, used by both sides: parses what comes in, coalesces what goes
+ * out (every frame written in one tick leaves in a single socket write), and keeps the line
+ * alive with heartbeats that never reach the dispatcher, filters, breakers or limiters.
+ */
+export class FrameConnection {
+  readonly socket: Socket;
+  private readonly events: FrameConnectionEvents;
+  private readonly decoder: FrameDecoder;
+  private readonly maxFrameSize: number;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private lastReceived = Date.now();
+  private lastSent = Date.now();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(socket: Socket, options: ResolvedTcpOptions, events: FrameConnectionEvents) {
+    this.socket = socket;
+    this.events = events;
+    this.maxFrameSize = options.maxFrameSize;
+    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
+    socket.setNoDelay(options.noDelay);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (error) => this.terminate(errors.connectionLost(this.peer, error.message)));
+    socket.on('close', () => this.terminate(errors.connectionLost(this.peer, 'the peer closed the connection')));
+    if (options.heartbeat) this.startHeartbeat(options.heartbeat.interval, options.heartbeat.timeout);
+  }
+
+  get peer(): string {
+    const s = this.socket;
+    return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'peer';
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Queues a frame; it leaves with the others of this tick. Throws if it exceeds the frame size. */
+  send(header: FrameHeader, body?: Uint8Array): void {
+    if (this.closed) return;
+    const frame = encodeFrame(header, body, this.maxFrameSize);
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.queue.length === 0) return;
+    const out = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes);
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.lastSent = Date.now();
+    this.socket.write(out);
+  }
+
+  private receive(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    try {
+      this.decoder.push(chunk, (frame) => {
+        const kind = frame.header.kind;
+        if (kind === FrameKind.PING) this.send({ kind: FrameKind.PONG, id: 0 });
+        else if (kind !== FrameKind.PONG) this.events.onFrame(frame);
+      });
+    } catch (error) {
+      this.protocolFailure(error as RpcError);
+    }
+  }
+
+  /** A protocol violation: tell the peer why (best effort), then drop the connection. */
+  protocolFailure(error: RpcError): void {
+    if (this.closed) return;
+    this.flush();
+    try {
+      this.socket.write(encodeFrame({ kind: FrameKind.GOAWAY, id: 0, status: error.codeNumber, message: error.message }));
+    } catch {
+      // the socket may already be unwritable
+    }
+    this.socket.end();
+    this.terminate(error);
+    setTimeout(() => this.socket.destroy(), 1_000).unref();
+  }
+
+  /** Flushes what is queued and closes the write side; the peer sees a clean end. */
+  end(): void {
+    if (this.closed) return;
+    this.flush();
+    this.socket.end();
+    this.terminate(undefined);
+    setTimeout(() => this.socket.destroy(), 2_000).unref();
+  }
+
+  destroy(reason?: RpcError): void {
+    this.socket.destroy();
+    this.terminate(reason);
+  }
+
+  private startHeartbeat(interval: number, timeout: number): void {
+    const tick = Math.max(10, Math.min(interval, timeout) / 2);
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastReceived >= timeout) {
+        this.destroy(errors.connectionLost(this.peer, `no frame from the peer for ${timeout} ms (heartbeat timeout)`));
+      } else if (now - this.lastSent >= interval) {
+        this.send({ kind: FrameKind.PING, id: 0 });
+      }
+    }, tick);
+    this.heartbeatTimer.unref();
+  }
+
+  private terminate(reason: RpcError | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.queue = [];
+    this.events.onClose(reason);
+  }
+}

@@ -1,0 +1,210 @@
+import type { RpcError } from '@svc/core';
+import { Compression, errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { parseAddress, type SocketAddress } from './address.js';
+import { Backoff } from './backoff.js';
+import { FrameConnection } from './frame-connection.js';
+import { dial } from './socket-factory.js';
+import type { ResolvedTcpOptions } from './tcp-options.js';
+
+type State = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
+
+interface Pending {
+  readonly onResponse: ResponseHandler;
+  /** The connection the request went out on; undefined while waiting for the dial. */
+  connection: FrameConnection | undefined;
+  /** Kept only while waiting for the dial. */
+  request: RequestMessage | undefined;
+}
+
+/**
+ * The client side of one address: one multiplexed connection, dialed on the first call.
+ * While dialing, calls wait (bounded by their deadlines); once a connection drops, the channel
+ * reconnects in the background with backoff and jitter, and calls made meanwhile fail at once
+ * with UNAVAILABLE, so that a caller (or a fail mode) can go elsewhere instead of hanging.
+ * A GOAWAY from the server moves new calls to a fresh connection while the old one finishes.
+ */
+export class TcpChannel implements Channel {
+  readonly address: string;
+  private readonly target: SocketAddress;
+  private readonly options: ResolvedTcpOptions;
+  private readonly backoff: Backoff;
+  private readonly pending = new Map<number, Pending>();
+  private state: State = 'idle';
+  private connection: FrameConnection | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastError = 'not connected yet';
+  private nextId = 1;
+
+  constructor(address: string, options: ResolvedTcpOptions) {
+    this.address = address;
+    this.target = parseAddress(address);
+    this.options = options;
+    this.backoff = new Backoff(options.reconnect);
+  }
+
+  call(request: RequestMessage, onResponse: ResponseHandler): number {
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    switch (this.state) {
+      case 'ready':
+        this.pending.set(id, { onResponse, connection: this.connection, request: undefined });
+        this.write(this.connection!, id, request);
+        break;
+      case 'idle':
+      case 'connecting':
+        this.pending.set(id, { onResponse, connection: undefined, request });
+        if (this.state === 'idle') this.connect();
+        break;
+      case 'backoff':
+        queueMicrotask(() => onResponse(errors.notConnected(this.address, this.lastError), undefined));
+        break;
+      case 'closed':
+        queueMicrotask(() => onResponse(errors.channelClosed(this.address), undefined));
+        break;
+    }
+    return id;
+  }
+
+  cancel(id: number): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    const connection = pending.connection;
+    if (connection && !connection.isClosed) {
+      connection.send({ kind: FrameKind.CANCEL, id });
+      this.closeIfDrained(connection);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.retryTimer);
+    const error = errors.channelClosed(this.address);
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.onResponse(error, undefined);
+    }
+    this.connection?.end();
+    this.connection = undefined;
+  }
+
+  private write(connection: FrameConnection, id: number, request: RequestMessage): void {
+    let timeoutMs = 0;
+    if (request.deadline !== 0) timeoutMs = Math.max(1, request.deadline - Date.now());
+    try {
+      connection.send(
+        {
+          kind: FrameKind.REQUEST,
+          id,
+          service: request.service,
+          method: request.method,
+          codec: request.codec,
+          compression: request.compression,
+          timeoutMs,
+          metadata: request.metadata,
+        },
+        request.body,
+      );
+    } catch (error) {
+      // Too large for a frame: this call fails, the connection is fine.
+      const pending = this.pending.get(id);
+      this.pending.delete(id);
+      if (pending) queueMicrotask(() => pending.onResponse(error as RpcError, undefined));
+    }
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    const { socket, ready } = dial(this.target, this.options);
+    const timer = setTimeout(() => socket.destroy(new Error(`dial timeout of ${this.options.dialTimeout} ms`)), this.options.dialTimeout);
+    ready.then(
+      () => {
+        clearTimeout(timer);
+        if (this.state === 'closed') return void socket.destroy();
+        const connection = new FrameConnection(socket, this.options, {
+          onFrame: (frame) => this.receive(connection, frame),
+          onClose: (reason) => this.lost(connection, reason),
+        });
+        this.connection = connection;
+        this.state = 'ready';
+        this.backoff.reset();
+        for (const [id, pending] of this.pending) {
+          if (pending.connection !== undefined || pending.request === undefined) continue;
+          const request = pending.request;
+          pending.request = undefined;
+          pending.connection = connection;
+          this.write(connection, id, request);
+        }
+      },
+      (error: Error) => {
+        clearTimeout(timer);
+        if (this.state === 'closed') return;
+        this.lastError = error.message;
+        const failure = error.message.startsWith('dial timeout') ? errors.dialTimeout(this.address, this.options.dialTimeout) : errors.notConnected(this.address, error.message);
+        for (const [id, pending] of this.pending) {
+          if (pending.connection !== undefined) continue;
+          this.pending.delete(id);
+          pending.onResponse(failure, undefined);
+        }
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  private scheduleReconnect(): void {
+    this.state = 'backoff';
+    this.retryTimer = setTimeout(() => {
+      if (this.state === 'backoff') this.connect();
+    }, this.backoff.next());
+    this.retryTimer.unref();
+  }
+
+  private receive(connection: FrameConnection, frame: Frame): void {
+    const h = frame.header;
+    if (h.kind === FrameKind.RESPONSE) {
+      const pending = this.pending.get(h.id);
+      if (!pending || pending.connection !== connection) return; // cancelled meanwhile
+      this.pending.delete(h.id);
+      pending.onResponse(undefined, {
+        status: h.status ?? 0,
+        message: h.message,
+        details: h.details,
+        stack: h.stack,
+        metadata: h.metadata,
+        codec: h.codec ?? 'json',
+        compression: h.compression ?? Compression.NONE,
+        body: frame.body,
+      });
+      this.closeIfDrained(connection);
+    } else if (h.kind === FrameKind.GOAWAY) {
+      // The server is shutting down: new calls dial afresh; this connection ends when its calls are answered.
+      if (this.connection === connection) {
+        this.connection = undefined;
+        if (this.state === 'ready') this.state = 'idle';
+      }
+      this.closeIfDrained(connection);
+    }
+  }
+
+  /** A connection that is no longer current closes once none of its calls is pending. */
+  private closeIfDrained(connection: FrameConnection): void {
+    if (connection === this.connection) return;
+    for (const pending of this.pending.values()) if (pending.connection === connection) return;
+    connection.end();
+  }
+
+  private lost(connection: FrameConnection, reason: RpcError | undefined): void {
+    const error = reason ?? errors.connectionLost(this.address, 'the connection closed');
+    for (const [id, pending] of this.pending) {
+      if (pending.connection !== connection) continue;
+      this.pending.delete(id);
+      pending.onResponse(error, undefined);
+    }
+    if (this.connection !== connection) return;
+    this.connection = undefined;
+    if (this.state === 'closed') return;
+    this.lastError = error.message;
+    this.scheduleReconnect();
+  }
+}

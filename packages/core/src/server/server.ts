@@ -46,6 +46,7 @@ export class Server implements Dispatcher {
   private readonly transports: readonly Transport[];
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
+  private readonly definitions = new Map<string, ServiceDefinition>();
   private readonly listeners: Listener[] = [];
   private readonly inflight = new Set<ServerCall>();
   private readonly drainTimeout: number;
@@ -77,12 +78,18 @@ export class Server implements Dispatcher {
       methods.set(method.name, { service: definition, definition: method, invoke: fn.bind(instance), serializers: new Map() });
     }
     this.services.set(definition.name, methods);
+    this.definitions.set(definition.name, definition);
     return this;
   }
 
   /** Names of the registered services. */
   get serviceNames(): string[] {
     return [...this.services.keys()];
+  }
+
+  /** The registered services' definitions (name, version, methods), for transports and registries. */
+  get serviceDefinitions(): ServiceDefinition[] {
+    return [...this.services.keys()].map((name) => this.definitions.get(name)!);
   }
 
   /** Starts listening; resolves with the bound address (the real port when 0 was asked for). */

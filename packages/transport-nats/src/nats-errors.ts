@@ -1,0 +1,16 @@
+import { RpcError } from '@svc/core';
+
+/** Errors only the NATS transport raises; the shared ones come from `errors` in @svc/core/transport. */
+
+export function noResponders(service: string, instance: string | undefined): RpcError {
+  const who = instance === undefined ? `no instance of service '${service}'` : `instance '${instance}' of service '${service}'`;
+  return new RpcError('UNAVAILABLE', `${who} is listening on NATS (no responders); start one, or check the service name and the subject prefix`);
+}
+
+export function payloadTooLarge(size: number, max: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `message of ${size} bytes exceeds the NATS server's max_payload of ${max} bytes; raise max_payload on the server or send less`, { retryable: false });
+}
+
+export function cannotListen(address: string, cause: unknown): RpcError {
+  return new RpcError('UNAVAILABLE', `cannot listen at ${address}: connecting to NATS failed (${(cause as Error)?.message ?? String(cause)}); is nats-server running there?`, { cause });
+}

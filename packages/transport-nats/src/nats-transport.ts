@@ -1,0 +1,68 @@
+import type { Channel, Dispatcher, Listener, Transport } from '@svc/core/transport';
+import { parseAddress, type NatsAddress } from './address.js';
+import type { NatsConnectionOptions } from './connection-options.js';
+import { NatsChannel } from './nats-channel.js';
+import { cannotListen } from './nats-errors.js';
+import { NatsListener } from './nats-listener.js';
+import { servedServices } from './served-services.js';
+import { ConnectionPool } from './shared-connection.js';
+import { Subjects } from './subjects.js';
+
+export interface NatsTransportOptions extends NatsConnectionOptions {
+  /** First token of every subject. Default 'svc'. Clients and servers must agree. */
+  subjectPrefix?: string;
+  /**
+   * NATS servers to use whatever the address names, e.g. the local cluster node on each host;
+   * addresses then only select the instance. Default: the servers in the address.
+   */
+  servers?: string[];
+}
+
+/** The NATS transport, with its own pool of connections. */
+export interface NatsTransport extends Transport {
+  readonly subjects: Subjects;
+  /** @internal for sibling modules (registry announce, events). */
+  readonly pool: ConnectionPool;
+  /** @internal Where an address leads, with the `servers` override applied. */
+  target(address: string): NatsAddress;
+}
+
+/**
+ * Calls over NATS request/reply. Server: `listen('nats://127.0.0.1:4222')` serves the Server's
+ * services on that NATS (instances share the load through queue groups). Client: a channel to
+ * `nats://127.0.0.1:4222` reaches any instance of the called service, `?instance=<id>` one.
+ * Share one transport between a Server and a Client in the same process to share the connection.
+ */
+export function nats(options: NatsTransportOptions = {}): NatsTransport {
+  const subjects = new Subjects(options.subjectPrefix);
+  const pool = new ConnectionPool(options);
+  const target = (address: string): NatsAddress => {
+    const parsed = parseAddress(address);
+    if (options.servers === undefined) return parsed;
+    return { servers: options.servers, key: options.servers.join(','), instance: parsed.instance };
+  };
+  return {
+    schemes: ['nats'],
+    subjects,
+    pool,
+    target,
+    async listen(address: string, dispatcher: Dispatcher): Promise<Listener> {
+      const where = target(address);
+      const services = servedServices(dispatcher);
+      const shared = pool.acquire(where.key, where.servers);
+      let nc;
+      try {
+        nc = await shared.ready;
+      } catch (error) {
+        await pool.release(shared);
+        throw cannotListen(address, error);
+      }
+      const listener = new NatsListener(where, shared, nc, pool, dispatcher, subjects, services);
+      await listener.start();
+      return listener;
+    },
+    connect(address: string): Channel {
+      return new NatsChannel(address, target(address), pool, subjects);
+    },
+  };
+}

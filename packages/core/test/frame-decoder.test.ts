@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { encodeFrame } from '../src/wire/frame.js';
+import { FrameDecoder, type Frame } from '../src/wire/frame-decoder.js';
+import { FrameKind, Compression, decodeHeader, encodeHeader, type FrameHeader } from '../src/wire/header.js';
+
+function frames(n: number): { headers: FrameHeader[]; bodies: Buffer[]; bytes: Buffer } {
+  const headers: FrameHeader[] = [];
+  const bodies: Buffer[] = [];
+  for (let i = 1; i <= n; i++) {
+    headers.push({ kind: FrameKind.REQUEST, id: i, service: 'Arith', method: 'mul', codec: 'json', timeoutMs: i * 10, metadata: { k: `v${i}`, é: 'ü' } });
+    bodies.push(Buffer.from(JSON.stringify({ i, pad: 'x'.repeat(i * 37) })));
+  }
+  return { headers, bodies, bytes: Buffer.concat(headers.map((h, i) => encodeFrame(h, bodies[i]))) };
+}
+
+function decodeAll(chunks: Buffer[]): Frame[] {
+  const decoder = new FrameDecoder();
+  const out: Frame[] = [];
+  for (const chunk of chunks) decoder.push(chunk, (f) => out.push({ header: f.header, body: Buffer.from(f.body) }));
+  expect(decoder.pendingBytes).toBe(0);
+  return out;
+}
+
+describe('FrameDecoder', () => {
+  const { headers, bodies, bytes } = frames(40);
+
+  it('decodes frames merged in one chunk', () => {
+    const out = decodeAll([bytes]);
+    expect(out.map((f) => f.header)).toEqual(headers);
+    expect(out.map((f) => Buffer.from(f.body))).toEqual(bodies);
+  });
+
+  it('decodes the same frames fed one byte at a time', () => {
+    const chunks = Array.from(bytes, (b) => Buffer.from([b]));
+    expect(decodeAll(chunks).map((f) => f.header)).toEqual(headers);
+  });
+
+  it('decodes the same frames split at every chunk size from 2 to 97', () => {
+    for (let size = 2; size < 98; size++) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      const out = decodeAll(chunks);
+      expect(out.length).toBe(40);
+      expect(out[39]!.header).toEqual(headers[39]);
+      expect(Buffer.from(out[17]!.body)).toEqual(bodies[17]);
+    }
+  });
+
+  it('rejects wrong magic on the first byte, before more arrives', () => {
+    expect(() => new FrameDecoder().push(Buffer.from([0x47]), () => {})).toThrow(/wrong magic bytes 0x47/);
+  });
+
+  it('rejects a frame above the maximum from its length alone', () => {
+    const frame = encodeFrame({ kind: FrameKind.PING, id: 0 }, Buffer.alloc(2_000));
+    const decoder = new FrameDecoder({ maxFrameSize: 1_024 });
+    expect(() => decoder.push(frame.subarray(0, 11), () => {})).toThrow(/exceeds the maximum frame size of 1024/);
+  });
+
+  it('refuses to encode a frame above the maximum', () => {
+    expect(() => encodeFrame({ kind: FrameKind.REQUEST, id: 1 }, Buffer.alloc(2_000), 1_024)).toThrow(/maximum frame size/);
+  });
+});
+
+describe('frame header', () => {
+  it('round-trips every field', () => {
+    const header: FrameHeader = {
+      kind: FrameKind.RESPONSE,
+      id: 0xfffffffe,
+      service: 'S',
+      method: 'm',
+      codec: 'protobuf',
+      compression: Compression.GZIP,
+      timeoutMs: 123_456,
+      metadata: { a: '1', 'b-c': 'ünïcödé', empty: '' },
+      status: 16,
+      message: 'no token',
+      details: '{"x":[1,2]}',
+      stack: 'Error: x\n    at y',
+    };
+    expect(decodeHeader(encodeHeader(header))).toEqual(header);
+  });
+
+  it('skips fields it does not know (a newer peer)', () => {
+    const known = encodeHeader({ kind: FrameKind.PING, id: 3 });
+    const unknownField = Buffer.from([(99 << 3) | 2, 3, 1, 2, 3].flatMap((b) => (b > 127 ? [(b & 0x7f) | 0x80, b >> 7] : [b])));
+    expect(decodeHeader(Buffer.concat([known, unknownField]))).toEqual({ kind: FrameKind.PING, id: 3 });
+  });
+});

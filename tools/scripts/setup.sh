@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Node and npm, when it is missing:
+#   pnpm 10 (from npm), nats-server and protoc (Debian packages nats-server, protobuf-compiler).
+# Safe to run again: it installs nothing that is already there.
+set -euo pipefail
+
+PNPM_VERSION=10.34.8
+
+if ! command -v pnpm >/dev/null 2>&1 || [[ "$(pnpm --version 2>/dev/null)" != 10.* ]]; then
+  echo "setup: installing pnpm@${PNPM_VERSION}"
+  npm install -g "pnpm@${PNPM_VERSION}" >/dev/null
+fi
+
+missing=()
+[[ -x /usr/sbin/nats-server ]] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]} (Debian packages)"
+  sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: no apt-get here; install ${missing[*]} yourself (the NATS and protoc tests need them)" >&2
+    exit 1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+echo "setup: pnpm $(pnpm --version), $(/usr/sbin/nats-server --version 2>/dev/null || nats-server --version), $(protoc --version)"

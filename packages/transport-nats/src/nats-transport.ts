@@ -4,6 +4,7 @@ import type { NatsConnectionOptions } from './connection-options.js';
 import { NatsChannel } from './nats-channel.js';
 import { cannotListen } from './nats-errors.js';
 import { NatsListener } from './nats-listener.js';
+import { RegistryAnnouncer, type AnnounceOptions } from './registry-announcer.js';
 import { servedServices } from './served-services.js';
 import { ConnectionPool } from './shared-connection.js';
 import { Subjects } from './subjects.js';
@@ -16,6 +17,11 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
    * addresses then only select the instance. Default: the servers in the address.
    */
   servers?: string[];
+  /**
+   * Register every listener's services in the JetStream KV registry (see natsRegistry), refresh
+   * them while it serves and delete them when it drains. `true` for the defaults.
+   */
+  announce?: AnnounceOptions | boolean;
 }
 
 /** The NATS transport, with its own pool of connections. */
@@ -59,6 +65,23 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
       }
       const listener = new NatsListener(where, shared, nc, pool, dispatcher, subjects, services);
       await listener.start();
+      if (options.announce) {
+        const announcer = new RegistryAnnouncer(nc, listener.address, listener.instance, services, options.announce === true ? {} : options.announce);
+        try {
+          await announcer.start();
+        } catch (error) {
+          await listener.close();
+          throw error;
+        }
+        const off = shared.on((event) => {
+          if (event === 'up') void announcer.refresh().catch(() => {});
+        });
+        const stop = async (): Promise<void> => {
+          off();
+          await announcer.stop();
+        };
+        listener.hooks = { beforeDrain: stop, onClose: stop };
+      }
       return listener;
     },
     connect(address: string): Channel {

@@ -1,0 +1,120 @@
+/**
+ * pnpm bench [--quick] [--only=id,id] [--concurrency=100,1000] [--duration=S] [--warmup=S]
+ *            [--no-filters] [--out=DIR]
+ * Runs every row at every concurrency in fresh processes, then the filter-chain micro-benchmark;
+ * prints a table and writes <mode>.json, <mode>.md and <mode>.svg to results/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderSvg } from './chart.js';
+import type { FilterBenchOptions, FilterBenchRow } from './filter-bench.js';
+import { MESSAGE_BYTES } from './message.js';
+import { exited, forkWorker, killByPid, nextMessage } from './processes.js';
+import { describeMachine, formatFilters, formatTable, renderMarkdown, targetLines, type Report } from './report.js';
+import { ROWS } from './rows/index.js';
+import { runRow, type RowResult, type RunSettings } from './runner.js';
+
+interface Args {
+  quick: boolean;
+  only: string[] | undefined;
+  concurrency: number[];
+  settings: RunSettings;
+  filters: boolean;
+  out: string;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    if (arg === '--') continue;
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new Error(`unknown argument '${arg}'; see the top of tools/bench/src/cli.ts or README.md`);
+    flags.set(match[1]!, match[2] ?? 'true');
+  }
+  const known = ['quick', 'only', 'concurrency', 'duration', 'warmup', 'no-filters', 'out', 'help'];
+  for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}; options: ${known.map((k) => `--${k}`).join(' ')}`);
+  const quick = flags.has('quick');
+  const seconds = (name: string, fallback: number): number => {
+    const value = Number(flags.get(name) ?? fallback);
+    if (!(value > 0 && value <= 600)) throw new Error(`--${name} takes seconds between 0 and 600`);
+    return value * 1000;
+  };
+  const only = flags.get('only')?.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const id of only ?? []) if (!ROWS.some((r) => r.id === id)) throw new Error(`--only: no row '${id}'; rows: ${ROWS.map((r) => r.id).join(', ')}`);
+  const concurrency = (flags.get('concurrency') ?? '100,1000').split(',').map(Number);
+  if (concurrency.some((c) => !Number.isInteger(c) || c < 1 || c > 10_000)) throw new Error('--concurrency takes integers between 1 and 10000');
+  return {
+    quick,
+    only,
+    concurrency,
+    settings: { warmupMs: seconds('warmup', quick ? 0.4 : 2), durationMs: seconds('duration', quick ? 1.4 : 10) },
+    filters: !flags.has('no-filters'),
+    out: flags.get('out') ?? fileURLToPath(new URL('../results/', import.meta.url)),
+  };
+}
+
+async function filterBench(quick: boolean): Promise<FilterBenchRow[]> {
+  const options: FilterBenchOptions = quick
+    ? { rounds: 2, composeCalls: 200_000, inprocMs: 400, concurrency: 100 }
+    : { rounds: 3, composeCalls: 2_000_000, inprocMs: 3000, concurrency: 100 };
+  const child = forkWorker(['filters', JSON.stringify(options)]);
+  try {
+    const answer = await nextMessage(child, 180_000, 'filter bench');
+    if (answer.type !== 'filters') throw new Error(`filter bench sent '${answer.type}'`);
+    return answer.rows;
+  } finally {
+    await exited(child, 2000);
+    killByPid(child);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const loadAtStart = os.loadavg()[0]!;
+  const rows = args.only ? ROWS.filter((r) => args.only!.includes(r.id)) : ROWS;
+  const mode = args.quick ? 'quick' : 'full';
+  console.log(`@svc bench (${mode}): ${rows.length} rows × C = ${args.concurrency.join(', ')}, ${args.settings.warmupMs / 1000} s warm-up + ${args.settings.durationMs / 1000} s each`);
+
+  const results: RowResult[] = [];
+  for (const spec of rows) {
+    for (const c of args.concurrency) {
+      const result = await runRow(spec, c, args.settings);
+      results.push(result);
+      const l = result.load;
+      const summary = result.status === 'ok' && l ? `${l.callsPerSecond.toLocaleString('en-US')} calls/s, p99 ${(l.latency.p99 / 1000).toFixed(2)} ms` : result.status;
+      console.log(`  ${spec.id.padEnd(16)} C=${String(c).padEnd(5)} ${summary}${result.note ? `  (${result.note})` : ''}`);
+      if (result.status === 'skipped') break;
+    }
+  }
+  const filters = args.filters ? await filterBench(args.quick) : undefined;
+
+  const report: Report = {
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    mode,
+    settings: { ...args.settings, concurrency: args.concurrency },
+    messageBytes: MESSAGE_BYTES,
+    machine: describeMachine(loadAtStart),
+    rows: results,
+    filters,
+  };
+  console.log(`\n${formatTable(results)}`);
+  for (const line of targetLines(results)) console.log(line);
+  if (filters) console.log(`\n${formatFilters(filters)}`);
+
+  mkdirSync(args.out, { recursive: true });
+  const file = (ext: string): string => path.join(args.out, `${mode}.${ext}`);
+  writeFileSync(file('json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(file('svg'), renderSvg(results, `@svc bench (${mode}): unary echo, ${MESSAGE_BYTES}-byte message, ${started.toISOString().slice(0, 16)}Z`));
+  writeFileSync(file('md'), renderMarkdown(report, `${mode}.svg`));
+  console.log(`\nwrote ${file('json')}, ${file('md')}, ${file('svg')} (${((Date.now() - started.getTime()) / 1000).toFixed(1)} s)`);
+  if (results.some((r) => r.status === 'failed')) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(2);
+});

@@ -1,0 +1,136 @@
+/** The bench report: a terminal table, markdown and JSON, from one run's results. */
+import os from 'node:os';
+import type { FilterBenchRow } from './filter-bench.js';
+import type { RowResult, RunSettings } from './runner.js';
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  os: string;
+  /** 1-minute load average when the run started and when it finished. */
+  loadavg: [number, number];
+}
+
+export interface Report {
+  startedAt: string;
+  finishedAt: string;
+  mode: 'quick' | 'full';
+  settings: RunSettings & { concurrency: number[] };
+  messageBytes: number;
+  machine: Machine;
+  rows: RowResult[];
+  filters: FilterBenchRow[] | undefined;
+}
+
+export function describeMachine(loadAtStart: number): Machine {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    loadavg: [round(loadAtStart, 2), round(os.loadavg()[0]!, 2)],
+  };
+}
+
+const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const thousands = (x: number): string => Math.round(x).toLocaleString('en-US');
+const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
+const mb = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(0));
+
+const COLUMNS = ['row', 'C', 'calls/s', 'p50 ms', 'p99 ms', 'max ms', 'RSS srv MB', 'RSS cli MB', 'RSS nats MB', 'note'] as const;
+
+function cells(r: RowResult): string[] {
+  const l = r.load;
+  const ok = r.status === 'ok' && l !== undefined;
+  return [
+    r.title,
+    String(r.concurrency),
+    ok ? thousands(l.callsPerSecond) : r.status,
+    ok ? ms(l.latency.p50) : '-',
+    ok ? ms(l.latency.p99) : '-',
+    ok ? ms(l.latency.max) : '-',
+    mb(r.rss.server),
+    mb(r.rss.client),
+    mb(r.rss.broker),
+    r.note ?? '',
+  ];
+}
+
+/** A fixed-width table for the terminal. */
+export function formatTable(rows: readonly RowResult[]): string {
+  const body = rows.map(cells);
+  const widths = COLUMNS.map((c, i) => (i === COLUMNS.length - 1 ? 0 : Math.max(c.length, ...body.map((b) => b[i]!.length))));
+  const line = (values: readonly string[]): string =>
+    values.map((v, i) => (i === 0 || i === values.length - 1 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(COLUMNS), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+export function formatFilters(rows: readonly FilterBenchRow[]): string {
+  return [
+    'filters  composeFilters ns/call  in-process calls/s  cost vs 0',
+    ...rows.map((r) => `${String(r.filters).padStart(7)}  ${r.composeNs.toFixed(1).padStart(22)}  ${thousands(r.inprocCallsPerSecond).padStart(18)}  ${`${r.inprocCostPercent.toFixed(1)} %`.padStart(9)}`),
+  ].join('\n');
+}
+
+/** The issue's targets as ratios within this run, for the concurrencies that have the rows. */
+export function targetLines(rows: readonly RowResult[]): string[] {
+  const lines: string[] = [];
+  const ok = (id: string, c: number): RowResult | undefined => rows.find((r) => r.id === id && r.concurrency === c && r.status === 'ok');
+  for (const c of new Set(rows.map((r) => r.concurrency))) {
+    const svc = ok('svc-tcp-json', c);
+    const raw = ok('raw-net', c);
+    const peers = ['moleculer-tcp', 'nest-tcp'].map((id) => ok(id, c)).filter((r): r is RowResult => r !== undefined);
+    if (!svc) {
+      lines.push(`C=${c}: no @svc TCP result in this run`);
+      continue;
+    }
+    const cps = svc.load!.callsPerSecond;
+    if (peers.length > 0) {
+      const best = peers.reduce((a, b) => (a.load!.callsPerSecond >= b.load!.callsPerSecond ? a : b));
+      const ratio = cps / best.load!.callsPerSecond;
+      const p99 = svc.load!.latency.p99 / best.load!.latency.p99;
+      lines.push(`C=${c}: @svc TCP = ${ratio.toFixed(2)}× ${best.title} (target ≥ 2×), p99 ${p99.toFixed(2)}× theirs (target ≤ 0.5×)`);
+    }
+    if (raw) lines.push(`C=${c}: @svc TCP = ${Math.round((cps / raw.load!.callsPerSecond) * 100)} % of raw net (target ≥ 75 %)`);
+  }
+  return lines;
+}
+
+export function renderMarkdown(report: Report, chartFile: string): string {
+  const m = report.machine;
+  const header = `| ${COLUMNS.join(' | ')} |\n| ${COLUMNS.map((_, i) => (i === 0 || i === COLUMNS.length - 1 ? '---' : '---:')).join(' | ')} |`;
+  const table = report.rows.map((r) => `| ${cells(r).map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`).join('\n');
+  const parts = [
+    `# @svc bench, ${report.mode} run`,
+    '',
+    `${report.startedAt} → ${report.finishedAt}. Unary echo of a ${report.messageBytes}-byte JSON message (the same fields as protobuf for grpc-js), ` +
+      `client and server in separate processes on 127.0.0.1, closed loop, ${report.settings.warmupMs / 1000} s warm-up then ` +
+      `${report.settings.durationMs / 1000} s measured, fresh processes for every row; every reply checked against its request.`,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadavg[0]} at the start, ${m.loadavg[1]} at the end.`,
+    '',
+    header,
+    table,
+    '',
+    `![calls per second](${chartFile})`,
+  ];
+  const targets = targetLines(report.rows);
+  if (targets.length > 0) parts.push('', '## Targets of issue 5 in this run', '', ...targets.map((t) => `- ${t}`));
+  if (report.filters) {
+    parts.push(
+      '',
+      '## Filter chain',
+      '',
+      'No-op filters `(call, next) => next()`; composeFilters alone (sequential awaits), and whole in-process calls (`inproc()`, C = 100) with the filters on the client and as many on the server.',
+      '',
+      '| filters | composeFilters ns/call | in-process calls/s | cost vs 0 |',
+      '| ---: | ---: | ---: | ---: |',
+      ...report.filters.map((f) => `| ${f.filters} | ${f.composeNs.toFixed(1)} | ${thousands(f.inprocCallsPerSecond)} | ${f.inprocCostPercent.toFixed(1)} % |`),
+    );
+  }
+  return parts.join('\n') + '\n';
+}

@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { RowSpec } from '../row.js';
+
+/**
+ * Every row, in report order. Adding a row is one file in this folder (exporting a RowImpl as
+ * `row`) and one entry here.
+ */
+export const ROWS: readonly RowSpec[] = [
+  { id: 'svc-tcp-json', title: '@svc over TCP (JSON)', kind: 'svc', unavailable: needsPackage('@svc/transport-tcp'), load: () => import('./svc-tcp-json.js').then((m) => m.row) },
+  // { id: 'svc-tcp-proto', title: '@svc over TCP (protobuf)', kind: 'svc', ... }: see README.md, "Rows still to come".
+  // { id: 'svc-nats', title: '@svc over NATS (JSON)', kind: 'svc', broker: 'nats', ... }: idem.
+  { id: 'raw-net', title: 'raw net, length-prefixed frames', kind: 'ceiling', load: () => import('./raw-net.js').then((m) => m.row) },
+  { id: 'grpc-js', title: 'grpc-js unary (protobuf)', kind: 'peer', load: () => import('./grpc-js.js').then((m) => m.row) },
+  { id: 'moleculer-tcp', title: 'Moleculer, TCP transporter', kind: 'peer', load: () => import('./moleculer-tcp.js').then((m) => m.row) },
+  { id: 'moleculer-nats', title: 'Moleculer, NATS transporter', kind: 'peer', broker: 'nats', load: () => import('./moleculer-nats.js').then((m) => m.row) },
+  { id: 'nest-tcp', title: 'NestJS microservices, TCP', kind: 'peer', load: () => import('./nest-tcp.js').then((m) => m.row) },
+  { id: 'nest-nats', title: 'NestJS microservices, NATS', kind: 'peer', broker: 'nats', load: () => import('./nest-nats.js').then((m) => m.row) },
+  { id: 'nats-request', title: 'nats.js request()', kind: 'peer', broker: 'nats', load: () => import('./nats-request.js').then((m) => m.row) },
+];
+
+export function findRow(id: string): RowSpec {
+  const row = ROWS.find((r) => r.id === id);
+  if (!row) throw new Error(`no bench row '${id}'; rows: ${ROWS.map((r) => r.id).join(', ')}`);
+  return row;
+}
+
+/** For rows on a package another team is still writing: runnable once it resolves and is built. */
+export function needsPackage(name: string): () => string | undefined {
+  return () => {
+    let url: string;
+    try {
+      url = import.meta.resolve(name);
+    } catch {
+      return `needs ${name} (not a dependency of tools/bench yet, or not built)`;
+    }
+    return url.startsWith('file:') && !existsSync(fileURLToPath(url)) ? `needs ${name} built (${fileURLToPath(url)} is missing)` : undefined;
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Runs one row at one concurrency in fresh processes: (nats-server), server worker, client
+ * worker; collects the client's result and every process's peak RSS; kills leftovers by pid.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { LoadOptions, LoadResult } from './closed-loop.js';
+import { exited, forkWorker, freePort, killByPid, nextMessage, startNats, type NatsServer } from './processes.js';
+import type { ClientEnv, RowSpec, ServerEnv } from './row.js';
+
+export interface RunSettings {
+  warmupMs: number;
+  durationMs: number;
+}
+
+export interface RowResult {
+  id: string;
+  title: string;
+  kind: RowSpec['kind'];
+  concurrency: number;
+  status: 'ok' | 'failed' | 'skipped';
+  /** Why a row was skipped or failed, or a warning (errors, mismatches) for an ok row. */
+  note?: string;
+  load?: LoadResult;
+  /** Peak RSS in MiB of each process. */
+  rss: { server?: number; client?: number; broker?: number };
+}
+
+const HOST = '127.0.0.1';
+const START_TIMEOUT = 20_000;
+
+export async function runRow(spec: RowSpec, concurrency: number, settings: RunSettings): Promise<RowResult> {
+  const base = { id: spec.id, title: spec.title, kind: spec.kind, concurrency, rss: {} } as RowResult;
+  const missing = spec.unavailable?.();
+  if (missing) return { ...base, status: 'skipped', note: missing };
+
+  let nats: NatsServer | undefined;
+  let server: ChildProcess | undefined;
+  let client: ChildProcess | undefined;
+  const rss: RowResult['rss'] = {};
+  let stopping = false;
+  const t0 = Date.now();
+  const phase = (what: string): void => {
+    if (process.env['BENCH_DEBUG']) console.error(`    [${spec.id} C=${concurrency}] ${what} at ${Date.now() - t0} ms`);
+  };
+  try {
+    if (spec.broker === 'nats') nats = await startNats();
+    const serverEnv: ServerEnv = { host: HOST, port: await freePort(), natsUrl: nats?.url };
+    server = forkWorker(['server', spec.id, JSON.stringify(serverEnv)]);
+    const ready = await nextMessage(server, START_TIMEOUT, `${spec.id} server`);
+    if (ready.type !== 'ready') throw new Error(`${spec.id} server sent '${ready.type}' instead of ready`);
+
+    phase('server ready');
+    const clientEnv: ClientEnv = { address: ready.address, natsUrl: nats?.url, concurrency };
+    const load: LoadOptions = { concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs, maxCalls: 50_000_000 };
+    client = forkWorker(['client', spec.id, JSON.stringify(clientEnv), JSON.stringify(load)]);
+    const timeout = START_TIMEOUT + settings.warmupMs + settings.durationMs + 30_000;
+    const answer = await nextMessage(client, timeout, `${spec.id} client`);
+    if (answer.type !== 'result') throw new Error(`${spec.id} client sent '${answer.type}' instead of its result`);
+    rss.client = mib(answer.maxRssKb);
+    phase('client result');
+
+    server.send({ type: 'stop' });
+    stopping = true;
+    const stopped = await nextMessage(server, 5000, `${spec.id} server`).catch(() => undefined);
+    if (stopped?.type === 'stopped') rss.server = mib(stopped.maxRssKb);
+    phase('server stopped');
+
+    const result = answer.result;
+    const problems = [
+      result.errors > 0 ? `${result.errors} failed calls (first: ${result.firstError})` : '',
+      result.mismatches > 0 ? `${result.mismatches} replies differed from their request (first: ${result.firstError})` : '',
+    ].filter(Boolean);
+    return { ...base, status: result.calls > 0 && result.mismatches === 0 ? 'ok' : 'failed', note: problems.join('; ') || undefined, load: result, rss };
+  } catch (error) {
+    return { ...base, status: 'failed', note: error instanceof Error ? error.message.split('\n').slice(0, 3).join(' | ') : String(error), rss };
+  } finally {
+    // Both sides have reported; a graceful close is not part of the measurement.
+    if (client) await exited(client, stopping ? 300 : 0);
+    if (server) await exited(server, stopping ? 300 : 0);
+    if (nats) rss.broker = mib(await nats.stop());
+    phase('all exited');
+  }
+}
+
+function mib(kb: number | undefined): number | undefined {
+  return kb === undefined ? undefined : Math.round((kb / 1024) * 10) / 10;
+}

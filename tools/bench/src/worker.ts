@@ -1,0 +1,69 @@
+/**
+ * One side of one row in its own process, forked by the runner:
+ *   node dist/worker.js server <rowId> '<ServerEnv json>'
+ *   node dist/worker.js client <rowId> '<ClientEnv json>' '<LoadOptions json>'
+ *   node dist/worker.js filters '<FilterBenchOptions json>'
+ * It talks to the runner over the IPC channel (see WorkerMessage) and exits by itself.
+ */
+import { runClosedLoop, type LoadOptions, type LoadResult } from './closed-loop.js';
+import { runFilterBench, type FilterBenchOptions, type FilterBenchRow } from './filter-bench.js';
+import { findRow } from './rows/index.js';
+import type { ClientEnv, ServerEnv } from './row.js';
+
+export type WorkerMessage =
+  | { type: 'ready'; address: string }
+  | { type: 'result'; result: LoadResult; maxRssKb: number }
+  | { type: 'stopped'; maxRssKb: number }
+  | { type: 'filters'; rows: FilterBenchRow[] }
+  | { type: 'failed'; error: string };
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => process.send!(message, undefined, {}, () => resolve()));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+async function main(): Promise<void> {
+  const [role, rowId, envJson, loadJson] = process.argv.slice(2);
+  if (!process.send) throw new Error('worker.js is started by the runner, with an IPC channel');
+  if (role === 'filters') {
+    await send({ type: 'filters', rows: await runFilterBench(JSON.parse(rowId!) as FilterBenchOptions) });
+    process.exit(0);
+  }
+  const spec = findRow(rowId ?? '');
+  const row = await spec.load();
+
+  if (role === 'server') {
+    const handle = await row.server(JSON.parse(envJson!) as ServerEnv);
+    process.on('message', (message: { type?: string }) => {
+      if (message.type !== 'stop') return;
+      // The peak RSS goes first; closing is a courtesy the runner does not wait for (it kills
+      // this process by pid shortly after).
+      void send({ type: 'stopped', maxRssKb: process.resourceUsage().maxRSS })
+        .then(() => Promise.race([handle.close(), new Promise((r) => setTimeout(r, 1000))]))
+        .catch(() => undefined)
+        .then(() => process.exit(0));
+    });
+    await send({ type: 'ready', address: handle.address });
+    return;
+  }
+
+  if (role === 'client') {
+    const env = JSON.parse(envJson!) as ClientEnv;
+    const handle = await row.client(env);
+    const result = await runClosedLoop((m) => handle.call(m), JSON.parse(loadJson!) as LoadOptions);
+    await send({ type: 'result', result, maxRssKb: process.resourceUsage().maxRSS });
+    await Promise.race([handle.close(), new Promise((r) => setTimeout(r, 1000))]).catch(() => undefined);
+    process.exit(0);
+  }
+
+  throw new Error(`unknown role '${role}': expected server or client`);
+}
+
+main().catch(async (error: unknown) => {
+  if (process.send) await send({ type: 'failed', error: describe(error) });
+  else console.error(error);
+  process.exit(1);
+});

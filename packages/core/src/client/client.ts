@@ -10,6 +10,8 @@ import { transportFor, type Channel, type RequestMessage, type ResponseMessage, 
 import type { Registry, ServiceNode } from './registry.js';
 import { roundRobin, type Selector } from './selector.js';
 import { ClientCall } from './client-call.js';
+import { publishOn, type PublishOptions } from '../events/publish.js';
+import { noEventAddress } from '../events/event-errors.js';
 
 export interface ClientOptions {
   /** One transport or several; each address goes to the transport of its scheme. */
@@ -26,6 +28,8 @@ export interface ClientOptions {
   compression?: CompressionOptions;
   /** Default per-call timeout in ms. Default 30 000; 0 means no deadline. */
   timeout?: number;
+  /** Where publish() sends events, e.g. 'nats://127.0.0.1:4222' or 'inproc://bus'. */
+  eventAddress?: string;
 }
 
 export interface CallOptions {
@@ -62,6 +66,7 @@ export class Client {
   private readonly chain: Terminal;
   private readonly channels = new Map<string, Channel>();
   private readonly resolved = new Map<string, Resolved>();
+  private readonly eventAddress: string | undefined;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -72,6 +77,7 @@ export class Client {
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
     this.chain = composeFilters(options.filters ?? [], (call) => this.transmit(call as ClientCall));
+    this.eventAddress = options.eventAddress;
   }
 
   invoke<Res = unknown>(service: string, method: string, request: unknown, options: CallOptions = {}): Promise<Res> {
@@ -107,6 +113,16 @@ export class Client {
         (error: unknown) => call.fail(RpcError.from(error)),
       );
     });
+  }
+
+  /**
+   * Publishes an event to the subscribers of `topic` (`@Subscribe(topic)`): one instance per group,
+   * every instance for broadcast ones. Resolves once the transport has taken it; at most once.
+   */
+  async publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<void> {
+    const address = options.address ?? this.eventAddress;
+    if (address === undefined) throw noEventAddress(topic);
+    await publishOn(this.channelFor(address), topic, payload, options);
   }
 
   /** Closes every channel; calls in flight fail with UNAVAILABLE. */

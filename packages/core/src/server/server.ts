@@ -9,6 +9,7 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type RequestMessage, type Transport } from '../transport/transport.js';
 import { CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
+import { ServerEvents } from '../events/server-events.js';
 
 export interface ServerOptions {
   /** One transport or several; `listen(address)` picks by the address scheme. */
@@ -47,6 +48,8 @@ export class Server implements Dispatcher {
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
   private readonly definitions = new Map<string, ServiceDefinition>();
+  /** The @Subscribe handlers of the registered services and their subscriptions. */
+  private readonly events = new ServerEvents(() => this.logger);
   private readonly listeners: Listener[] = [];
   private readonly inflight = new Set<ServerCall>();
   private readonly drainTimeout: number;
@@ -79,6 +82,7 @@ export class Server implements Dispatcher {
     }
     this.services.set(definition.name, methods);
     this.definitions.set(definition.name, definition);
+    this.events.add(instance, definition.name);
     return this;
   }
 
@@ -99,6 +103,7 @@ export class Server implements Dispatcher {
     if (!transport) throw errors.noTransport(address, this.transports.flatMap((t) => t.schemes));
     const listener = await transport.listen(address, this);
     this.listeners.push(listener);
+    await this.events.attach(transport, address);
     return listener.address;
   }
 
@@ -161,7 +166,7 @@ export class Server implements Dispatcher {
   }
 
   private async shutdown(drainTimeout: number): Promise<void> {
-    const drained = Promise.all([...this.listeners.map((l) => l.drain()), this.whenIdle()]);
+    const drained = Promise.all([...this.listeners.map((l) => l.drain()), this.whenIdle(), this.events.drain()]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), drainTimeout);
@@ -173,6 +178,7 @@ export class Server implements Dispatcher {
       for (const call of [...this.inflight]) call.fail(reason);
       if (this.inflight.size > 0) this.logger.warn(`${this.inflight.size} call(s) cut off by the drain timeout`);
     }
+    await this.events.close();
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
   }

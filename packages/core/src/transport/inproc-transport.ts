@@ -1,13 +1,17 @@
 import * as errors from '../errors/framework-errors.js';
 import type { Cancellable, Channel, Dispatcher, Listener, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, Transport } from './transport.js';
+import type { EventChannel, EventTransport } from '../events/event-transport.js';
+import { InprocEventBus } from '../events/inproc-event-bus.js';
 
 /**
  * Calls within one process, with the same semantics as the network transports (codecs,
  * deadlines, cancel, drain) but no sockets. Share one instance between server and client:
  * `const t = inproc(); new Server({ transport: t }); new Client({ transport: t, ... })`.
  */
-export function inproc(): Transport {
+export function inproc(): Transport & EventTransport {
   const listeners = new Map<string, InprocListener>();
+  // Events: one bus per inproc() instance, whatever the address.
+  const bus = new InprocEventBus();
   return {
     schemes: ['inproc'],
     async listen(address, dispatcher) {
@@ -18,7 +22,12 @@ export function inproc(): Transport {
       return listener;
     },
     connect(address) {
-      return new InprocChannel(address, () => listeners.get(nameOf(address)));
+      const channel = new InprocChannel(address, () => listeners.get(nameOf(address)));
+      const events: EventChannel = { publishEvent: (event) => bus.publish(event) };
+      return Object.assign(channel, events);
+    },
+    async subscribeEvents(_address, subscriptions, deliver) {
+      return bus.subscribe(subscriptions, deliver);
     },
   };
 }

@@ -1,0 +1,76 @@
+import { posix } from 'node:path';
+import type { DraftService, TsTypeRef } from '../model/draft.js';
+import { tsHeader } from './header.js';
+import { schemaConst } from './descriptor-emitter.js';
+
+/**
+ * The typed client: one method per service method, the user's own types imported with
+ * `import type` from their files, so nothing is copied that could drift.
+ */
+export function emitClient(service: DraftService, outDir: string, stem: string, source: string, coreImport: string): string {
+  const imports = new Map<string, Set<string>>();
+  const use = (file: string, name: string): void => {
+    const spec = importPath(outDir, file);
+    if (!imports.has(spec)) imports.set(spec, new Set());
+    imports.get(spec)!.add(name);
+  };
+  let needsClass = false;
+  const spell = (ref: TsTypeRef, property: string): string => {
+    switch (ref.kind) {
+      case 'named':
+        use(ref.file, ref.name);
+        return ref.name;
+      case 'text':
+        return ref.text;
+      case 'param':
+        needsClass = true;
+        return `Parameters<${service.className}['${property}']>[0]`;
+      case 'result':
+        needsClass = true;
+        return `Awaited<ReturnType<${service.className}['${property}']>>`;
+      case 'none':
+        return 'void';
+    }
+  };
+  const methods = service.methods.map((m) => {
+    const res = spell(m.responseTs, m.property);
+    const call = `this.#client.invoke<${res}>(${JSON.stringify(service.name)}, ${JSON.stringify(m.name)}, ${m.requestTs.kind === 'none' ? 'undefined' : m.paramName}, options)`;
+    const doc = `  /** ${service.name}.${m.name}${m.idempotent ? ' (idempotent)' : ''} — ${m.source} */\n`;
+    if (m.requestTs.kind === 'none') return `${doc}  ${m.property}(options?: CallOptions): Promise<${res}> {\n    return ${call};\n  }`;
+    return `${doc}  ${m.property}(${m.paramName}: ${spell(m.requestTs, m.property)}, options?: CallOptions): Promise<${res}> {\n    return ${call};\n  }`;
+  });
+  if (needsClass) {
+    if (!service.classExported) {
+      throw new Error(`${service.source} ${service.name}: the typed client refers to the class ${service.className}, which is not exported. Export it (export class ${service.className})`);
+    }
+    use(service.file, service.className);
+  }
+  const lines = [tsHeader(source).trimEnd(), `import type { CallOptions, Client } from '${coreImport}';`];
+  for (const [spec, names] of [...imports].sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(`import type { ${[...names].sort().join(', ')} } from '${spec}';`);
+  }
+  lines.push(`import { ${schemaConst(service.name)} } from './${stem}.descriptor.js';`);
+  lines.push('');
+  lines.push(`/** Typed client of the service ${service.name}${service.version ? ` (version ${service.version})` : ''}. */`);
+  lines.push(`export class ${service.name}Client {`);
+  lines.push(`  static readonly service = ${JSON.stringify(service.name)};`);
+  lines.push(`  static readonly schema = ${schemaConst(service.name)};`);
+  lines.push('  readonly #client: Client;');
+  lines.push('');
+  lines.push('  constructor(client: Client) {');
+  lines.push('    this.#client = client;');
+  lines.push('  }');
+  for (const m of methods) {
+    lines.push('');
+    lines.push(m);
+  }
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}
+
+/** `../arith.js` from src/generated to src/arith.ts. */
+export function importPath(outDir: string, file: string): string {
+  let rel = posix.relative(outDir, file).replace(/\.(c|m)?tsx?$/, (_, m: string | undefined) => `.${m ?? ''}js`);
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  return rel;
+}

@@ -1,0 +1,84 @@
+import type { FieldType, ScalarName } from '@svc/core';
+
+/**
+ * The schema model before field numbers are assigned: what the reader found in the code, in
+ * declaration order. `assignNumbers` turns it into a ServiceSchema using the lock file.
+ */
+
+export interface DraftField {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly optional?: boolean;
+  readonly nullable?: boolean;
+  /** Variant of a discriminated union: the discriminant value. */
+  readonly tag?: string | number | boolean;
+}
+
+export interface DraftMessage {
+  readonly name: string;
+  fields: DraftField[];
+  discriminant?: string;
+  /** `src/arith.ts:12`, relative to the project root. */
+  readonly source: string;
+}
+
+export interface DraftEnumValue {
+  readonly name: string;
+  readonly value: string | number;
+  /** Numeric TS enums and number-literal unions keep their own numbers on the wire. */
+  readonly fixed?: number;
+}
+
+export interface DraftEnum {
+  readonly name: string;
+  readonly values: DraftEnumValue[];
+  readonly source: string;
+}
+
+/** How the typed client spells a request or response type. */
+export type TsTypeRef =
+  | { readonly kind: 'named'; readonly name: string; readonly file: string }
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'param' }
+  | { readonly kind: 'result' }
+  | { readonly kind: 'none' };
+
+export interface DraftMethod {
+  /** Name on the wire. */
+  readonly name: string;
+  /** Property of the class. */
+  readonly property: string;
+  readonly request: string | null;
+  readonly response: string | null;
+  readonly requestWrapped: boolean;
+  readonly responseWrapped: boolean;
+  /** Name of the handler's first parameter, for the client signature. */
+  readonly paramName: string;
+  readonly requestTs: TsTypeRef;
+  readonly responseTs: TsTypeRef;
+  readonly idempotent?: boolean;
+  readonly source: string;
+}
+
+export interface DraftService {
+  readonly name: string;
+  readonly package: string;
+  readonly className: string;
+  /** Absolute path of the file declaring the class. */
+  readonly file: string;
+  readonly classExported: boolean;
+  readonly version?: string;
+  readonly methods: DraftMethod[];
+  readonly messages: DraftMessage[];
+  readonly enums: DraftEnum[];
+  /** Absolute paths of every file whose types this service uses (for --watch). */
+  readonly dependencies: Set<string>;
+  readonly source: string;
+}
+
+export const SCALARS: readonly ScalarName[] = [
+  'double', 'float', 'int32', 'uint32', 'sint32', 'fixed32', 'sfixed32',
+  'int64', 'uint64', 'sint64', 'fixed64', 'sfixed64', 'bool', 'string', 'bytes',
+];
+export const NUMBER_WIDTHS = new Set<ScalarName>(['double', 'float', 'int32', 'uint32', 'sint32', 'fixed32', 'sfixed32']);
+export const BIGINT_WIDTHS = new Set<ScalarName>(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);

@@ -1,0 +1,210 @@
+import { Node, type ClassDeclaration, type Decorator, type MethodDeclaration, type Project, type SourceFile, type Type } from 'ts-morph';
+import { CodegenError } from '../errors.js';
+import type { DraftField, DraftMethod, DraftService, TsTypeRef } from '../model/draft.js';
+import { isIdentifier, pascal, snake } from '../model/naming.js';
+import { TypeMapper, relative, type Site } from './type-mapper.js';
+
+export interface ReadResult {
+  readonly services: DraftService[];
+  readonly errors: Error[];
+}
+
+/** The files svc-gen reads: the project's own sources, not declarations, not its own output. */
+export function candidateFiles(project: Project, outDir: string): SourceFile[] {
+  return project.getSourceFiles().filter((sf) => {
+    const path = sf.getFilePath();
+    return !sf.isDeclarationFile() && !path.includes('/node_modules/') && !path.startsWith(outDir + '/');
+  });
+}
+
+/** Every @Service class of the given files, mapped to the schema model. */
+export function readServices(files: readonly SourceFile[], root: string): ReadResult {
+  const services: DraftService[] = [];
+  const errors: Error[] = [];
+  for (const sf of files) {
+    if (!sf.getFullText().includes('@Service')) continue;
+    for (const cls of sf.getClasses()) {
+      const decorator = cls.getDecorator('Service');
+      if (!decorator) continue;
+      try {
+        services.push(readService(cls, decorator, root));
+      } catch (error) {
+        if (error instanceof AggregateErrors) errors.push(...error.errors);
+        else errors.push(error as Error);
+      }
+    }
+  }
+  const byName = new Map<string, DraftService>();
+  for (const s of services) {
+    const other = byName.get(s.name);
+    if (other) errors.push(new CodegenError(s.source, s.name, `two classes declare the service '${s.name}' (also ${other.source})`, 'Give one of them another name: @Service(\'OtherName\')'));
+    byName.set(s.name, s);
+  }
+  return { services, errors };
+}
+
+function readService(cls: ClassDeclaration, decorator: Decorator, root: string): DraftService {
+  const mapper = new TypeMapper(root);
+  const args = decorator.getArguments();
+  const first = args[0];
+  const className = cls.getName() ?? '';
+  let name = className;
+  if (first && Node.isStringLiteral(first)) name = first.getLiteralValue();
+  const version = objectLiteralString(args[1], 'version');
+  const source = mapper.where(cls);
+  if (!name) throw new CodegenError(source, '@Service', 'an anonymous class needs a service name', "Write @Service('Name')");
+  if (!isIdentifier(name)) throw new CodegenError(source, name, `the service name '${name}' is not a protobuf identifier`, 'Use letters, digits and _');
+  if (!className) throw new CodegenError(source, name, 'the service class needs a name for the generated client to refer to', 'Name the class');
+  const file = cls.getSourceFile().getFilePath();
+  mapper.dependencies.add(file);
+  const methods: DraftMethod[] = [];
+  const seen = new Set<string>();
+  const errors: Error[] = [];
+  for (let c: ClassDeclaration | undefined = cls; c; c = c.getBaseClass()) {
+    mapper.dependencies.add(c.getSourceFile().getFilePath());
+    for (const m of c.getInstanceMethods()) {
+      const property = m.getName();
+      if (seen.has(property)) continue;
+      seen.add(property);
+      const md = m.getDecorator('Method');
+      if (!md) continue;
+      try {
+        methods.push(readMethod(name, m, md, mapper, root));
+      } catch (error) {
+        errors.push(error as Error);
+      }
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateErrors(errors);
+  const wireNames = new Set<string>();
+  for (const m of methods) {
+    if (wireNames.has(m.name)) throw new CodegenError(m.source, `${name}.${m.name}`, `two methods share the wire name '${m.name}'`, 'Give one of them another name: @Method({ name: ... })');
+    wireNames.add(m.name);
+  }
+  return {
+    name,
+    package: snake(name),
+    className,
+    file,
+    classExported: cls.isExported(),
+    ...(version !== undefined ? { version } : {}),
+    methods,
+    messages: [...mapper.messages.values()],
+    enums: [...mapper.enums.values()],
+    dependencies: mapper.dependencies,
+    source: source.replace(/:\d+$/, ''),
+  };
+}
+
+/** Errors of several methods of one service, flattened by the caller. */
+export class AggregateErrors extends Error {
+  constructor(readonly errors: Error[]) {
+    super(errors.map((e) => e.message).join('\n'));
+  }
+}
+
+function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper: TypeMapper, root: string): DraftMethod {
+  const property = m.getName();
+  const options = md.getArguments()[0];
+  const name = objectLiteralString(options, 'name') ?? property;
+  const idempotent = objectLiteralBoolean(options, 'idempotent');
+  const where = mapper.where(m);
+  const label = `${service}.${name}`;
+  if (!isIdentifier(name)) throw new CodegenError(where, label, `the method name '${name}' is not a protobuf identifier`, 'Use letters, digits and _');
+
+  const param = m.getParameters()[0];
+  let request: string | null = null;
+  let requestWrapped = false;
+  let requestTs: TsTypeRef = { kind: 'none' };
+  const paramName = param?.getName() ?? 'request';
+  if (param) {
+    if (!Node.isIdentifier(param.getNameNode())) throw new CodegenError(mapper.where(param), label, 'the request parameter is destructured', `Name it (args: T) and destructure inside the method`);
+    const typeNode = param.getTypeNode();
+    if (!typeNode) throw new CodegenError(mapper.where(param), `${label} → ${paramName}`, 'the request parameter has no type annotation', 'Annotate it: (args: MulArgs)');
+    const site: Site = { path: `${label} → ${paramName}`, node: param, nameHint: `${pascal(name)}Request`, typeNode };
+    const t = param.getType();
+    const top = topLevel(t, site, mapper, param.isOptional() || param.hasInitializer());
+    request = top.name;
+    requestWrapped = top.wrapped;
+    requestTs = typeRef(typeNode, 'param');
+  }
+
+  let response: string | null = null;
+  let responseWrapped = false;
+  let responseTs: TsTypeRef = { kind: 'none' };
+  let returnNode = m.getReturnTypeNode();
+  if (!returnNode) throw new CodegenError(where, `${label} → returns`, 'the method has no return type annotation', 'Annotate it: async mul(args: MulArgs): Promise<MulReply>');
+  const returned = awaited(m.getReturnType());
+  if (returnNode && Node.isTypeReference(returnNode) && returnNode.getTypeName().getText() === 'Promise') returnNode = returnNode.getTypeArguments()[0];
+  if (!(returned.isVoid() || returned.isUndefined())) {
+    const site: Site = { path: `${label} → returns`, node: m, nameHint: `${pascal(name)}Response`, ...(returnNode ? { typeNode: returnNode } : {}) };
+    const top = topLevel(returned, site, mapper, false);
+    response = top.name;
+    responseWrapped = top.wrapped;
+    responseTs = returnNode ? typeRef(returnNode, 'result') : { kind: 'result' };
+  }
+  return { name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs, ...(idempotent !== undefined ? { idempotent } : {}), source: where.replace(/:\d+$/, '') };
+
+  function typeRef(node: Node, fallback: 'param' | 'result'): TsTypeRef {
+    const text = node.getText();
+    if (/^(string|number|boolean|bigint)(\[\])?$/.test(text)) return { kind: 'text', text };
+    if (!Node.isTypeReference(node) || node.getTypeArguments().length > 0) return { kind: fallback };
+    const nameNode = node.getTypeName();
+    if (!Node.isIdentifier(nameNode)) return { kind: fallback };
+    let symbol = nameNode.getSymbol();
+    if (symbol?.isAlias()) symbol = symbol.getAliasedSymbol();
+    const decl = symbol?.getDeclarations()[0];
+    if (!decl || !Node.isExportable(decl) || !decl.isExported()) return { kind: fallback };
+    const file = decl.getSourceFile();
+    if (file.isDeclarationFile() || file.getFilePath().includes('/node_modules/')) return { kind: fallback };
+    if (!(Node.isInterfaceDeclaration(decl) || Node.isTypeAliasDeclaration(decl) || Node.isClassDeclaration(decl) || Node.isEnumDeclaration(decl))) return { kind: fallback };
+    if (decl.getName() !== symbol!.getName()) return { kind: fallback };
+    void root;
+    return { kind: 'named', name: symbol!.getName(), file: file.getFilePath() };
+  }
+}
+
+/** A request or response: an object is its own message; anything else is wrapped in one. */
+function topLevel(t: Type, site: Site, mapper: TypeMapper, optionalParam: boolean): { name: string; wrapped: boolean } {
+  const mapped = mapper.map(t, site);
+  if (mapped.type.kind === 'message' && !mapped.optional && !mapped.nullable && !optionalParam) {
+    return { name: mapped.type.name, wrapped: false };
+  }
+  const field: DraftField = {
+    name: 'value',
+    type: mapped.type,
+    ...(mapped.optional || optionalParam ? { optional: true } : {}),
+    ...(mapped.nullable ? { nullable: true } : {}),
+  };
+  const name = site.nameHint;
+  if (mapper.messages.has(name)) throw new CodegenError(mapper.where(site.node), site.path, `the name '${name}' for the wrapper message is taken by a type of yours`, 'Rename that type');
+  mapper.messages.set(name, { name, fields: [field], source: mapper.where(site.node).replace(/:\d+$/, '') });
+  return { name, wrapped: true };
+}
+
+function awaited(t: Type): Type {
+  const symbol = t.getSymbol();
+  if (symbol?.getName() === 'Promise' || symbol?.getName() === 'PromiseLike') return awaited(t.getTypeArguments()[0]!);
+  return t;
+}
+
+function objectLiteralProperty(node: Node | undefined, key: string): Node | undefined {
+  if (!node || !Node.isObjectLiteralExpression(node)) return undefined;
+  const prop = node.getProperty(key);
+  return prop && Node.isPropertyAssignment(prop) ? prop.getInitializer() : undefined;
+}
+
+function objectLiteralString(node: Node | undefined, key: string): string | undefined {
+  const value = objectLiteralProperty(node, key);
+  return value && (Node.isStringLiteral(value) || Node.isNoSubstitutionTemplateLiteral(value)) ? value.getLiteralValue() : undefined;
+}
+
+function objectLiteralBoolean(node: Node | undefined, key: string): boolean | undefined {
+  const value = objectLiteralProperty(node, key);
+  if (value && Node.isTrueLiteral(value)) return true;
+  if (value && Node.isFalseLiteral(value)) return false;
+  return undefined;
+}
+
+export { relative };

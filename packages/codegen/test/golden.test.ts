@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Generator, GENERATED } from '../src/index.js';
+import { CORPUS } from './helpers.js';
+
+// The corpus covers every row of docs/type-mapping.md; its generated files are committed.
+// UPDATE_GOLDEN=1 pnpm test rewrites them after an intended change (review the diff).
+describe('golden corpus', () => {
+  const generator = new Generator({ tsconfig: join(CORPUS, 'tsconfig.json'), jsonSchema: true });
+  const result = generator.generate();
+  if (process.env.UPDATE_GOLDEN === '1') generator.write(result);
+
+  it('regenerates exactly the committed files', () => {
+    expect(generator.stale(result)).toEqual([]);
+    expect(result.changes.filter((c) => c.breaking)).toEqual([]);
+  });
+
+  it('starts every generated file with the @generated line', () => {
+    for (const f of result.files) {
+      const first = f.content.split('\n', 2).join('\n');
+      expect(first, f.path).toContain(GENERATED);
+    }
+  });
+
+  const proto = readFileSync(join(CORPUS, 'src/generated/catalog.proto'), 'utf8');
+  it.each([
+    ['number → double', '  double d = 1;'],
+    ['float', '  float f = 2;'],
+    ['int32 brand', '  int32 i32 = 3;'],
+    ['uint32 brand', '  uint32 u32 = 4;'],
+    ['int64 brand', '  int64 i64 = 5;'],
+    ['uint64 brand', '  uint64 u64 = 6;'],
+    ['sint64 brand', '  sint64 s64 = 7;'],
+    ['fixed64 brand', '  fixed64 f64 = 8;'],
+    ['bigint → int64', '  int64 big = 9;'],
+    ['JSDoc @wire', '  sint32 tagged = 10;'],
+    ['string', '  string s = 11;'],
+    ['boolean', '  bool b = 12;'],
+    ['Date → Timestamp', '  google.protobuf.Timestamp when = 13;'],
+    ['Uint8Array → bytes', '  bytes raw = 14;'],
+    ['arrays → repeated', '  repeated Point points = 16;'],
+    ['Record → map', '  map<string, double> record = 18;'],
+    ['Map → map', '  map<string, Point> map = 19;'],
+    ['Map with bigint keys', '  map<int64, string> byId = 20;'],
+    ['optional', '  optional string opt = 21;'],
+    ['| undefined', '  optional string undef = 22;'],
+    ['| null', '  optional string nul = 23;'],
+    ['string-literal union → enum', '  Color color = 26;'],
+    ['numeric TS enum keeps its numbers', '  LEVEL_HIGH = 2;'],
+    ['string TS enum → enum', '  MODE_SAFE = 2;'],
+    ['inline literal union → enum named after the field', '  EverythingInline inline = 30;'],
+    ['discriminated union → oneof', '  oneof kind {'],
+    ['generic instantiation → its own message', 'message PageOfPoint {'],
+    ['second instantiation', 'message PageOfString {'],
+    ['recursive', '  repeated Tree children = 2;'],
+    ['type from node_modules', 'message ServiceOptions {'],
+    ['nested anonymous types', 'message EverythingNestedDeep {'],
+    ['class as data shape (no methods)', 'message Author {\n  string name = 1;\n  optional google.protobuf.Timestamp born = 2;\n}'],
+    ['scalar result → wrapper', 'message CountResponse {\n  int32 value = 1;\n}'],
+    ['void → Empty', 'rpc ping (google.protobuf.Empty) returns (google.protobuf.Empty);'],
+    ['@Method({ name }) → wire name', 'rpc findShape (FindShapeRequest) returns (FindShapeResponse);'],
+  ])('%s', (_row, text) => {
+    expect(proto).toContain(text);
+  });
+
+  it('imports the user types with import type from their own files', () => {
+    const client = readFileSync(join(CORPUS, 'src/generated/catalog.client.ts'), 'utf8');
+    expect(client).toContain("import type { Catalog, Everything } from '../catalog.js';");
+    expect(client).not.toMatch(/^import \{ (Catalog|Everything)[ ,}]/m);
+    expect(client).toContain('export class CatalogClient {');
+  });
+});

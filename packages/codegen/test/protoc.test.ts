@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { protobufCodec } from '@svc/core';
+import { schemas } from './fixtures/corpus/src/generated/index.js';
+import { everything } from './fixtures/values.js';
+import { CORPUS, PROTOC } from './helpers.js';
+
+// protoc comes from the Debian package protobuf-compiler (with the well-known types in /usr/include).
+const GENERATED = join(CORPUS, 'src/generated');
+const protoc = (args: string[], input?: Uint8Array | string): Buffer =>
+  execFileSync(PROTOC, [`-I${GENERATED}`, '-I/usr/include', ...args], { input, stdio: ['pipe', 'pipe', 'pipe'] });
+
+describe.skipIf(!existsSync(PROTOC))('protoc', () => {
+  it('compiles every emitted .proto', () => {
+    const files = readdirSync(GENERATED).filter((f) => f.endsWith('.proto'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      // Throws (with protoc's message) on any error.
+      const out = protoc([`--descriptor_set_out=/dev/null`, file]);
+      expect(out.toString()).toBe('');
+    }
+  });
+
+  const echo = protobufCodec({ schemas }).forMethod('Catalog', 'echo')!;
+
+  it('reads what the protobuf codec writes', () => {
+    const text = protoc(['--decode=catalog.Everything', 'catalog.proto'], echo.encodeRequest(everything())).toString();
+    expect(text).toContain('i64: -9223372036854775808');
+    expect(text).toContain('u64: 18446744073709551615');
+    expect(text).toContain('s64: 9223372036854775807');
+    expect(text).toContain('when {\n  seconds: -14182940\n  nanos: 123000000\n}');
+    expect(text).toContain('color: COLOR_BLUE');
+    expect(text).toContain('level: LEVEL_HIGH');
+    expect(text).toContain('mode: MODE_SAFE');
+    expect(text).toMatch(/byId \{\n {2}key: -9223372036854775808\n {2}value: "min"\n\}/);
+    expect(text).toMatch(/shapes \{\n {2}square \{\n {4}corner \{/);
+    expect(text).toContain('raw: "\\000\\377\\001"');
+    expect(text).not.toContain('nul:');
+  });
+
+  it('writes what the protobuf codec reads', () => {
+    const bytes = protoc(['--encode=catalog.Everything', 'catalog.proto'], `
+      i64: -9223372036854775808 u64: 18446744073709551615 f64: 42
+      when { seconds: 1 nanos: 500000000 }
+      byId { key: 5 value: "five" }
+      record { key: "k" value: 0.25 }
+      color: COLOR_GREEN level: LEVEL_LOW mode: MODE_FAST inline: EVERYTHING_INLINE_UP
+      shape { square { corner { x: 1 y: 2 } side: 3 } }
+      page { total: 3 } names { items: "x" } tree { name: "t" children { name: "u" } }
+      meta { version: "" } nested { deep { value: -1 } } author { name: "Ada" }
+      nul: ""
+    `);
+    const value = echo.decodeRequest(bytes) as Record<string, unknown>;
+    expect(value).toMatchObject({
+      d: 0,
+      i64: -(2n ** 63n),
+      u64: 2n ** 64n - 1n,
+      f64: 42n,
+      when: new Date(1500),
+      byId: new Map([[5n, 'five']]),
+      record: { k: 0.25 },
+      color: 'green',
+      level: 1,
+      mode: 'fast',
+      inline: 'up',
+      shape: { kind: 'square', corner: { x: 1, y: 2 }, side: 3 },
+      page: { items: [], total: 3 },
+      names: { items: ['x'], total: 0 },
+      tree: { name: 't', children: [{ name: 'u', children: [] }] },
+      meta: { version: '' },
+      nested: { deep: { value: -1 } },
+      author: { name: 'Ada' },
+      nul: '',
+      nullDate: null,
+    });
+    expect('opt' in value).toBe(false);
+  });
+});

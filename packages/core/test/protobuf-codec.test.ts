@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { Client, Method, Server, Service, inproc, jsonCodec, protobufCodec, silentLogger, staticRegistry, type ServiceSchema } from '../src/index.js';
+
+// A schema as svc-gen writes it (see packages/codegen's golden corpus for the generated ones).
+const schema: ServiceSchema = {
+  schemaVersion: 1,
+  service: 'Ledger',
+  package: 'ledger',
+  methods: [
+    { name: 'post', request: 'Entry', response: 'Receipt' },
+    { name: 'balance', request: 'BalanceRequest', response: 'BalanceResponse', requestWrapped: true, responseWrapped: true },
+    { name: 'reset', request: null, response: null },
+  ],
+  messages: [
+    {
+      name: 'Entry',
+      fields: [
+        { name: 'account', no: 1, type: { kind: 'scalar', scalar: 'string' } },
+        { name: 'cents', no: 2, type: { kind: 'scalar', scalar: 'sint64' } },
+        { name: 'at', no: 3, type: { kind: 'timestamp' } },
+        { name: 'side', no: 4, type: { kind: 'enum', name: 'Side' } },
+        { name: 'tags', no: 5, type: { kind: 'map', key: 'uint64', value: { kind: 'scalar', scalar: 'string' }, js: 'map' } },
+        { name: 'memo', no: 6, type: { kind: 'scalar', scalar: 'string' }, optional: true },
+        { name: 'lines', no: 7, type: { kind: 'list', element: { kind: 'message', name: 'Line' } } },
+      ],
+    },
+    { name: 'Line', fields: [{ name: 'qty', no: 1, type: { kind: 'scalar', scalar: 'uint32' } }] },
+    { name: 'Receipt', fields: [{ name: 'id', no: 1, type: { kind: 'scalar', scalar: 'int64' } }, { name: 'note', no: 2, type: { kind: 'scalar', scalar: 'string' }, nullable: true }] },
+    { name: 'BalanceRequest', fields: [{ name: 'value', no: 1, type: { kind: 'scalar', scalar: 'string' } }] },
+    { name: 'BalanceResponse', fields: [{ name: 'value', no: 1, type: { kind: 'scalar', scalar: 'int64' }, nullable: true }] },
+  ],
+  enums: [{ name: 'Side', values: [{ name: 'SIDE_UNSPECIFIED', no: 0 }, { name: 'SIDE_DEBIT', no: 1, value: 'debit' }, { name: 'SIDE_CREDIT', no: 2, value: 'credit' }] }],
+};
+
+const entry = () => ({
+  account: 'acme',
+  cents: -(2n ** 63n),
+  at: new Date(-1),
+  side: 'credit',
+  tags: new Map([[2n ** 64n - 1n, 'max'], [0n, 'zero']]),
+  lines: [{ qty: 0 }, { qty: 4294967295 }],
+});
+
+describe('protobufCodec', () => {
+  const codec = protobufCodec({ schemas: [schema] });
+  const post = codec.forMethod('Ledger', 'post')!;
+
+  it('answers only for the services and methods of its schemas', () => {
+    expect(codec.name).toBe('protobuf');
+    expect(codec.forMethod('Other', 'post')).toBeUndefined();
+    expect(codec.forMethod('Ledger', 'nope')).toBeUndefined();
+    expect(codec.forMethod('Ledger', 'post')).toBe(post);
+  });
+
+  it('round-trips bigint, Date before 1970, enums, Maps with 64-bit keys, and omits what is unset', () => {
+    const back = post.decodeRequest(post.encodeRequest(entry())) as Record<string, unknown>;
+    expect(back).toEqual(entry());
+    expect('memo' in back).toBe(false);
+    const receipt = post.decodeResponse(post.encodeResponse({ id: 7n, note: null }));
+    expect(receipt).toEqual({ id: 7n, note: null });
+  });
+
+  it('wraps scalar requests and responses, and carries void as an empty body', () => {
+    const balance = codec.forMethod('Ledger', 'balance')!;
+    expect(balance.decodeRequest(balance.encodeRequest('acme'))).toBe('acme');
+    expect(balance.decodeResponse(balance.encodeResponse(0n))).toBe(0n);
+    expect(balance.decodeResponse(balance.encodeResponse(null))).toBeNull();
+    const reset = codec.forMethod('Ledger', 'reset')!;
+    expect(reset.encodeRequest(undefined)).toHaveLength(0);
+    expect(reset.decodeResponse(new Uint8Array(0))).toBeUndefined();
+  });
+
+  it.each([
+    [{ ...entry(), account: 5 }, 'Ledger.post: request.account expected a string, got 5'],
+    [{ ...entry(), cents: 1 }, 'request.cents expected a bigint'],
+    [{ ...entry(), cents: 2n ** 63n }, 'request.cents expected a bigint from -9223372036854775808 to 9223372036854775807 (sint64), got 9223372036854775808n'],
+    [{ ...entry(), at: new Date(NaN) }, 'request.at expected a valid Date, got an invalid Date'],
+    [{ ...entry(), side: 'sideways' }, 'request.side expected one of "debit", "credit", got "sideways"'],
+    [{ ...entry(), tags: new Map([[-1n, 'x']]) }, 'request.tags["-1"] expected a bigint from 0'],
+    [{ ...entry(), lines: [{ qty: 1 }, { qty: -1 }] }, 'request.lines[1].qty expected an integer from 0 to 4294967295 (uint32), got -1'],
+    [{ ...entry(), lines: [null] }, 'request.lines[0] array elements cannot be null or undefined'],
+    [{ ...entry(), at: undefined }, 'request.at is required (Date)'],
+  ])('refuses %o naming the field', (value, message) => {
+    let error: unknown;
+    try {
+      post.encodeRequest(value);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(message) });
+  });
+
+  it('reports a bad response as INTERNAL, not as the caller\'s fault', () => {
+    expect(() => post.encodeResponse({ id: 'x' })).toThrow(expect.objectContaining({ code: 'INTERNAL', message: expect.stringContaining('response.id expected a bigint') }));
+  });
+
+  it('refuses schemas of another format version', () => {
+    expect(() => protobufCodec([{ ...schema, schemaVersion: 2 as 1 }])).toThrow(/format version 2/);
+  });
+});
+
+@Service('Ledger')
+class Ledger {
+  calls = 0;
+  @Method()
+  async post(entry: { cents: bigint }): Promise<{ id: bigint; note: string | null }> {
+    this.calls++;
+    return { id: entry.cents, note: null };
+  }
+}
+
+describe('protobufCodec in a Server and a Client', () => {
+  it('is used when the client lists it, and JSON clients still work untyped', async () => {
+    const transport = inproc();
+    const ledger = new Ledger();
+    const server = new Server({ transport, codecs: [protobufCodec([schema])], logger: silentLogger }).register(ledger);
+    await server.listen('inproc://ledger');
+    const registry = staticRegistry({ Ledger: ['inproc://ledger'] });
+    const client = new Client({ transport, registry, codecs: [protobufCodec([schema])] });
+    expect(await client.invoke('Ledger', 'post', entry())).toEqual({ id: -(2n ** 63n), note: null });
+    const json = new Client({ transport, registry, codecs: [jsonCodec()] });
+    expect(await json.invoke('Ledger', 'post', { cents: 1 }, {})).toEqual({ id: 1, note: null });
+    await expect(client.invoke('Ledger', 'post', { ...entry(), side: 'up' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(ledger.calls).toBe(2);
+    await client.close();
+    await json.close();
+    await server.close();
+  });
+});

@@ -1,6 +1,7 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { errors, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
-import type { RpcError } from '@svc/core';
+import type { EventChannel, EventMessage, RpcError } from '@svc/core';
+import { checkEventTopic, eventHeaders } from './nats-events.js';
 import type { NatsAddress } from './address.js';
 import { decodeResponse, requestHeaders } from './call-headers.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
@@ -20,7 +21,7 @@ interface Pending {
  * `nats://host:port` reaches any instance of the called service (queue group); with
  * `?instance=<id>` only that instance.
  */
-export class NatsChannel implements Channel {
+export class NatsChannel implements Channel, EventChannel {
   readonly address: string;
   private readonly target: NatsAddress;
   private readonly pool: ConnectionPool;
@@ -74,6 +75,25 @@ export class NatsChannel implements Channel {
     if (pending.reply !== undefined && nc !== undefined && this.shared!.connected) {
       nc.publish(this.subjects.cancel(pending.service), pending.reply);
     }
+  }
+
+  /** Publishes an event on `svc.evt.<topic>`; resolves once the NATS server has it. */
+  async publishEvent(event: EventMessage): Promise<void> {
+    checkEventTopic(event.topic, false);
+    if (this.closed) throw errors.channelClosed(this.address);
+    const shared = this.connection();
+    let nc: NatsConnection;
+    try {
+      nc = await shared.ready;
+    } catch (error) {
+      this.drop(shared);
+      throw errors.notConnected(this.address, (error as Error).message);
+    }
+    if (!shared.connected) throw errors.notConnected(this.address, 'the connection to NATS is down; reconnecting');
+    const max = nc.info?.max_payload ?? Infinity;
+    if (event.body.length > max) throw payloadTooLarge(event.body.length, max);
+    nc.publish(this.subjects.event(event.topic), event.body, { headers: eventHeaders(event) });
+    await nc.flush();
   }
 
   async close(): Promise<void> {

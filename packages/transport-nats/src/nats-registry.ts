@@ -39,6 +39,8 @@ export interface NatsRegistry extends Registry {
   onChange(listener: () => void): () => void;
   /** Resolves once the watch has delivered the bucket's current contents. */
   ready(): Promise<void>;
+  /** Stops watching and closes the registry's NATS connection. */
+  close(): Promise<void>;
 }
 
 /**

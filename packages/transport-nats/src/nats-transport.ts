@@ -1,4 +1,6 @@
 import type { Channel, Dispatcher, Listener, Transport } from '@svc/core/transport';
+import type { EventTransport } from '@svc/core';
+import { subscribeEvents } from './nats-events.js';
 import { parseAddress, type NatsAddress } from './address.js';
 import type { NatsConnectionOptions } from './connection-options.js';
 import { NatsChannel } from './nats-channel.js';
@@ -25,7 +27,7 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
 }
 
 /** The NATS transport, with its own pool of connections. */
-export interface NatsTransport extends Transport {
+export interface NatsTransport extends Transport, EventTransport {
   readonly subjects: Subjects;
   /** @internal for sibling modules (registry announce, events). */
   readonly pool: ConnectionPool;
@@ -83,6 +85,9 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
         listener.hooks = { beforeDrain: stop, onClose: stop };
       }
       return listener;
+    },
+    subscribeEvents(address, subscriptions, deliver) {
+      return subscribeEvents(pool, target(address), subjects, subscriptions, deliver);
     },
     connect(address: string): Channel {
       return new NatsChannel(address, target(address), pool, subjects);

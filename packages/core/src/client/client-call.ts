@@ -1,11 +1,13 @@
 import type { Call } from '../filter/filter.js';
 import type { Metadata } from '../metadata.js';
-import type { RpcError } from '../errors/rpc-error.js';
+import { RpcError } from '../errors/rpc-error.js';
+import { cancelledByCaller, deadlineExceeded } from '../errors/framework-errors.js';
+import type { Channel } from '../transport/transport.js';
 
 /**
  * One call on the client: its deadline, its cancellation, and the promise the caller holds.
  * The caller's promise settles exactly once, whichever comes first: the answer, the deadline,
- * or the caller's abort.
+ * or the caller's abort. Kept lean: it is allocated once per call.
  */
 export class ClientCall implements Call {
   readonly side = 'client' as const;
@@ -22,15 +24,18 @@ export class ClientCall implements Call {
   responseMetadata: Metadata | undefined = undefined;
   /** Told the response metadata when the call settles. */
   onMetadata: ((metadata: Metadata) => void) | undefined = undefined;
-  /** Set by the transport step while a request is on the wire: tells the server to stop. */
-  cancelTransport: (() => void) | undefined = undefined;
+  /** While a request is on the wire: where, to cancel it. */
+  channel: Channel | undefined = undefined;
+  requestId = 0;
   /** Why the call ended early, if it did. */
   abortReason: RpcError | undefined = undefined;
   settled = false;
   private controller: AbortController | undefined = undefined;
   private resolveFn: ((value: unknown) => void) | undefined = undefined;
   private rejectFn: ((error: RpcError) => void) | undefined = undefined;
-  private cleanup: (() => void) | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private followed: AbortSignal[] | undefined = undefined;
+  private onFollowedAbort: (() => void) | undefined = undefined;
 
   constructor(service: string, method: string, request: unknown, metadata: Metadata, deadline: number, timeoutMs: number, address: string | undefined) {
     this.service = service;
@@ -50,10 +55,24 @@ export class ClientCall implements Call {
     return this.controller.signal;
   }
 
-  bind(resolve: (value: unknown) => void, reject: (error: RpcError) => void, cleanup: (() => void) | undefined): void {
+  bind(resolve: (value: unknown) => void, reject: (error: RpcError) => void): void {
     this.resolveFn = resolve;
     this.rejectFn = reject;
-    this.cleanup = cleanup;
+  }
+
+  startTimer(ms: number): void {
+    this.timer = setTimeout(() => this.abort(deadlineExceeded(Math.max(0, ms))), Math.max(0, ms));
+  }
+
+  /** Cancels this call when `signal` aborts (the caller's signal, or the parent call's). */
+  follow(signal: AbortSignal): void {
+    if (signal.aborted) return this.abort(reasonOf(signal));
+    this.onFollowedAbort ??= () => {
+      const aborted = this.followed!.find((s) => s.aborted);
+      if (aborted) this.abort(reasonOf(aborted));
+    };
+    (this.followed ??= []).push(signal);
+    signal.addEventListener('abort', this.onFollowedAbort, { once: true });
   }
 
   succeed(value: unknown): void {
@@ -73,15 +92,20 @@ export class ClientCall implements Call {
     if (this.settled) return;
     this.abortReason = reason;
     this.controller?.abort(reason);
-    const cancel = this.cancelTransport;
-    this.cancelTransport = undefined;
-    cancel?.();
+    const channel = this.channel;
+    this.channel = undefined;
+    channel?.cancel(this.requestId);
     this.fail(reason);
   }
 
   private settle(): void {
     this.settled = true;
-    this.cleanup?.();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.followed !== undefined) for (const s of this.followed) s.removeEventListener('abort', this.onFollowedAbort!);
     if (this.responseMetadata !== undefined && this.onMetadata !== undefined) this.onMetadata(this.responseMetadata);
   }
+}
+
+function reasonOf(signal: AbortSignal): RpcError {
+  return RpcError.is(signal.reason) ? signal.reason : cancelledByCaller(signal.reason);
 }

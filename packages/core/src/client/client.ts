@@ -50,6 +50,14 @@ export interface CallOptions {
   address?: string;
 }
 
+/** Where the transport step reports: the call itself, or the promise of a filter's next(). */
+interface CallSink {
+  succeed(value: unknown): void;
+  fail(error: RpcError): void;
+}
+
+const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
+
 interface Resolved {
   readonly codec: string;
   readonly serializers: MethodSerializers;
@@ -64,6 +72,7 @@ export class Client {
   private readonly compressor: Compressor;
   private readonly defaultTimeout: number;
   private readonly chain: Terminal;
+  private readonly hasFilters: boolean;
   private readonly channels = new Map<string, Channel>();
   private readonly resolved = new Map<string, Resolved>();
   private readonly eventAddress: string | undefined;
@@ -76,42 +85,36 @@ export class Client {
     this.codecs = [...(options.codecs ?? []), jsonCodec()];
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
-    this.chain = composeFilters(options.filters ?? [], (call) => this.transmit(call as ClientCall));
+    this.hasFilters = (options.filters?.length ?? 0) > 0;
+    this.chain = composeFilters(options.filters ?? [], (call) => new Promise((resolve, reject) => this.send(call as ClientCall, { succeed: resolve, fail: reject })));
     this.eventAddress = options.eventAddress;
   }
 
-  invoke<Res = unknown>(service: string, method: string, request: unknown, options: CallOptions = {}): Promise<Res> {
-    const timeoutMs = options.timeout ?? this.defaultTimeout;
+  invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions): Promise<Res> {
+    const timeoutMs = options?.timeout ?? this.defaultTimeout;
     let deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
-    const parent = options.parent;
+    const parent = options?.parent;
     if (parent !== undefined && parent.deadline !== 0 && (deadline === 0 || parent.deadline < deadline)) deadline = parent.deadline;
-    const metadata = options.metadata === undefined ? {} : { ...options.metadata };
-    const call = new ClientCall(service, method, request, metadata, deadline, timeoutMs, options.address);
-    call.onMetadata = options.onMetadata;
+    // Filters may add metadata: they get a copy. Without filters nothing writes to it.
+    const given = options?.metadata;
+    const metadata = this.hasFilters ? { ...given } : (given ?? NO_METADATA);
+    const call = new ClientCall(service, method, request, metadata, deadline, timeoutMs, options?.address);
+    if (options?.onMetadata) call.onMetadata = options.onMetadata;
     return new Promise<Res>((resolve, reject) => {
-      if (this.closed) return reject(errors.channelClosed(options.address ?? service));
-      const cleanups: (() => void)[] = [];
-      if (deadline !== 0) {
-        const ms = deadline - Date.now();
-        const timer = setTimeout(() => call.abort(errors.deadlineExceeded(ms)), Math.max(0, ms));
-        cleanups.push(() => clearTimeout(timer));
+      call.bind(resolve as (value: unknown) => void, reject);
+      if (this.closed) return call.fail(errors.channelClosed(options?.address ?? service));
+      if (deadline !== 0) call.startTimer(deadline - Date.now());
+      if (options?.signal !== undefined) call.follow(options.signal);
+      if (parent !== undefined) call.follow(parent.signal);
+      if (call.settled) return;
+      if (this.hasFilters) {
+        this.chain(call).then(
+          (value) => call.succeed(value),
+          (error: unknown) => call.fail(RpcError.from(error)),
+        );
+      } else {
+        this.send(call, call);
       }
-      for (const signal of [options.signal, parent?.signal]) {
-        if (signal === undefined) continue;
-        if (signal.aborted) {
-          call.bind(resolve as (v: unknown) => void, reject, undefined);
-          return call.abort(RpcError.is(signal.reason) ? signal.reason : errors.cancelledByCaller(signal.reason));
-        }
-        const onAbort = (): void => call.abort(RpcError.is(signal.reason) ? signal.reason : errors.cancelledByCaller(signal.reason));
-        signal.addEventListener('abort', onAbort, { once: true });
-        cleanups.push(() => signal.removeEventListener('abort', onAbort));
-      }
-      const cleanup = cleanups.length === 0 ? undefined : cleanups.length === 1 ? cleanups[0] : () => cleanups.forEach((f) => f());
-      call.bind(resolve as (v: unknown) => void, reject, cleanup);
-      this.chain(call).then(
-        (value) => call.succeed(value),
-        (error: unknown) => call.fail(RpcError.from(error)),
-      );
     });
   }
 
@@ -134,23 +137,59 @@ export class Client {
     await this.registry.close?.();
   }
 
-  /** The transport step, at the end of the filter chain: one attempt on one node. */
-  private async transmit(call: ClientCall): Promise<unknown> {
+  /**
+   * The transport step, at the end of the filter chain: one attempt on one node. It reports to
+   * `sink` (the call itself when there are no filters, so a call costs one promise), and stays
+   * synchronous up to the socket unless compression or the registry need to wait.
+   */
+  private send(call: ClientCall, sink: CallSink): void {
     const { codec, serializers } = this.resolve(call.service, call.method);
     let body: Uint8Array;
     try {
       body = serializers.encodeRequest(call.request);
     } catch (error) {
-      throw errors.unencodableValue(codec, 'request', error);
+      return sink.fail(errors.unencodableValue(codec, 'request', error));
     }
-    let compression: Compression = Compression.NONE;
     if (this.compressor.wants(body)) {
-      body = await this.compressor.compress(body);
-      compression = this.compressor.flag;
+      this.compressor.compress(body).then(
+        (compressed) => this.route(call, sink, codec, serializers, compressed, this.compressor.flag),
+        (error: unknown) => sink.fail(RpcError.from(error)),
+      );
+    } else {
+      this.route(call, sink, codec, serializers, body, Compression.NONE);
     }
-    const address = call.address ?? (await this.pick(call));
-    const channel = this.channelFor(address);
-    if (call.abortReason) throw call.abortReason;
+  }
+
+  /** Picks the node (asking the registry unless the call names an address), then sends. */
+  private route(call: ClientCall, sink: CallSink, codec: string, serializers: MethodSerializers, body: Uint8Array, compression: Compression): void {
+    if (call.address !== undefined) return this.sendTo(call, sink, codec, serializers, body, compression, call.address);
+    let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
+    try {
+      found = this.registry.lookup(call.service);
+    } catch (error) {
+      return sink.fail(RpcError.from(error));
+    }
+    if (Array.isArray(found)) return this.sendTo(call, sink, codec, serializers, body, compression, this.pick(call, found));
+    (found as Promise<readonly ServiceNode[]>).then(
+      (nodes) => this.sendTo(call, sink, codec, serializers, body, compression, this.pick(call, nodes)),
+      (error: unknown) => sink.fail(RpcError.from(error)),
+    );
+  }
+
+  private pick(call: ClientCall, nodes: readonly ServiceNode[]): string | RpcError {
+    if (nodes.length === 0) return errors.noAddress(call.service);
+    return nodes.length === 1 ? nodes[0]!.address : this.selector.select(nodes, call).address;
+  }
+
+  private sendTo(call: ClientCall, sink: CallSink, codec: string, serializers: MethodSerializers, body: Uint8Array, compression: Compression, address: string | RpcError): void {
+    if (typeof address !== 'string') return sink.fail(address);
+    if (call.settled || call.abortReason) return sink.fail(call.abortReason ?? errors.cancelledByCaller());
+    let channel: Channel;
+    try {
+      channel = this.channelFor(address);
+    } catch (error) {
+      return sink.fail(RpcError.from(error));
+    }
     const metadata = call.metadata;
     const request: RequestMessage = {
       id: 0,
@@ -162,31 +201,40 @@ export class Client {
       metadata: hasKeys(metadata) ? metadata : undefined,
       body,
     };
-    const response = await new Promise<ResponseMessage>((resolve, reject) => {
-      const id = channel.call(request, (error, res) => {
-        call.cancelTransport = undefined;
-        if (error) reject(error);
-        else resolve(res!);
-      });
-      if (!call.settled) call.cancelTransport = () => channel.cancel(id);
+    const id = channel.call(request, (error, response) => {
+      call.channel = undefined;
+      if (error) sink.fail(error);
+      else this.receive(call, sink, serializers, response!);
     });
-    if (response.metadata) call.responseMetadata = response.metadata;
-    if (response.status !== 0) {
-      throw RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack);
-    }
-    const bytes = response.compression === Compression.NONE ? response.body : await decompress(response.compression, response.body);
-    try {
-      return serializers.decodeResponse(bytes);
-    } catch (error) {
-      throw RpcError.is(error) ? error : errors.undecodableBody(response.codec, 'response', error);
+    if (!call.settled) {
+      call.channel = channel;
+      call.requestId = id;
     }
   }
 
-  private async pick(call: ClientCall): Promise<string> {
-    const found = this.registry.lookup(call.service);
-    const nodes: readonly ServiceNode[] = Array.isArray(found) ? found : await found;
-    if (nodes.length === 0) throw errors.noAddress(call.service);
-    return nodes.length === 1 ? nodes[0]!.address : this.selector.select(nodes, call).address;
+  private receive(call: ClientCall, sink: CallSink, serializers: MethodSerializers, response: ResponseMessage): void {
+    if (response.metadata) call.responseMetadata = response.metadata;
+    if (response.status !== 0) {
+      return sink.fail(RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack));
+    }
+    if (response.compression !== Compression.NONE) {
+      decompress(response.compression, response.body).then(
+        (bytes) => this.decode(sink, serializers, response.codec, bytes),
+        (error: unknown) => sink.fail(RpcError.from(error)),
+      );
+    } else {
+      this.decode(sink, serializers, response.codec, response.body);
+    }
+  }
+
+  private decode(sink: CallSink, serializers: MethodSerializers, codec: string, bytes: Uint8Array): void {
+    let value: unknown;
+    try {
+      value = serializers.decodeResponse(bytes);
+    } catch (error) {
+      return sink.fail(RpcError.is(error) ? error : errors.undecodableBody(codec, 'response', error));
+    }
+    sink.succeed(value);
   }
 
   private channelFor(address: string): Channel {

@@ -1,6 +1,7 @@
 import type { Call } from '../filter/filter.js';
 import type { Metadata } from '../metadata.js';
 import type { RpcError } from '../errors/rpc-error.js';
+import type { MethodEntry } from './server.js';
 
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 
@@ -23,7 +24,12 @@ export class CallContext implements Call {
   private controller: AbortController | undefined = undefined;
   private abortReason: RpcError | undefined = undefined;
 
-  constructor(service: string, method: string, metadata: Metadata | undefined, deadline: number) {
+  /** @internal The method being served. */
+  readonly entry: MethodEntry;
+
+  /** @internal Made by the server for each call. */
+  constructor(service: string, method: string, metadata: Metadata | undefined, deadline: number, entry: MethodEntry) {
+    this.entry = entry;
     this.service = service;
     this.method = method;
     this.metadata = metadata ?? NO_METADATA;

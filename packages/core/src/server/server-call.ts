@@ -1,17 +1,14 @@
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
 import { Compression } from '../wire/header.js';
+import { decompress } from '../codec/compression.js';
 import type { Cancellable, ReplyTarget, RequestMessage, ResponseMessage } from '../transport/transport.js';
 import type { Metadata } from '../metadata.js';
 import type { MethodSerializers } from '../codec/codec.js';
 import { CallContext } from './call-context.js';
-import type { MethodEntry, Server } from './server.js';
+import type { Server } from './server.js';
 
 const EMPTY = new Uint8Array(0);
-const ENTRY = Symbol('svc.entry');
-
-type ContextWithEntry = CallContext & { [ENTRY]?: MethodEntry };
-
 /**
  * One call on the server, from decode to reply: the deadline timer, cancellation, and the rule
  * that every call is answered exactly once (or not at all when the caller cancelled).
@@ -20,7 +17,7 @@ export class ServerCall implements Cancellable {
   private readonly server: Server;
   private readonly request: RequestMessage;
   private readonly replyTo: ReplyTarget;
-  private ctx: ContextWithEntry | undefined;
+  private ctx: CallContext | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
 
@@ -28,10 +25,6 @@ export class ServerCall implements Cancellable {
     this.server = server;
     this.request = request;
     this.replyTo = replyTo;
-  }
-
-  static entryOf(ctx: CallContext): MethodEntry {
-    return (ctx as ContextWithEntry)[ENTRY]!;
   }
 
   async run(): Promise<void> {
@@ -45,8 +38,7 @@ export class ServerCall implements Cancellable {
         const local = Date.now() + timeout;
         if (deadline === 0 || local < deadline) deadline = local;
       }
-      const ctx: ContextWithEntry = new CallContext(request.service, request.method, request.metadata, deadline);
-      ctx[ENTRY] = entry;
+      const ctx = new CallContext(request.service, request.method, request.metadata, deadline, entry);
       this.ctx = ctx;
       if (deadline !== 0) {
         const ms = deadline - Date.now();
@@ -54,7 +46,7 @@ export class ServerCall implements Cancellable {
         this.timer = setTimeout(() => this.fail(errors.deadlineExceeded(ms)), ms);
       }
       serializers = server.serializersFor(entry, request.codec);
-      const body = await server.decodeBody(request);
+      const body = request.compression === Compression.NONE ? request.body : await decompress(request.compression, request.body);
       try {
         ctx.request = serializers.decodeRequest(body);
       } catch (error) {

@@ -1,10 +1,9 @@
 import { type Codec, type MethodSerializers } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
-import { Compressor, decompress, type CompressionOptions } from '../codec/compression.js';
+import { Compressor, type CompressionOptions } from '../codec/compression.js';
 import { composeFilters, type Filter, type Terminal } from '../filter/filter.js';
 import { getServiceDefinition, type MethodDefinition, type ServiceDefinition } from '../decorators/service-definition.js';
 import * as errors from '../errors/framework-errors.js';
-import { Compression } from '../wire/header.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type RequestMessage, type Transport } from '../transport/transport.js';
 import { CallContext } from './call-context.js';
@@ -65,7 +64,7 @@ export class Server implements Dispatcher {
     this.logger = options.logger ?? consoleLogger;
     const handler: Terminal = async (call) => {
       const ctx = call as CallContext;
-      return ServerCall.entryOf(ctx).invoke(ctx.request, ctx);
+      return ctx.entry.invoke(ctx.request, ctx);
     };
     this.chain = composeFilters(options.filters ?? [], handler);
   }
@@ -143,11 +142,6 @@ export class Server implements Dispatcher {
     if (!serializers) throw errors.unsupportedCodec(`${codecName} for ${entry.service.name}.${entry.definition.name}`, ['json']);
     entry.serializers.set(codecName, serializers);
     return serializers;
-  }
-
-  /** @internal */
-  async decodeBody(request: RequestMessage): Promise<Uint8Array> {
-    return request.compression === Compression.NONE ? request.body : decompress(request.compression, request.body);
   }
 
   /** @internal Called once per call when it has replied or been cancelled. */

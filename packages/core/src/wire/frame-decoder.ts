@@ -74,7 +74,7 @@ export class FrameDecoder {
       const bodyStart = headerStart + headerLength;
       let header: FrameHeader;
       try {
-        header = decodeHeader(buf.subarray(headerStart, bodyStart));
+        header = decodeHeader(buf, headerStart, bodyStart);
       } catch (error) {
         throw protocolError(`the frame header is not a valid protobuf message (${(error as Error).message})`);
       }

@@ -1,4 +1,4 @@
-import { type FrameHeader, encodeHeader } from './header.js';
+import { type FrameHeader, headerSize, writeHeader } from './header.js';
 import { frameTooLarge } from '../errors/framework-errors.js';
 
 /**
@@ -13,18 +13,18 @@ export const DEFAULT_MAX_FRAME_SIZE = 4 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
-/** One frame as a single buffer, ready for a socket write. */
+/** One frame as a single buffer, ready for a socket write: sized once, written in place. */
 export function encodeFrame(header: FrameHeader, body: Uint8Array = EMPTY, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): Buffer {
-  const head = encodeHeader(header);
-  const total = 4 + head.length + body.length;
+  const headLength = headerSize(header);
+  const total = 4 + headLength + body.length;
   if (total > maxFrameSize) throw frameTooLarge(total, maxFrameSize);
-  const out = Buffer.allocUnsafe(PREFIX_BYTES + head.length + body.length);
+  const out = Buffer.allocUnsafe(PREFIX_BYTES + headLength + body.length);
   out[0] = MAGIC_0;
   out[1] = MAGIC_1;
   out[2] = WIRE_VERSION;
   out.writeUInt32BE(total, 3);
-  out.writeUInt32BE(head.length, 7);
-  out.set(head, PREFIX_BYTES);
-  out.set(body, PREFIX_BYTES + head.length);
+  out.writeUInt32BE(headLength, 7);
+  writeHeader(out, PREFIX_BYTES, header);
+  out.set(body, PREFIX_BYTES + headLength);
   return out;
 }

@@ -1,9 +1,12 @@
-import protobuf from 'protobufjs/minimal.js';
 import type { Metadata } from '../metadata.js';
 
 /**
  * The frame header: a small protobuf message, so that any language with protobuf can speak the
  * wire (docs/wire-format.md has its .proto). Field numbers are fixed forever.
+ *
+ * It is encoded and decoded by hand rather than through a protobuf library: it is on every
+ * call's path, has a dozen known fields, and this way it is sized once and written straight into
+ * the frame buffer with no intermediate allocations.
  */
 export const FrameKind = {
   REQUEST: 1,
@@ -22,92 +25,228 @@ export interface FrameHeader {
   kind: FrameKind;
   /** Request id, unique among the calls in flight on one connection; 0 for connection frames. */
   id: number;
-  service?: string;
-  method?: string;
+  service?: string | undefined;
+  method?: string | undefined;
   /** Codec name of the body ('json', 'protobuf', ...). */
-  codec?: string;
-  compression?: Compression;
+  codec?: string | undefined;
+  compression?: Compression | undefined;
   /** Remaining time in milliseconds when the frame was written; 0 or absent: no deadline. */
-  timeoutMs?: number;
-  metadata?: Metadata;
+  timeoutMs?: number | undefined;
+  metadata?: Metadata | undefined;
   /** Status code number on responses and goaway; 0 is OK. */
-  status?: number;
-  message?: string;
+  status?: number | undefined;
+  message?: string | undefined;
   /** JSON text of RpcError.details. */
-  details?: string;
+  details?: string | undefined;
   /** The server's stack trace, only when the server opts in. */
-  stack?: string;
+  stack?: string | undefined;
 }
 
-const { Writer, Reader } = protobuf;
+// Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
+const T_KIND = 0x08;
+const T_ID = 0x10;
+const T_SERVICE = 0x1a;
+const T_METHOD = 0x22;
+const T_CODEC = 0x2a;
+const T_COMPRESSION = 0x30;
+const T_TIMEOUT = 0x38;
+const T_METADATA = 0x42;
+const T_STATUS = 0x48;
+const T_MESSAGE = 0x52;
+const T_DETAILS = 0x5a;
+const T_STACK = 0x62;
+const T_ENTRY_KEY = 0x0a;
+const T_ENTRY_VALUE = 0x12;
 
-const T_KIND = (1 << 3) | 0;
-const T_ID = (2 << 3) | 0;
-const T_SERVICE = (3 << 3) | 2;
-const T_METHOD = (4 << 3) | 2;
-const T_CODEC = (5 << 3) | 2;
-const T_COMPRESSION = (6 << 3) | 0;
-const T_TIMEOUT = (7 << 3) | 0;
-const T_METADATA = (8 << 3) | 2;
-const T_STATUS = (9 << 3) | 0;
-const T_MESSAGE = (10 << 3) | 2;
-const T_DETAILS = (11 << 3) | 2;
-const T_STACK = (12 << 3) | 2;
+function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
 
-export function encodeHeader(h: FrameHeader): Uint8Array {
-  const w = Writer.create();
-  w.uint32(T_KIND).uint32(h.kind);
-  if (h.id) w.uint32(T_ID).uint32(h.id);
-  if (h.service) w.uint32(T_SERVICE).string(h.service);
-  if (h.method) w.uint32(T_METHOD).string(h.method);
-  if (h.codec) w.uint32(T_CODEC).string(h.codec);
-  if (h.compression) w.uint32(T_COMPRESSION).uint32(h.compression);
-  if (h.timeoutMs) w.uint32(T_TIMEOUT).uint32(h.timeoutMs);
-  if (h.metadata) {
-    const md = h.metadata;
+function stringField(s: string | undefined): number {
+  if (!s) return 0;
+  const n = Buffer.byteLength(s);
+  return 1 + varintSize(n) + n;
+}
+
+/** Bytes the encoded header will take. */
+export function headerSize(h: FrameHeader): number {
+  let n = 2;
+  if (h.id) n += 1 + varintSize(h.id >>> 0);
+  n += stringField(h.service) + stringField(h.method) + stringField(h.codec);
+  if (h.compression) n += 2;
+  if (h.timeoutMs) n += 1 + varintSize(h.timeoutMs >>> 0);
+  const md = h.metadata;
+  if (md) {
     for (const key in md) {
-      w.uint32(T_METADATA).fork().uint32(10).string(key).uint32(18).string(md[key]!).ldelim();
+      const entry = entrySize(key, md[key]!);
+      n += 1 + varintSize(entry) + entry;
     }
   }
-  if (h.status) w.uint32(T_STATUS).uint32(h.status);
-  if (h.message) w.uint32(T_MESSAGE).string(h.message);
-  if (h.details) w.uint32(T_DETAILS).string(h.details);
-  if (h.stack) w.uint32(T_STACK).string(h.stack);
-  return w.finish();
+  if (h.status) n += 1 + varintSize(h.status);
+  n += stringField(h.message) + stringField(h.details) + stringField(h.stack);
+  return n;
 }
 
-/** Decodes a header; throws on malformed protobuf (the caller turns that into a protocol error). */
-export function decodeHeader(bytes: Uint8Array): FrameHeader {
-  const r = Reader.create(bytes);
+function entrySize(key: string, value: string): number {
+  const k = Buffer.byteLength(key);
+  const v = Buffer.byteLength(value);
+  return 1 + varintSize(k) + k + 1 + varintSize(v) + v;
+}
+
+function writeVarint(buf: Buffer, pos: number, v: number): number {
+  v >>>= 0;
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+function writeString(buf: Buffer, pos: number, tag: number, s: string): number {
+  buf[pos++] = tag;
+  const n = Buffer.byteLength(s);
+  pos = writeVarint(buf, pos, n);
+  return pos + buf.write(s, pos);
+}
+
+/** Writes the header at `pos` (exactly headerSize(h) bytes); returns the position after it. */
+export function writeHeader(buf: Buffer, pos: number, h: FrameHeader): number {
+  buf[pos++] = T_KIND;
+  buf[pos++] = h.kind;
+  if (h.id) {
+    buf[pos++] = T_ID;
+    pos = writeVarint(buf, pos, h.id);
+  }
+  if (h.service) pos = writeString(buf, pos, T_SERVICE, h.service);
+  if (h.method) pos = writeString(buf, pos, T_METHOD, h.method);
+  if (h.codec) pos = writeString(buf, pos, T_CODEC, h.codec);
+  if (h.compression) {
+    buf[pos++] = T_COMPRESSION;
+    buf[pos++] = h.compression;
+  }
+  if (h.timeoutMs) {
+    buf[pos++] = T_TIMEOUT;
+    pos = writeVarint(buf, pos, h.timeoutMs);
+  }
+  const md = h.metadata;
+  if (md) {
+    for (const key in md) {
+      const value = md[key]!;
+      buf[pos++] = T_METADATA;
+      pos = writeVarint(buf, pos, entrySize(key, value));
+      pos = writeString(buf, pos, T_ENTRY_KEY, key);
+      pos = writeString(buf, pos, T_ENTRY_VALUE, value);
+    }
+  }
+  if (h.status) {
+    buf[pos++] = T_STATUS;
+    pos = writeVarint(buf, pos, h.status);
+  }
+  if (h.message) pos = writeString(buf, pos, T_MESSAGE, h.message);
+  if (h.details) pos = writeString(buf, pos, T_DETAILS, h.details);
+  if (h.stack) pos = writeString(buf, pos, T_STACK, h.stack);
+  return pos;
+}
+
+export function encodeHeader(h: FrameHeader): Uint8Array {
+  const buf = Buffer.allocUnsafe(headerSize(h));
+  writeHeader(buf, 0, h);
+  return buf;
+}
+
+/** A cursor over header bytes; every read checks bounds, so a malformed header throws. */
+class HeaderReader {
+  pos: number;
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  varint(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const b = this.buf[this.pos++]!;
+      if (shift < 28) result |= (b & 0x7f) << shift;
+      else if (shift === 28) result += (b & 0x7f) * 0x10000000;
+      else if (shift >= 63) throw new Error('varint too long');
+      if (b < 0x80) return shift < 28 ? result >>> 0 : result;
+      shift += 7;
+    }
+  }
+
+  string(): string {
+    const n = this.varint();
+    const start = this.pos;
+    const end = start + n;
+    if (end > this.end) throw new Error('string runs past the end of the header');
+    this.pos = end;
+    return this.buf.toString('utf8', start, end);
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.pos += 8;
+        break;
+      case 2: {
+        const n = this.varint(); // read first: `this.pos += this.varint()` would lose the varint's bytes
+        this.pos += n;
+        break;
+      }
+      case 5:
+        this.pos += 4;
+        break;
+      default:
+        throw new Error(`invalid wire type ${wireType}`);
+    }
+    if (this.pos > this.end) throw new Error('field runs past the end of the header');
+  }
+}
+
+/** Decodes a header; throws on malformed bytes (the caller turns that into a protocol error). */
+export function decodeHeader(bytes: Uint8Array, start = 0, end = bytes.length): FrameHeader {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const r = new HeaderReader(buf, start, end);
   const h: FrameHeader = { kind: 0 as FrameKind, id: 0 };
-  while (r.pos < r.len) {
-    const tag = r.uint32();
+  while (r.pos < end) {
+    const tag = r.varint();
     switch (tag) {
-      case T_KIND: h.kind = r.uint32() as FrameKind; break;
-      case T_ID: h.id = r.uint32(); break;
+      case T_KIND: h.kind = r.varint() as FrameKind; break;
+      case T_ID: h.id = r.varint(); break;
       case T_SERVICE: h.service = r.string(); break;
       case T_METHOD: h.method = r.string(); break;
       case T_CODEC: h.codec = r.string(); break;
-      case T_COMPRESSION: h.compression = r.uint32() as Compression; break;
-      case T_TIMEOUT: h.timeoutMs = r.uint32(); break;
+      case T_COMPRESSION: h.compression = r.varint() as Compression; break;
+      case T_TIMEOUT: h.timeoutMs = r.varint(); break;
       case T_METADATA: {
-        const end = r.uint32() + r.pos;
+        const entryLength = r.varint();
+        const entryEnd = r.pos + entryLength;
+        if (entryEnd > end) throw new Error('metadata entry runs past the end of the header');
         let key = '';
         let value = '';
-        while (r.pos < end) {
-          const t = r.uint32();
-          if (t === 10) key = r.string();
-          else if (t === 18) value = r.string();
-          else r.skipType(t & 7);
+        while (r.pos < entryEnd) {
+          const t = r.varint();
+          if (t === T_ENTRY_KEY) key = r.string();
+          else if (t === T_ENTRY_VALUE) value = r.string();
+          else r.skip(t & 7);
         }
         (h.metadata ??= {})[key] = value;
         break;
       }
-      case T_STATUS: h.status = r.uint32(); break;
+      case T_STATUS: h.status = r.varint(); break;
       case T_MESSAGE: h.message = r.string(); break;
       case T_DETAILS: h.details = r.string(); break;
       case T_STACK: h.stack = r.string(); break;
-      default: r.skipType(tag & 7); // unknown fields from newer peers are skipped
+      default: r.skip(tag & 7); // unknown fields from newer peers are skipped
     }
   }
   return h;

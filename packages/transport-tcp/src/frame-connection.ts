@@ -45,6 +45,11 @@ export class FrameConnection {
     return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'peer';
   }
 
+  /** Bytes queued here or in the socket, not yet handed to the kernel. */
+  get unsentBytes(): number {
+    return this.queuedBytes + this.socket.writableLength;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -46,10 +46,16 @@ export class TcpChannel implements Channel {
     const id = this.nextId;
     this.nextId = id === 0xffffffff ? 1 : id + 1;
     switch (this.state) {
-      case 'ready':
+      case 'ready': {
+        const unsent = this.connection!.unsentBytes;
+        if (unsent > this.options.maxSendBuffer) {
+          queueMicrotask(() => onResponse(errors.sendBufferFull(this.address, unsent, this.options.maxSendBuffer), undefined));
+          break;
+        }
         this.pending.set(id, { onResponse, connection: this.connection, request: undefined });
         this.write(this.connection!, id, request);
         break;
+      }
       case 'idle':
       case 'connecting':
         this.pending.set(id, { onResponse, connection: undefined, request });

@@ -28,6 +28,11 @@ export interface TcpTransportOptions {
   dialTimeout?: number;
   /** TLS for `tls://` addresses: server key and cert when listening, CA (and client cert) when dialing. */
   tls?: { server?: TlsOptions; client?: ConnectionOptions };
+  /**
+   * Refuse new calls with RESOURCE_EXHAUSTED while more than this many bytes wait to be sent on a
+   * connection (a server that reads slower than the client calls). Default 64 MiB.
+   */
+  maxSendBuffer?: number;
   /** Disable Nagle's algorithm (default true: writes are coalesced by the transport itself). */
   noDelay?: boolean;
 }
@@ -39,6 +44,7 @@ export interface ResolvedTcpOptions {
   dialTimeout: number;
   tls: { server?: TlsOptions; client?: ConnectionOptions };
   noDelay: boolean;
+  maxSendBuffer: number;
 }
 
 export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOptions {
@@ -58,5 +64,6 @@ export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOp
     dialTimeout: options.dialTimeout ?? 5_000,
     tls: options.tls ?? {},
     noDelay: options.noDelay ?? true,
+    maxSendBuffer: options.maxSendBuffer ?? 64 * 1024 * 1024,
   };
 }

@@ -13,6 +13,10 @@ export function frameTooLarge(size: number, max: number): RpcError {
   return new RpcError('RESOURCE_EXHAUSTED', `message of ${size} bytes exceeds the maximum frame size of ${max} bytes; raise maxFrameSize on both sides or send less`, { retryable: false });
 }
 
+export function sendBufferFull(address: string, waiting: number, limit: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `the connection to ${address} has ${waiting} bytes waiting to be sent (limit ${limit}): the server reads slower than calls are made; slow down, add instances, or raise maxSendBuffer`);
+}
+
 export function noAddress(service: string): RpcError {
   return new RpcError('UNAVAILABLE', `no address is known for service '${service}'; add it to the client's registry (e.g. staticRegistry({ ${service}: ['127.0.0.1:8972'] })) or start an instance`);
 }

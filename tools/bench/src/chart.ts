@@ -18,7 +18,7 @@ export function renderSvg(rows: readonly RowResult[], title: string): string {
   const group = concurrencies.length * (bar + 3) + 14;
   const top = 56;
   const height = top + ids.length * group + 30;
-  const width = label + plot + 110;
+  const width = label + plot + 150;
   const max = Math.max(1, ...rows.map((r) => (r.status === 'ok' ? r.load!.callsPerSecond : 0)));
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,

@@ -49,7 +49,7 @@ function parseArgs(argv: readonly string[]): Args {
     quick,
     only,
     concurrency,
-    settings: { warmupMs: seconds('warmup', quick ? 0.4 : 2), durationMs: seconds('duration', quick ? 1.4 : 10) },
+    settings: { warmupMs: seconds('warmup', quick ? 0.3 : 2), durationMs: seconds('duration', quick ? 1.2 : 10) },
     filters: !flags.has('no-filters'),
     out: flags.get('out') ?? fileURLToPath(new URL('../results/', import.meta.url)),
   };
@@ -57,7 +57,7 @@ function parseArgs(argv: readonly string[]): Args {
 
 async function filterBench(quick: boolean): Promise<FilterBenchRow[]> {
   const options: FilterBenchOptions = quick
-    ? { rounds: 2, composeCalls: 200_000, inprocMs: 400, concurrency: 100 }
+    ? { rounds: 1, composeCalls: 200_000, inprocMs: 400, concurrency: 100 }
     : { rounds: 3, composeCalls: 2_000_000, inprocMs: 3000, concurrency: 100 };
   const child = forkWorker(['filters', JSON.stringify(options)]);
   try {
@@ -102,8 +102,9 @@ async function main(): Promise<void> {
     filters,
   };
   console.log(`\n${formatTable(results)}`);
-  for (const line of targetLines(results)) console.log(line);
   if (filters) console.log(`\n${formatFilters(filters)}`);
+  console.log('');
+  for (const line of targetLines(results, filters)) console.log(line);
 
   mkdirSync(args.out, { recursive: true });
   const file = (ext: string): string => path.join(args.out, `${mode}.${ext}`);

@@ -13,6 +13,10 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Calls that completed inside the measured window. */
   calls: number;
+  /** Calls that completed correctly over the whole run, warm-up included. */
+  totalCalls: number;
+  /** CPU time (user + system) this process spent over the whole run, in microseconds. */
+  cpuUs: number;
   callsPerSecond: number;
   windowMs: number;
   latency: LatencySummary;
@@ -29,11 +33,13 @@ export interface LoadResult {
  */
 export async function runClosedLoop(call: (message: ReturnType<typeof messageFor>) => Promise<unknown>, options: LoadOptions): Promise<LoadResult> {
   const histogram = new LatencyHistogram();
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const windowStart = start + options.warmupMs;
   const windowEnd = windowStart + options.durationMs;
   let seq = 0;
   let calls = 0;
+  let totalCalls = 0;
   let mismatches = 0;
   let errors = 0;
   let firstError: string | undefined;
@@ -49,9 +55,12 @@ export async function runClosedLoop(call: (message: ReturnType<typeof messageFor
         if (!sameMessage(message, reply)) {
           mismatches++;
           firstError ??= `reply differs from request: ${JSON.stringify(reply).slice(0, 200)}`;
-        } else if (t1 >= windowStart && t1 < windowEnd) {
-          calls++;
-          histogram.recordMs(t1 - t0);
+        } else {
+          totalCalls++;
+          if (t1 >= windowStart && t1 < windowEnd) {
+            calls++;
+            histogram.recordMs(t1 - t0);
+          }
         }
       } catch (error) {
         errors++;
@@ -64,8 +73,11 @@ export async function runClosedLoop(call: (message: ReturnType<typeof messageFor
 
   await Promise.all(Array.from({ length: options.concurrency }, caller));
   const windowMs = Math.min(performance.now(), windowEnd) - windowStart;
+  const cpu = process.cpuUsage(cpuStart);
   return {
     calls,
+    totalCalls,
+    cpuUs: cpu.user + cpu.system,
     callsPerSecond: windowMs > 0 ? Math.round((calls * 1000) / windowMs) : 0,
     windowMs: Math.round(windowMs),
     latency: histogram.summary(),

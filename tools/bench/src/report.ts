@@ -41,7 +41,13 @@ const thousands = (x: number): string => Math.round(x).toLocaleString('en-US');
 const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 const mb = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(0));
 
-const COLUMNS = ['row', 'C', 'calls/s', 'p50 ms', 'p99 ms', 'max ms', 'RSS srv MB', 'RSS cli MB', 'RSS nats MB', 'note'] as const;
+const COLUMNS = ['row', 'C', 'calls/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/call srv+cli', 'RSS srv MB', 'RSS cli MB', 'RSS nats MB', 'load', 'note'] as const;
+
+function cpu(r: RowResult): string {
+  const c = r.cpuUsPerCall;
+  if (!c || r.status !== 'ok') return '-';
+  return c.server === undefined ? `? + ${c.client.toFixed(0)}` : `${c.server.toFixed(0)} + ${c.client.toFixed(0)}`;
+}
 
 function cells(r: RowResult): string[] {
   const l = r.load;
@@ -53,9 +59,11 @@ function cells(r: RowResult): string[] {
     ok ? ms(l.latency.p50) : '-',
     ok ? ms(l.latency.p99) : '-',
     ok ? ms(l.latency.max) : '-',
+    cpu(r),
     mb(r.rss.server),
     mb(r.rss.client),
     mb(r.rss.broker),
+    r.loadavg === undefined ? '-' : r.loadavg.toFixed(1),
     r.note ?? '',
   ];
 }
@@ -76,27 +84,31 @@ export function formatFilters(rows: readonly FilterBenchRow[]): string {
   ].join('\n');
 }
 
-/** The issue's targets as ratios within this run, for the concurrencies that have the rows. */
-export function targetLines(rows: readonly RowResult[]): string[] {
+/** The issue's targets as ratios within this run, for the rows and concurrencies it has. */
+export function targetLines(rows: readonly RowResult[], filters?: readonly FilterBenchRow[]): string[] {
   const lines: string[] = [];
   const ok = (id: string, c: number): RowResult | undefined => rows.find((r) => r.id === id && r.concurrency === c && r.status === 'ok');
+  const cps = (r: RowResult): number => r.load!.callsPerSecond;
+  const fastest = (ids: string[], c: number): RowResult | undefined =>
+    ids.map((id) => ok(id, c)).reduce<RowResult | undefined>((best, r) => (r && (!best || cps(r) > cps(best)) ? r : best), undefined);
+  const times = (a: RowResult, b: RowResult): string => `${(cps(a) / cps(b)).toFixed(2)}×`;
   for (const c of new Set(rows.map((r) => r.concurrency))) {
-    const svc = ok('svc-tcp-json', c);
+    const tcp = ok('svc-tcp-json', c);
+    const tcpPeer = fastest(['moleculer-tcp', 'nest-tcp'], c);
     const raw = ok('raw-net', c);
-    const peers = ['moleculer-tcp', 'nest-tcp'].map((id) => ok(id, c)).filter((r): r is RowResult => r !== undefined);
-    if (!svc) {
-      lines.push(`C=${c}: no @svc TCP result in this run`);
-      continue;
+    if (tcp && tcpPeer) {
+      const p99 = tcp.load!.latency.p99 / tcpPeer.load!.latency.p99;
+      lines.push(`C=${c}: @svc TCP = ${times(tcp, tcpPeer)} ${tcpPeer.title} (target ≥ 2×), p99 ${p99.toFixed(2)}× theirs (target ≤ 0.5×)`);
     }
-    const cps = svc.load!.callsPerSecond;
-    if (peers.length > 0) {
-      const best = peers.reduce((a, b) => (a.load!.callsPerSecond >= b.load!.callsPerSecond ? a : b));
-      const ratio = cps / best.load!.callsPerSecond;
-      const p99 = svc.load!.latency.p99 / best.load!.latency.p99;
-      lines.push(`C=${c}: @svc TCP = ${ratio.toFixed(2)}× ${best.title} (target ≥ 2×), p99 ${p99.toFixed(2)}× theirs (target ≤ 0.5×)`);
-    }
-    if (raw) lines.push(`C=${c}: @svc TCP = ${Math.round((cps / raw.load!.callsPerSecond) * 100)} % of raw net (target ≥ 75 %)`);
+    if (tcp && raw) lines.push(`C=${c}: @svc TCP = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)`);
+    const nats = ok('svc-nats', c);
+    const molNats = ok('moleculer-nats', c);
+    const plain = ok('nats-request', c);
+    if (nats && molNats) lines.push(`C=${c}: @svc NATS = ${times(nats, molNats)} ${molNats.title} (target ≥ 1.5×)`);
+    if (nats && plain) lines.push(`C=${c}: @svc NATS = ${times(nats, plain)} ${plain.title} (target ≥ 2×)`);
   }
+  const five = filters?.find((f) => f.filters === 5);
+  if (five) lines.push(`5 no-op filters per side cost ${five.inprocCostPercent.toFixed(1)} % of in-process throughput (target < 10 %)`);
   return lines;
 }
 
@@ -111,14 +123,16 @@ export function renderMarkdown(report: Report, chartFile: string): string {
       `client and server in separate processes on 127.0.0.1, closed loop, ${report.settings.warmupMs / 1000} s warm-up then ` +
       `${report.settings.durationMs / 1000} s measured, fresh processes for every row; every reply checked against its request.`,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadavg[0]} at the start, ${m.loadavg[1]} at the end.`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadavg[0]} at the start, ${m.loadavg[1]} at the end ` +
+      `('load' in the table: the 1-minute load average as each row finished). CPU µs/call is the CPU time of the server and of the client ` +
+      `divided by the calls they completed (warm-up included): steadier than calls/s when the machine is shared.`,
     '',
     header,
     table,
     '',
     `![calls per second](${chartFile})`,
   ];
-  const targets = targetLines(report.rows);
+  const targets = targetLines(report.rows, report.filters);
   if (targets.length > 0) parts.push('', '## Targets of issue 5 in this run', '', ...targets.map((t) => `- ${t}`));
   if (report.filters) {
     parts.push(

@@ -3,6 +3,7 @@
  * worker; collects the client's result and every process's peak RSS; kills leftovers by pid.
  */
 import type { ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import type { LoadOptions, LoadResult } from './closed-loop.js';
 import { exited, forkWorker, freePort, killByPid, nextMessage, startNats, type NatsServer } from './processes.js';
 import type { ClientEnv, RowSpec, ServerEnv } from './row.js';
@@ -23,6 +24,13 @@ export interface RowResult {
   load?: LoadResult;
   /** Peak RSS in MiB of each process. */
   rss: { server?: number; client?: number; broker?: number };
+  /**
+   * CPU time per call in microseconds (user + system, warm-up included) of each side: steadier
+   * than calls/s when other work shares the machine.
+   */
+  cpuUsPerCall?: { server?: number; client: number };
+  /** The 1-minute load average when the row finished: how busy the machine was. */
+  loadavg?: number;
 }
 
 const HOST = '127.0.0.1';
@@ -37,7 +45,6 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
   let server: ChildProcess | undefined;
   let client: ChildProcess | undefined;
   const rss: RowResult['rss'] = {};
-  let stopping = false;
   const t0 = Date.now();
   const phase = (what: string): void => {
     if (process.env['BENCH_DEBUG']) console.error(`    [${spec.id} C=${concurrency}] ${what} at ${Date.now() - t0} ms`);
@@ -60,23 +67,37 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
     phase('client result');
 
     server.send({ type: 'stop' });
-    stopping = true;
     const stopped = await nextMessage(server, 5000, `${spec.id} server`).catch(() => undefined);
-    if (stopped?.type === 'stopped') rss.server = mib(stopped.maxRssKb);
+    const result = answer.result;
+    const perCall = (us: number): number => Math.round((us / Math.max(1, result.totalCalls)) * 10) / 10;
+    const cpuUsPerCall: RowResult['cpuUsPerCall'] = { client: perCall(result.cpuUs) };
+    if (stopped?.type === 'stopped') {
+      rss.server = mib(stopped.maxRssKb);
+      cpuUsPerCall.server = perCall(stopped.cpuUs);
+    }
     phase('server stopped');
 
-    const result = answer.result;
     const problems = [
       result.errors > 0 ? `${result.errors} failed calls (first: ${result.firstError})` : '',
       result.mismatches > 0 ? `${result.mismatches} replies differed from their request (first: ${result.firstError})` : '',
     ].filter(Boolean);
-    return { ...base, status: result.calls > 0 && result.mismatches === 0 ? 'ok' : 'failed', note: problems.join('; ') || undefined, load: result, rss };
+    return {
+      ...base,
+      status: result.calls > 0 && result.mismatches === 0 ? 'ok' : 'failed',
+      note: problems.join('; ') || undefined,
+      load: result,
+      rss,
+      cpuUsPerCall,
+      loadavg: Math.round(os.loadavg()[0]! * 100) / 100,
+    };
   } catch (error) {
     return { ...base, status: 'failed', note: error instanceof Error ? error.message.split('\n').slice(0, 3).join(' | ') : String(error), rss };
   } finally {
-    // Both sides have reported; a graceful close is not part of the measurement.
-    if (client) await exited(client, stopping ? 300 : 0);
-    if (server) await exited(server, stopping ? 300 : 0);
+    // Both sides have reported (or failed): a graceful close is not part of the measurement.
+    killByPid(client);
+    killByPid(server);
+    if (client) await exited(client, 1000);
+    if (server) await exited(server, 1000);
     if (nats) rss.broker = mib(await nats.stop());
     phase('all exited');
   }

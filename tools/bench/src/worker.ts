@@ -13,7 +13,7 @@ import type { ClientEnv, ServerEnv } from './row.js';
 export type WorkerMessage =
   | { type: 'ready'; address: string }
   | { type: 'result'; result: LoadResult; maxRssKb: number }
-  | { type: 'stopped'; maxRssKb: number }
+  | { type: 'stopped'; maxRssKb: number; cpuUs: number }
   | { type: 'filters'; rows: FilterBenchRow[] }
   | { type: 'failed'; error: string };
 
@@ -37,15 +37,18 @@ async function main(): Promise<void> {
 
   if (role === 'server') {
     const handle = await row.server(JSON.parse(envJson!) as ServerEnv);
+    let cpuAtReady: NodeJS.CpuUsage | undefined;
     process.on('message', (message: { type?: string }) => {
       if (message.type !== 'stop') return;
-      // The peak RSS goes first; closing is a courtesy the runner does not wait for (it kills
+      // The peak RSS and the CPU time spent since ready (serving the client) go first; closing is a courtesy the runner does not wait for (it kills
       // this process by pid shortly after).
-      void send({ type: 'stopped', maxRssKb: process.resourceUsage().maxRSS })
+      const cpu = process.cpuUsage(cpuAtReady);
+      void send({ type: 'stopped', maxRssKb: process.resourceUsage().maxRSS, cpuUs: cpu.user + cpu.system })
         .then(() => Promise.race([handle.close(), new Promise((r) => setTimeout(r, 1000))]))
         .catch(() => undefined)
         .then(() => process.exit(0));
     });
+    cpuAtReady = process.cpuUsage();
     await send({ type: 'ready', address: handle.address });
     return;
   }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { METHOD_KEY, SERVICE_KEY, type MethodDefinition, type ServiceDefinition, type ServiceOptions } from './service-definition.js';
 import type { MethodMark } from './method.js';
+import { forEachMethod } from './method-target.js';
 
 export interface ServiceDecorator {
   /** Standard (TC39) decorators. */
@@ -28,20 +29,12 @@ export function Service(name?: string, options: ServiceOptions = {}): ServiceDec
 
 function collectMethods(ctor: Function): Map<string, MethodDefinition> {
   const methods = new Map<string, MethodDefinition>();
-  const seen = new Set<string>();
-  // Walk from the class up its prototype chain; a subclass's override wins.
-  for (let proto = ctor.prototype as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const property of Object.getOwnPropertyNames(proto)) {
-      if (property === 'constructor' || seen.has(property)) continue;
-      seen.add(property);
-      const fn = Object.getOwnPropertyDescriptor(proto, property)?.value as unknown;
-      if (typeof fn !== 'function') continue;
-      const mark = Reflect.getOwnMetadata(METHOD_KEY, fn) as MethodMark | undefined;
-      if (!mark) continue;
-      const wireName = mark.options.name ?? property;
-      if (methods.has(wireName)) throw new TypeError(`@Service ${ctor.name}: two methods share the wire name '${wireName}'`);
-      methods.set(wireName, { name: wireName, property, options: mark.options });
-    }
-  }
+  forEachMethod(ctor.prototype as object, (property, fn) => {
+    const mark = Reflect.getOwnMetadata(METHOD_KEY, fn) as MethodMark | undefined;
+    if (!mark) return;
+    const wireName = mark.options.name ?? property;
+    if (methods.has(wireName)) throw new TypeError(`@Service ${ctor.name}: two methods share the wire name '${wireName}'`);
+    methods.set(wireName, { name: wireName, property, options: mark.options });
+  });
   return methods;
 }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { decoratedMethod } from './method-target.js';
 
 export interface SubscribeOptions {
   /**
@@ -33,11 +34,7 @@ export function Subscribe(topic: string, options: SubscribeOptions = {}): Subscr
   if (typeof topic !== 'string' || topic === '') throw new TypeError('@Subscribe() needs a topic, e.g. @Subscribe("orders.created")');
   if (options.broadcast && options.group !== undefined) throw new TypeError(`@Subscribe('${topic}'): choose a group or broadcast, not both`);
   return ((target: unknown, keyOrContext: unknown, descriptor?: PropertyDescriptor): void => {
-    const isContext = typeof keyOrContext === 'object' && keyOrContext !== null && (keyOrContext as { kind?: unknown }).kind === 'method';
-    const fn = isContext ? target : descriptor?.value;
-    if (typeof fn !== 'function' || (isContext && (keyOrContext as ClassMethodDecoratorContext).static)) {
-      throw new TypeError(`@Subscribe('${topic}') goes on instance methods`);
-    }
+    const { fn } = decoratedMethod(`@Subscribe('${topic}')`, target, keyOrContext, descriptor);
     const previous = Reflect.getOwnMetadata(SUBSCRIBE_KEY, fn) as SubscribeMark | undefined;
     const mark: SubscribeMark = { topics: [...(previous?.topics ?? []), { topic, options: { ...options } }] };
     Reflect.defineMetadata(SUBSCRIBE_KEY, mark, fn);

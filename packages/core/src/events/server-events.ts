@@ -1,4 +1,5 @@
 import { SUBSCRIBE_KEY, type SubscribeMark } from '../decorators/subscribe.js';
+import { forEachMethod } from '../decorators/method-target.js';
 import { jsonCodec } from '../codec/json-codec.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../transport/transport.js';
@@ -36,20 +37,13 @@ export class ServerEvents {
 
   /** Collects the @Subscribe methods of a service instance (and of its base classes). */
   add(instance: object, service: string): void {
-    const seen = new Set<string>();
-    for (let proto = Object.getPrototypeOf(instance) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-      for (const property of Object.getOwnPropertyNames(proto)) {
-        if (property === 'constructor' || seen.has(property)) continue;
-        seen.add(property);
-        const fn = Object.getOwnPropertyDescriptor(proto, property)?.value as unknown;
-        if (typeof fn !== 'function') continue;
-        const mark = Reflect.getOwnMetadata(SUBSCRIBE_KEY, fn) as SubscribeMark | undefined;
-        for (const { topic, options } of mark?.topics ?? []) {
-          const group = options.broadcast ? undefined : (options.group ?? service);
-          this.handlers.push({ topic, group, service, property, invoke: (fn as Handler['invoke']).bind(instance) });
-        }
+    forEachMethod(Object.getPrototypeOf(instance) as object, (property, fn) => {
+      const mark = Reflect.getOwnMetadata(SUBSCRIBE_KEY, fn) as SubscribeMark | undefined;
+      for (const { topic, options } of mark?.topics ?? []) {
+        const group = options.broadcast ? undefined : (options.group ?? service);
+        this.handlers.push({ topic, group, service, property, invoke: (fn as Handler['invoke']).bind(instance) });
       }
-    }
+    });
   }
 
   /** Subscribes the handlers on the transport a server listens with, at the same address. */

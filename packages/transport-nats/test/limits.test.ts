@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Method, Server, Service, silentLogger, staticRegistry } from '@svc/core';
+import { nats } from '../src/index.js';
+import { NatsServerProcess } from './nats-server.js';
+
+@Service('Blob')
+class Blob {
+  @Method()
+  async make(args: { size: number }): Promise<string> {
+    return 'x'.repeat(args.size);
+  }
+  @Method()
+  async take(args: { data: string }): Promise<number> {
+    return args.data.length;
+  }
+}
+
+describe("bodies above the NATS server's max_payload", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'svc-nats-limits-'));
+  let natsd: NatsServerProcess;
+  let server: Server;
+  let client: Client;
+
+  beforeAll(async () => {
+    const conf = join(dir, 'limits.conf');
+    writeFileSync(conf, 'max_payload: 4096\n');
+    natsd = await NatsServerProcess.start(['-c', conf]);
+    server = new Server({ transport: nats(), logger: silentLogger }).register(new Blob());
+    await server.listen(natsd.url);
+    client = new Client({ transport: nats(), registry: staticRegistry({ Blob: [natsd.url] }), timeout: 3_000 });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await server?.close();
+    await natsd?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a request that is too large with RESOURCE_EXHAUSTED, before sending it', async () => {
+    expect(await client.invoke('Blob', 'take', { data: 'y'.repeat(1_000) })).toBe(1_000);
+    await expect(client.invoke('Blob', 'take', { data: 'y'.repeat(10_000) })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('4096') });
+  });
+
+  it('answers RESOURCE_EXHAUSTED when the response is too large', async () => {
+    expect((await client.invoke<string>('Blob', 'make', { size: 1_000 })).length).toBe(1_000);
+    await expect(client.invoke('Blob', 'make', { size: 10_000 })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('max_payload') });
+    // The connection survived both.
+    expect(await client.invoke('Blob', 'take', { data: 'ok' })).toBe(2);
+  });
+});

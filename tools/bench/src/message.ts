@@ -1,18 +1,20 @@
 import { fileURLToPath } from 'node:url';
+import type { int32 } from '@svc/core';
 
 /**
  * The request every row sends and the server echoes back. As JSON it is exactly
- * MESSAGE_BYTES bytes; proto/echo.proto has the same fields for the protobuf rows.
+ * MESSAGE_BYTES bytes. proto/echo.proto has the same fields for grpc-js; the @svc protobuf row
+ * uses what svc-gen makes of this interface (src/generated/echo.proto, the same wire types).
  */
 export interface EchoMessage {
   /** Ten digits, different for every call, so a reply can be matched to its request. */
   requestId: string;
-  user: { id: number; name: string; email: string; verified: boolean };
+  user: { id: int32; name: string; email: string; verified: boolean };
   tags: string[];
   score: number;
   createdAt: string;
   locale: string;
-  items: { sku: string; quantity: number; price: number }[];
+  items: { sku: string; quantity: int32; price: number }[];
   /** Padding that brings the JSON form to MESSAGE_BYTES. */
   note: string;
 }

@@ -14,3 +14,7 @@ export function payloadTooLarge(size: number, max: number): RpcError {
 export function cannotListen(address: string, cause: unknown): RpcError {
   return new RpcError('UNAVAILABLE', `cannot listen at ${address}: connecting to NATS failed (${(cause as Error)?.message ?? String(cause)}); is nats-server running there?`, { cause });
 }
+
+export function registryUnavailable(reason: string): RpcError {
+  return new RpcError('UNAVAILABLE', `the NATS KV registry cannot be read (${reason}); is NATS up, with JetStream enabled?`);
+}

@@ -1,5 +1,6 @@
 import type { KvEntry, QueuedIterator } from 'nats';
 import type { Registry, ServiceNode } from '@svc/core';
+import { registryUnavailable } from './nats-errors.js';
 import { parseAddress, formatAddress } from './address.js';
 import type { NatsConnectionOptions } from './connection-options.js';
 import { DEFAULT_BUCKET, openBucket, type RegistryRecord } from './registry-record.js';
@@ -54,31 +55,41 @@ export function natsRegistry(options: NatsRegistryOptions): NatsRegistry {
 
 class KvRegistry implements NatsRegistry {
   private readonly pool: ConnectionPool;
-  private readonly shared: SharedConnection;
+  private readonly servers: string[];
+  private shared: SharedConnection;
   private readonly options: NatsRegistryOptions;
   private readonly live = new Map<string, Live>();
   private readonly listeners = new Set<() => void>();
   private watcher: QueuedIterator<KvEntry> | undefined;
   private initial: Promise<void>;
   private readonly pruner: NodeJS.Timeout;
-  private readonly unwatch: () => void;
+  private unwatch: () => void = () => {};
   private closed = false;
 
   constructor(servers: string[], options: NatsRegistryOptions) {
     this.options = options;
     this.pool = new ConnectionPool(options);
-    this.shared = this.pool.acquire(servers.join(','), servers);
-    this.initial = this.watch();
-    this.initial.catch(() => {});
-    // After a reconnect, start the watch again from the bucket's current contents.
-    this.unwatch = this.shared.on((event) => {
-      if (event === 'up' && !this.closed) {
-        this.initial = this.watch();
-        this.initial.catch(() => {});
-      }
-    });
+    this.servers = servers;
+    this.shared = this.connect();
+    this.initial = this.startWatch();
     this.pruner = setInterval(() => this.prune(), 100);
     this.pruner.unref();
+  }
+
+  private connect(): SharedConnection {
+    const shared = this.pool.acquire(this.servers.join(','), this.servers);
+    this.unwatch();
+    // After a reconnect, start the watch again from the bucket's current contents.
+    this.unwatch = shared.on((event) => {
+      if (event === 'up' && !this.closed) this.initial = this.startWatch();
+    });
+    return shared;
+  }
+
+  private startWatch(): Promise<void> {
+    const started = this.watch();
+    started.catch(() => {});
+    return started;
   }
 
   ready(): Promise<void> {
@@ -86,7 +97,22 @@ class KvRegistry implements NatsRegistry {
   }
 
   async lookup(service: string): Promise<readonly ServiceNode[]> {
-    await this.initial;
+    try {
+      await this.initial;
+    } catch {
+      // NATS was not reachable (or the bucket not readable): try again now, once per lookup.
+      if (this.closed) throw registryUnavailable('the registry is closed');
+      if (this.shared.failed !== undefined) {
+        void this.pool.release(this.shared);
+        this.shared = this.connect();
+      }
+      this.initial = this.startWatch();
+      try {
+        await this.initial;
+      } catch (error) {
+        throw registryUnavailable((error as Error)?.message ?? String(error));
+      }
+    }
     const instances = this.instances(service);
     if (this.options.mode === 'instances') return instances;
     const byAddress = new Map<string, ServiceNode>();

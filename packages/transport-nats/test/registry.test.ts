@@ -160,3 +160,25 @@ describe('NATS services protocol ($SRV)', () => {
     }
   });
 });
+
+describe('registry while NATS is away', () => {
+  it('fails lookups with UNAVAILABLE while NATS is down, and recovers when it comes up', async () => {
+    const natsd = await NatsServerProcess.start();
+    await natsd.stop();
+    const registry = natsRegistry({ servers: natsd.url, connectTimeout: 1_000 });
+    try {
+      await expect(registry.lookup('Echo')).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('registry') });
+      await natsd.start();
+      const server = new Server({ transport: nats({ announce: { ttl: 3_000 } }), logger: silentLogger }).register(new Echo('up'));
+      await server.listen(natsd.url);
+      try {
+        expect(await registry.lookup('Echo')).toEqual([expect.objectContaining({ address: natsd.url })]);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await registry.close();
+      await natsd.dispose();
+    }
+  });
+});

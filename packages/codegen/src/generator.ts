@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Project } from 'ts-morph';
+import { Project, ts } from 'ts-morph';
 import type { ServiceSchema } from '@svc/core';
 import { CodegenFailure } from './errors.js';
 import { assignNumbers, removedServices, type WireChange } from './model/assign-numbers.js';
@@ -79,7 +79,12 @@ export class Generator {
     this.root = dirname(tsconfig);
     this.outDir = resolve(options.outDir ?? join(this.root, 'src/generated'));
     this.lockFile = resolve(options.lockFile ?? join(this.root, 'svc.lock.json'));
-    this.project = new Project({ tsConfigFilePath: tsconfig });
+    // The project's files minus svc-gen's own output (600 generated files would only cost parsing).
+    this.project = new Project({ tsConfigFilePath: tsconfig, skipAddingFilesFromTsConfig: true });
+    const parsed = ts.getParsedCommandLineOfConfigFile(tsconfig, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+    for (const file of parsed?.fileNames ?? []) {
+      if (!resolve(file).startsWith(this.outDir + '/')) this.project.addSourceFileAtPath(file);
+    }
     this.lock = readLock(this.lockFile);
   }
 

@@ -7,6 +7,7 @@ import { nkeys } from 'nats';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '@svc/core';
 import { nats, type NatsTransportOptions } from '../src/index.js';
 import { NatsServerProcess } from './nats-server.js';
+import { decentralisedAuth } from './jwt.js';
 
 @Service('Secure')
 class Secure {
@@ -65,6 +66,22 @@ describe('security options pass through to NATS', () => {
     const natsd = await NatsServerProcess.start(['-c', conf]);
     try {
       await roundTrip(natsd, { nkeySeed: new TextDecoder().decode(user.getSeed()) }, { nkeySeed: new TextDecoder().decode(other.getSeed()) });
+    } finally {
+      await natsd.dispose();
+    }
+  });
+
+  it('credentials file (decentralised JWT auth)', async () => {
+    const auth = decentralisedAuth();
+    const conf = join(dir, 'operator.conf');
+    const creds = join(dir, 'user.creds');
+    const stranger = join(dir, 'stranger.creds');
+    writeFileSync(conf, auth.serverConfig);
+    writeFileSync(creds, auth.creds);
+    writeFileSync(stranger, auth.strangerCreds);
+    const natsd = await NatsServerProcess.start(['-c', conf]);
+    try {
+      await roundTrip(natsd, { credentialsFile: creds }, { credentialsFile: stranger });
     } finally {
       await natsd.dispose();
     }

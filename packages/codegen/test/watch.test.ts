@@ -15,6 +15,7 @@ export class Alpha {
 }
 `;
 const b = (fields: string) => `import { Method, Service } from '@svc/core';
+import type { Level } from './levels.js';
 
 export interface BetaArgs {
 ${fields}
@@ -29,7 +30,8 @@ export class Beta {
 const project = tempProject({
   'src/shared.ts': 'export interface Shared {\n  id: string;\n}\n',
   'src/a.ts': a(),
-  'src/b.ts': b('  x: string;'),
+  'src/b.ts': b('  x: string;\n  level: Level;'),
+  'src/levels.ts': "export type Level = 'low' | 'high';\n",
 });
 
 type Event = { regenerated: readonly string[] } | { error: unknown };
@@ -56,9 +58,9 @@ describe('svc-gen --watch', () => {
   it('regenerates only the service whose file changed', async () => {
     const alphaBefore = statSync(out('alpha.proto')).mtimeMs;
     const event = next();
-    project.write('src/b.ts', b('  x: string;\n  y: boolean;'));
+    project.write('src/b.ts', b('  x: string;\n  level: Level;\n  y: boolean;'));
     expect(await event).toEqual({ regenerated: ['Beta'] });
-    expect(readFileSync(out('beta.proto'), 'utf8')).toContain('  bool y = 2;');
+    expect(readFileSync(out('beta.proto'), 'utf8')).toContain('  bool y = 3;');
     expect(statSync(out('alpha.proto')).mtimeMs).toBe(alphaBefore);
   });
 
@@ -67,6 +69,14 @@ describe('svc-gen --watch', () => {
     project.write('src/shared.ts', 'export interface Shared {\n  id: string;\n  at: Date;\n}\n');
     expect(await event).toEqual({ regenerated: ['Alpha'] });
     expect(readFileSync(out('alpha.proto'), 'utf8')).toContain('  google.protobuf.Timestamp at = 2;');
+  });
+
+  // Regression: a file holding only a type alias (no interface) was not tracked.
+  it('regenerates a service when a union alias it uses changes', async () => {
+    const event = next();
+    project.write('src/levels.ts', "export type Level = 'low' | 'mid' | 'high';\n");
+    expect(await event).toEqual({ regenerated: ['Beta'] });
+    expect(readFileSync(out('beta.proto'), 'utf8')).toContain('  LEVEL_MID = 3;');
   });
 
   it('reports an error, keeps watching, and recovers when it is fixed', async () => {

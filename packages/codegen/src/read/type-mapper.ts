@@ -58,6 +58,7 @@ export class TypeMapper {
 
   /** A value in a field (or a whole request or response). */
   map(type: Type, site: Site): Mapped {
+    this.track(type);
     let optional = false;
     let nullable = false;
     let rest: Type[] = [type];
@@ -76,7 +77,16 @@ export class TypeMapper {
     return { type: mapped, optional, nullable };
   }
 
+  /** Records the files declaring a type (its alias, its symbol) for --watch. */
+  private track(t: Type): void {
+    for (const symbol of [t.getAliasSymbol(), t.getSymbol()]) {
+      const file = symbol?.getDeclarations()[0]?.getSourceFile();
+      if (file && !file.isDeclarationFile() && !file.isFromExternalLibrary()) this.dependencies.add(file.getFilePath());
+    }
+  }
+
   private mapSingle(t: Type, site: Site): FieldType {
+    this.track(t);
     const flags = t.getFlags();
     if (t.isAny()) this.fail(site, "'any' has no wire shape", `Give it a concrete type. ${UNSUPPORTED_HINT}`);
     if (t.isUnknown()) this.fail(site, "'unknown' has no wire shape", `Give it a concrete type. ${UNSUPPORTED_HINT}`);
@@ -262,7 +272,7 @@ export class TypeMapper {
     const name = declared ?? site.nameHint;
     const cached = this.byKey.get(key);
     if (cached !== undefined) return cached;
-    const source = this.where(site.node);
+    const source = this.where((declared !== undefined ? declaredAliasNode(site) : undefined) ?? site.node);
     const finalName = this.claim(name, declared !== undefined, key, site, source);
     this.byKey.set(key, finalName);
     const prefix = upperSnake(finalName);
@@ -296,7 +306,7 @@ export class TypeMapper {
       this.fail(site, `the union '${parts.map((p) => p.getText()).join(' | ')}' has no discriminant`,
         "Give every member a field with a distinct literal value, e.g. kind: 'circle' and kind: 'square'");
     }
-    const source = this.where(site.node);
+    const source = this.where((declared !== undefined ? declaredAliasNode(site) : undefined) ?? site.node);
     const finalName = this.claim(name, declared !== undefined, key, site, source);
     this.byKey.set(key, finalName);
     const message: DraftMessage = { name: finalName, fields: [], discriminant, source: stripColumn(source) };
@@ -412,6 +422,17 @@ function declaredAliasName(site: Site): string | undefined {
     return typeNode.getTypeName().getText().split('.').pop();
   }
   return undefined;
+}
+
+/** Where the alias a field refers to is declared (`type Color = ...`), for messages and docs. */
+function declaredAliasNode(site: Site): Node | undefined {
+  const decl = site.property?.getDeclarations()[0];
+  let typeNode: Node | undefined = site.typeNode ?? (decl && (Node.isPropertySignature(decl) || Node.isPropertyDeclaration(decl)) ? decl.getTypeNode() : undefined);
+  if (typeNode && Node.isUnionTypeNode(typeNode)) typeNode = typeNode.getTypeNodes().find((n) => Node.isTypeReference(n));
+  if (!typeNode || !Node.isTypeReference(typeNode)) return undefined;
+  let symbol = typeNode.getTypeName().getSymbol();
+  if (symbol?.isAlias()) symbol = symbol.getAliasedSymbol();
+  return symbol?.getDeclarations()[0];
 }
 
 function isLibType(t: Type): boolean {

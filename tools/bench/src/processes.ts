@@ -19,8 +19,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Every child still running, so that an interrupted run stops them all by pid. */
+const live = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    for (const child of live) killByPid(child);
+    process.exit(130);
+  });
+}
+
 export function forkWorker(args: string[]): ChildProcess {
-  return fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  return track(fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] }));
 }
 
 /** The next IPC message from a worker, or a rejection when it exits or the time is up. */
@@ -91,7 +107,7 @@ export interface NatsServer {
 /** A private nats-server on a free loopback port, never the shared one on 4222. */
 export async function startNats(): Promise<NatsServer> {
   const port = await freePort();
-  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '--no_advertise'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = track(spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '--no_advertise'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   const deadline = Date.now() + 10_000;

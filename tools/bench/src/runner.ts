@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { LoadOptions, LoadResult } from './closed-loop.js';
 import { exited, forkWorker, freePort, killByPid, nextMessage, startNats, type NatsServer } from './processes.js';
 import type { ClientEnv, RowSpec, ServerEnv } from './row.js';
+import type { RunnerMessage } from './worker.js';
 
 export interface RunSettings {
   warmupMs: number;
@@ -53,20 +54,23 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
     if (spec.broker === 'nats') nats = await startNats();
     const serverEnv: ServerEnv = { host: HOST, port: await freePort(), natsUrl: nats?.url };
     server = forkWorker(['server', spec.id, JSON.stringify(serverEnv)]);
-    const ready = await nextMessage(server, START_TIMEOUT, `${spec.id} server`);
+    // The client process loads its modules while the server starts.
+    client = forkWorker(['client', spec.id]);
+    const [ready, loaded] = await Promise.all([nextMessage(server, START_TIMEOUT, `${spec.id} server`), nextMessage(client, START_TIMEOUT, `${spec.id} client`)]);
     if (ready.type !== 'ready') throw new Error(`${spec.id} server sent '${ready.type}' instead of ready`);
-
+    if (loaded.type !== 'loaded') throw new Error(`${spec.id} client sent '${loaded.type}' instead of loaded`);
     phase('server ready');
-    const clientEnv: ClientEnv = { address: ready.address, natsUrl: nats?.url, concurrency };
+
+    const env: ClientEnv = { address: ready.address, natsUrl: nats?.url, concurrency };
     const load: LoadOptions = { concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs, maxCalls: 50_000_000 };
-    client = forkWorker(['client', spec.id, JSON.stringify(clientEnv), JSON.stringify(load)]);
+    client.send({ type: 'start', env, load } satisfies RunnerMessage);
     const timeout = START_TIMEOUT + settings.warmupMs + settings.durationMs + 30_000;
     const answer = await nextMessage(client, timeout, `${spec.id} client`);
     if (answer.type !== 'result') throw new Error(`${spec.id} client sent '${answer.type}' instead of its result`);
     rss.client = mib(answer.maxRssKb);
     phase('client result');
 
-    server.send({ type: 'stop' });
+    server.send({ type: 'stop' } satisfies RunnerMessage);
     const stopped = await nextMessage(server, 5000, `${spec.id} server`).catch(() => undefined);
     const result = answer.result;
     const perCall = (us: number): number => Math.round((us / Math.max(1, result.totalCalls)) * 10) / 10;

@@ -63,8 +63,7 @@ console.log(`NATS at ${url}${own ? ' (started for this demo)' : ''}\n`);
 
 const instances = ['greeter-1', 'greeter-2', 'greeter-3'].map((name) => startInstance(url, name));
 const registry = natsRegistry({ servers: url });
-// Client.close() closes its registry; this demo keeps using the registry afterwards, so it lends a view.
-const client = new Client({ transport: nats(), registry: { lookup: (s) => registry.lookup(s) }, eventAddress: url, timeout: 2_000 });
+const client = new Client({ transport: nats(), registry, eventAddress: url, timeout: 2_000 });
 
 try {
   for (const i of instances) console.log(`${i.name} listening at ${await i.address}`);

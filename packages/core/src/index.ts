@@ -10,7 +10,6 @@ export { Client, type ClientOptions, type CallOptions } from './client/client.js
 export { Subscribe, type SubscribeOptions, type SubscribeDecorator } from './decorators/subscribe.js';
 export { EventContext } from './events/event-context.js';
 export type { PublishOptions } from './events/publish.js';
-export { topicMatches, carriesEvents, publishesEvents, type EventMessage, type EventSubscription, type EventSubscriber, type EventDelivery, type EventTransport, type EventChannel } from './events/event-transport.js';
 export { staticRegistry, type Registry, type ServiceNode } from './client/registry.js';
 export { roundRobin, randomSelector, type Selector } from './client/selector.js';
 

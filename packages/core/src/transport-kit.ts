@@ -8,3 +8,4 @@ export { encodeFrame, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from 
 export { FrameDecoder, type Frame } from './wire/frame-decoder.js';
 export { FrameKind, Compression, encodeHeader, decodeHeader, type FrameHeader } from './wire/header.js';
 export * as errors from './errors/framework-errors.js';
+export { topicMatches, carriesEvents, publishesEvents, type EventMessage, type EventSubscription, type EventSubscriber, type EventDelivery, type EventTransport, type EventChannel } from './events/event-transport.js';

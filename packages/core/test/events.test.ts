@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Client, EventContext, Method, RpcError, Server, Service, Subscribe, inproc, silentLogger, staticRegistry, topicMatches } from '../src/index.js';
+import { Client, EventContext, Method, RpcError, Server, Service, Subscribe, inproc, silentLogger, staticRegistry } from '../src/index.js';
+import { topicMatches } from '../src/transport-kit.js';
 
 interface Order {
   id: number;

@@ -1,6 +1,7 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { errors, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
-import type { EventChannel, EventMessage, RpcError } from '@svc/core';
+import type { RpcError } from '@svc/core';
+import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
 import type { NatsAddress } from './address.js';
 import { decodeResponse, requestHeaders } from './call-headers.js';

@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from 'nats';
-import type { EventDelivery, EventMessage, EventSubscriber, EventSubscription } from '@svc/core';
+import type { EventDelivery, EventMessage, EventSubscriber, EventSubscription } from '@svc/core/transport';
 import { H_CODEC, H_METADATA } from './call-headers.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import type { NatsAddress } from './address.js';

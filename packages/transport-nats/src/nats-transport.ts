@@ -1,5 +1,5 @@
 import type { Channel, Dispatcher, Listener, Transport } from '@svc/core/transport';
-import type { EventTransport } from '@svc/core';
+import type { EventTransport } from '@svc/core/transport';
 import { subscribeEvents } from './nats-events.js';
 import { parseAddress, type NatsAddress } from './address.js';
 import type { NatsConnectionOptions } from './connection-options.js';

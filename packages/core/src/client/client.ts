@@ -11,7 +11,7 @@ import type { Registry, ServiceNode } from './registry.js';
 import { roundRobin, type Selector } from './selector.js';
 import { ClientCall } from './client-call.js';
 import { publishOn, type PublishOptions } from '../events/publish.js';
-import { noEventAddress } from '../events/event-errors.js';
+import { noEventAddress } from '../errors/framework-errors.js';
 
 export interface ClientOptions {
   /** One transport or several; each address goes to the transport of its scheme. */
@@ -128,13 +128,15 @@ export class Client {
     await publishOn(this.channelFor(address), topic, payload, options);
   }
 
-  /** Closes every channel; calls in flight fail with UNAVAILABLE. */
+  /**
+   * Closes every channel; calls in flight fail with UNAVAILABLE. The registry is not closed: it
+   * was handed in and may serve other clients; close it where it was made.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const channels = [...this.channels.values()];
     this.channels.clear();
     await Promise.all(channels.map((c) => c.close()));
-    await this.registry.close?.();
   }
 
   /**

@@ -1,7 +1,7 @@
 import { jsonCodec } from '../codec/json-codec.js';
 import type { Metadata } from '../metadata.js';
 import type { Channel } from '../transport/transport.js';
-import { channelCarriesNoEvents, unencodableEvent } from './event-errors.js';
+import { channelCarriesNoEvents, unencodableEvent } from '../errors/framework-errors.js';
 import { publishesEvents } from './event-transport.js';
 
 export interface PublishOptions {

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Transport } from '../transport/transport.js';
 import { EventContext } from './event-context.js';
 import { carriesEvents, type EventMessage, type EventSubscriber, type EventSubscription } from './event-transport.js';
-import { transportCarriesNoEvents } from './event-errors.js';
+import { transportCarriesNoEvents } from '../errors/framework-errors.js';
 
 interface Handler extends EventSubscription {
   readonly service: string;

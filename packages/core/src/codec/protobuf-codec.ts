@@ -1,7 +1,7 @@
 import protobuf from 'protobufjs';
 import type { Codec, MethodSerializers } from './codec.js';
 import { RpcError } from '../errors/rpc-error.js';
-import { SchemaConverter, bad, type Side } from './protobuf-convert.js';
+import { SchemaConverter, bad, withPaths, type Side } from './protobuf-convert.js';
 import { SCHEMA_VERSION, isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
 
 export interface ProtobufCodecOptions {
@@ -85,7 +85,8 @@ class CompiledService {
     return {
       encode(value: unknown): Uint8Array {
         try {
-          const plain = converter.toWire(message, wrapped ? { value } : value, wrapped ? '' : '', side);
+          const input = wrapped ? { value } : value;
+          const plain = withPaths((path) => converter.toWire(message, input, path, side));
           return type.encode(plain).finish();
         } catch (error) {
           throw withLabel(error, label);
@@ -99,7 +100,7 @@ class CompiledService {
           throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not a valid protobuf ${name} (${(error as Error).message}); do both sides use the same generated schema?`, { cause: error });
         }
         try {
-          const value = converter.fromWire(message, decoded, '', side);
+          const value = withPaths((path) => converter.fromWire(message, decoded, path, side));
           return wrapped ? value.value : value;
         } catch (error) {
           throw withLabel(error, label);

@@ -5,6 +5,33 @@ import { isLongScalar, type EnumSchema, type FieldSchema, type FieldType, type M
 /** Which side a value is on: a bad request is the caller's fault, a bad response the server's. */
 export type Side = 'request' | 'response';
 
+/**
+ * Where a value is: `items[2].when`, '' at the top, or null when not tracked. Valid values
+ * (nearly all) are converted with null, building no strings; a bad one throws RETRY_WITH_PATHS
+ * and the caller converts again with paths to report where (see `withPaths`).
+ */
+export type Path = string | null;
+
+const RETRY_WITH_PATHS = Symbol('retry with paths');
+
+function child(path: Path, name: string): Path {
+  return path === null ? null : path === '' ? name : `${path}.${name}`;
+}
+
+function at(path: Path, index: number | string): Path {
+  return path === null ? null : `${path}[${index}]`;
+}
+
+/** Runs a conversion without paths; on a bad value, runs it again with paths for the message. */
+export function withPaths<T>(convert: (path: Path) => T): T {
+  try {
+    return convert(null);
+  } catch (error) {
+    if (error !== RETRY_WITH_PATHS) throw error;
+    return convert('');
+  }
+}
+
 interface EnumMaps {
   readonly byValue: Map<string | number, number>;
   readonly byNumber: Map<number, string | number>;
@@ -40,7 +67,7 @@ export class SchemaConverter {
   }
 
   /** TypeScript value → protobufjs plain object. */
-  toWire(message: MessageSchema, value: unknown, path: string, side: Side): Record<string, unknown> {
+  toWire(message: MessageSchema, value: unknown, path: Path, side: Side): Record<string, unknown> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(side, path, `expected an object (${message.name})`, value);
     const source = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
@@ -48,14 +75,14 @@ export class SchemaConverter {
       const tag = source[message.discriminant];
       const variant = message.fields.find((f) => f.tag === tag);
       if (!variant) {
-        bad(side, `${path}.${message.discriminant}`, `expected one of ${message.fields.map((f) => JSON.stringify(f.tag)).join(', ')}`, tag);
+        bad(side, child(path, message.discriminant), `expected one of ${message.fields.map((f) => JSON.stringify(f.tag)).join(', ')}`, tag);
       }
       out[variant.name] = this.toWire(this.message((variant.type as { name: string }).name), source, path, side);
       return out;
     }
     for (const field of message.fields) {
       const v = source[field.name];
-      const fieldPath = path === '' ? field.name : `${path}.${field.name}`;
+      const fieldPath = child(path, field.name);
       if (v === undefined || v === null) {
         if (field.optional || field.nullable) continue;
         if (field.type.kind === 'list' || field.type.kind === 'map') {
@@ -68,7 +95,7 @@ export class SchemaConverter {
     return out;
   }
 
-  private valueToWire(type: FieldType, v: unknown, path: string, side: Side): unknown {
+  private valueToWire(type: FieldType, v: unknown, path: Path, side: Side): unknown {
     switch (type.kind) {
       case 'scalar':
         return scalarToWire(type.scalar, v, path, side);
@@ -91,8 +118,8 @@ export class SchemaConverter {
         const out = new Array<unknown>(v.length);
         for (let i = 0; i < v.length; i++) {
           const item = v[i];
-          if (item === undefined || item === null) bad(side, `${path}[${i}]`, 'array elements cannot be null or undefined', item);
-          out[i] = this.valueToWire(type.element, item, `${path}[${i}]`, side);
+          if (item === undefined || item === null) bad(side, at(path, i), 'array elements cannot be null or undefined', item);
+          out[i] = this.valueToWire(type.element, item, at(path, i), side);
         }
         return out;
       }
@@ -102,7 +129,7 @@ export class SchemaConverter {
           ? (v instanceof Map ? [...v.entries()] : bad(side, path, 'expected a Map', v))
           : (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) ? Object.entries(v) : bad(side, path, 'expected an object (Record)', v));
         for (const [k, item] of entries) {
-          const itemPath = `${path}[${JSON.stringify(typeof k === 'bigint' ? k.toString() : k)}]`;
+          const itemPath = at(path, JSON.stringify(typeof k === 'bigint' ? k.toString() : k));
           if (item === undefined || item === null) bad(side, itemPath, 'map values cannot be null or undefined', item);
           out[keyToWire(type.key, k, itemPath, side, type.js)] = this.valueToWire(type.value, item, itemPath, side);
         }
@@ -112,7 +139,7 @@ export class SchemaConverter {
   }
 
   /** protobufjs message → TypeScript value, checking what protobuf itself cannot. */
-  fromWire(message: MessageSchema, decoded: Record<string, unknown>, path: string, side: Side): Record<string, unknown> {
+  fromWire(message: MessageSchema, decoded: Record<string, unknown>, path: Path, side: Side): Record<string, unknown> {
     if (message.discriminant !== undefined) {
       for (const field of message.fields) {
         if (!has(decoded, field.name)) continue;
@@ -123,20 +150,20 @@ export class SchemaConverter {
     }
     const out: Record<string, unknown> = {};
     for (const field of message.fields) {
-      const fieldPath = path === '' ? field.name : `${path}.${field.name}`;
+      const fieldPath = child(path, field.name);
       const present = has(decoded, field.name);
       const t = field.type;
       if (t.kind === 'list') {
         const list = (present ? decoded[field.name] : []) as unknown[];
         if (list.length === 0 && field.optional) continue;
-        out[field.name] = list.map((item, i) => this.valueFromWire(t.element, item, `${fieldPath}[${i}]`, side));
+        out[field.name] = list.map((item, i) => this.valueFromWire(t.element, item, at(fieldPath, i), side));
         continue;
       }
       if (t.kind === 'map') {
         const map = (present ? decoded[field.name] : {}) as Record<string, unknown>;
         const keys = Object.keys(map);
         if (keys.length === 0 && field.optional) continue;
-        const entries = keys.map((k) => [keyFromWire(t.key, k), this.valueFromWire(t.value, map[k], `${fieldPath}[${JSON.stringify(k)}]`, side)] as const);
+        const entries = keys.map((k) => [keyFromWire(t.key, k), this.valueFromWire(t.value, map[k], at(fieldPath, JSON.stringify(k)), side)] as const);
         out[field.name] = t.js === 'map' ? new Map(entries) : Object.fromEntries(entries);
         continue;
       }
@@ -151,7 +178,7 @@ export class SchemaConverter {
     return out;
   }
 
-  private valueFromWire(type: FieldType, v: unknown, path: string, side: Side): unknown {
+  private valueFromWire(type: FieldType, v: unknown, path: Path, side: Side): unknown {
     switch (type.kind) {
       case 'scalar':
         return scalarFromWire(type.scalar, v);
@@ -172,12 +199,12 @@ export class SchemaConverter {
         return this.fromWire(this.message(type.name), v as Record<string, unknown>, path, side);
       case 'list':
       case 'map':
-        throw new RpcError('INTERNAL', `nested ${type.kind} at ${path} is not in the schema format; regenerate with svc-gen`);
+        throw new RpcError('INTERNAL', `nested ${type.kind} at ${path ?? '?'} is not in the schema format; regenerate with svc-gen`);
     }
   }
 
   /** The value of a required field the sender left at its zero value (proto3 omits zeros). */
-  private defaultOf(type: FieldType, path: string, side: Side): unknown {
+  private defaultOf(type: FieldType, path: Path, side: Side): unknown {
     if (type.kind === 'scalar') {
       if (type.scalar === 'string') return '';
       if (type.scalar === 'bool') return false;
@@ -206,7 +233,7 @@ function enumMaps(e: EnumSchema): EnumMaps {
   return { byValue, byNumber, allowed: [...byValue.keys()].map((v) => JSON.stringify(v)).join(', ') };
 }
 
-function scalarToWire(scalar: ScalarName, v: unknown, path: string, side: Side): unknown {
+function scalarToWire(scalar: ScalarName, v: unknown, path: Path, side: Side): unknown {
   switch (scalar) {
     case 'double':
     case 'float':
@@ -251,7 +278,7 @@ function scalarFromWire(scalar: ScalarName, v: unknown): unknown {
   return v;
 }
 
-function keyToWire(key: string, k: unknown, path: string, side: Side, js: 'map' | 'record'): string {
+function keyToWire(key: string, k: unknown, path: Path, side: Side, js: 'map' | 'record'): string {
   if (js === 'record') return k as string;
   if (key === 'string') {
     if (typeof k !== 'string') bad(side, path, 'expected a string key', k);
@@ -320,7 +347,8 @@ function show(v: unknown): string {
 }
 
 /** A value that does not fit its schema: INVALID_ARGUMENT for requests, INTERNAL for responses. */
-export function bad(side: Side, path: string, expected: string, got: unknown): never {
+export function bad(side: Side, path: Path, expected: string, got: unknown): never {
+  if (path === null) throw RETRY_WITH_PATHS;
   const where = path === '' ? side : `${side}.${path}`;
   const message = `${where} ${expected.startsWith('is ') || expected.startsWith('no ') || expected.startsWith('the ') ? expected : `${expected}, got ${show(got)}`}`;
   throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', message, { details: { field: where } });

@@ -1,8 +1,9 @@
 /**
  * pnpm bench [--quick] [--only=id,id] [--concurrency=100,1000] [--duration=S] [--warmup=S]
- *            [--no-filters] [--out=DIR]
+ *            [--no-filters] [--out=DIR] [--profile]
  * Runs every row at every concurrency in fresh processes, then the filter-chain micro-benchmark;
- * prints a table and writes <mode>.json, <mode>.md and <mode>.svg to results/.
+ * prints a table and writes <mode>.json, <mode>.md and <mode>.svg to results/. --profile also
+ * writes a CPU profile of every server and client process to results/profiles/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,16 @@ import { exited, forkWorker, killByPid, nextMessage } from './processes.js';
 import { describeMachine, formatFilters, formatTable, renderMarkdown, targetLines, type Report } from './report.js';
 import { ROWS } from './rows/index.js';
 import { runRow, type RowResult, type RunSettings } from './runner.js';
+
+const USAGE = `usage: pnpm bench [options]
+
+  --quick                 smoke run: 0.3 s warm-up + 1.2 s per row and concurrency (default 2 s + 10 s)
+  --only=ID,ID            only these rows: ${ROWS.map((r) => r.id).join(', ')}
+  --concurrency=N,N       concurrent callers (default 100,1000)
+  --duration=S --warmup=S seconds measured / of warm-up per row
+  --no-filters            skip the filter-chain micro-benchmark
+  --profile               CPU profile of every server and client into <out>/profiles/
+  --out=DIR               where <mode>.json, .md and .svg go (default tools/bench/results)`;
 
 interface Args {
   quick: boolean;
@@ -33,8 +44,12 @@ function parseArgs(argv: readonly string[]): Args {
     if (!match) throw new Error(`unknown argument '${arg}'; see the top of tools/bench/src/cli.ts or README.md`);
     flags.set(match[1]!, match[2] ?? 'true');
   }
-  const known = ['quick', 'only', 'concurrency', 'duration', 'warmup', 'no-filters', 'out', 'help'];
+  const known = ['quick', 'only', 'concurrency', 'duration', 'warmup', 'no-filters', 'out', 'profile', 'help'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}; options: ${known.map((k) => `--${k}`).join(' ')}`);
+  if (flags.has('help')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const quick = flags.has('quick');
   const seconds = (name: string, fallback: number): number => {
     const value = Number(flags.get(name) ?? fallback);
@@ -45,13 +60,18 @@ function parseArgs(argv: readonly string[]): Args {
   for (const id of only ?? []) if (!ROWS.some((r) => r.id === id)) throw new Error(`--only: no row '${id}'; rows: ${ROWS.map((r) => r.id).join(', ')}`);
   const concurrency = (flags.get('concurrency') ?? '100,1000').split(',').map(Number);
   if (concurrency.some((c) => !Number.isInteger(c) || c < 1 || c > 10_000)) throw new Error('--concurrency takes integers between 1 and 10000');
+  const out = flags.get('out') ?? fileURLToPath(new URL('../results/', import.meta.url));
   return {
     quick,
     only,
     concurrency,
-    settings: { warmupMs: seconds('warmup', quick ? 0.3 : 2), durationMs: seconds('duration', quick ? 1.2 : 10) },
+    settings: {
+      warmupMs: seconds('warmup', quick ? 0.3 : 2),
+      durationMs: seconds('duration', quick ? 1.2 : 10),
+      profileDir: flags.has('profile') ? path.join(out, 'profiles') : undefined,
+    },
     filters: !flags.has('no-filters'),
-    out: flags.get('out') ?? fileURLToPath(new URL('../results/', import.meta.url)),
+    out,
   };
 }
 

@@ -35,8 +35,13 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-export function forkWorker(args: string[]): ChildProcess {
-  return track(fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] }));
+/**
+ * Forks dist/worker.js. With `profile`, the worker writes a V8 CPU profile named `profile.name`
+ * into `profile.dir` when it exits (so it must be let exit, not killed).
+ */
+export function forkWorker(args: string[], profile?: { dir: string; name: string }): ChildProcess {
+  const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`] : [];
+  return track(fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
 }
 
 /** The next IPC message from a worker, or a rejection when it exits or the time is up. */

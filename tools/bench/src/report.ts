@@ -91,7 +91,14 @@ export function targetLines(rows: readonly RowResult[], filters?: readonly Filte
   const cps = (r: RowResult): number => r.load!.callsPerSecond;
   const fastest = (ids: string[], c: number): RowResult | undefined =>
     ids.map((id) => ok(id, c)).reduce<RowResult | undefined>((best, r) => (r && (!best || cps(r) > cps(best)) ? r : best), undefined);
-  const times = (a: RowResult, b: RowResult): string => `${(cps(a) / cps(b)).toFixed(2)}×`;
+  const cpuPerCall = (r: RowResult): number | undefined => (r.cpuUsPerCall?.server === undefined ? undefined : r.cpuUsPerCall.server + r.cpuUsPerCall.client);
+  // CPU per call is the steadier measure on a shared machine: give it next to every throughput ratio.
+  const times = (a: RowResult, b: RowResult): string => {
+    const ca = cpuPerCall(a);
+    const cb = cpuPerCall(b);
+    const cpu = ca !== undefined && cb !== undefined ? ` [CPU/call ${ca.toFixed(0)} vs ${cb.toFixed(0)} µs]` : '';
+    return `${(cps(a) / cps(b)).toFixed(2)}×${cpu}`;
+  };
   for (const c of new Set(rows.map((r) => r.concurrency))) {
     const tcp = ok('svc-tcp-json', c);
     const tcpPeer = fastest(['moleculer-tcp', 'nest-tcp'], c);
@@ -100,7 +107,12 @@ export function targetLines(rows: readonly RowResult[], filters?: readonly Filte
       const p99 = tcp.load!.latency.p99 / tcpPeer.load!.latency.p99;
       lines.push(`C=${c}: @svc TCP = ${times(tcp, tcpPeer)} ${tcpPeer.title} (target ≥ 2×), p99 ${p99.toFixed(2)}× theirs (target ≤ 0.5×)`);
     }
-    if (tcp && raw) lines.push(`C=${c}: @svc TCP = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)`);
+    if (tcp && raw) {
+      const ct = cpuPerCall(tcp);
+      const cr = cpuPerCall(raw);
+      const cpu = ct !== undefined && cr !== undefined ? ` [CPU/call ${ct.toFixed(0)} vs ${cr.toFixed(0)} µs]` : '';
+      lines.push(`C=${c}: @svc TCP = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)${cpu}`);
+    }
     const nats = ok('svc-nats', c);
     const molNats = ok('moleculer-nats', c);
     const plain = ok('nats-request', c);

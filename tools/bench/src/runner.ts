@@ -12,6 +12,8 @@ import type { RunnerMessage } from './worker.js';
 export interface RunSettings {
   warmupMs: number;
   durationMs: number;
+  /** Write a CPU profile of each server and client here (`<row>-c<C>-<role>.cpuprofile`). */
+  profileDir?: string | undefined;
 }
 
 export interface RowResult {
@@ -53,9 +55,11 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
   try {
     if (spec.broker === 'nats') nats = await startNats();
     const serverEnv: ServerEnv = { host: HOST, port: await freePort(), natsUrl: nats?.url };
-    server = forkWorker(['server', spec.id, JSON.stringify(serverEnv)]);
+    const profile = (role: string): { dir: string; name: string } | undefined =>
+      settings.profileDir === undefined ? undefined : { dir: settings.profileDir, name: `${spec.id}-c${concurrency}-${role}` };
+    server = forkWorker(['server', spec.id, JSON.stringify(serverEnv)], profile('server'));
     // The client process loads its modules while the server starts.
-    client = forkWorker(['client', spec.id]);
+    client = forkWorker(['client', spec.id], profile('client'));
     const [ready, loaded] = await Promise.all([nextMessage(server, START_TIMEOUT, `${spec.id} server`), nextMessage(client, START_TIMEOUT, `${spec.id} client`)]);
     if (ready.type !== 'ready') throw new Error(`${spec.id} server sent '${ready.type}' instead of ready`);
     if (loaded.type !== 'loaded') throw new Error(`${spec.id} client sent '${loaded.type}' instead of loaded`);
@@ -98,10 +102,10 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
     return { ...base, status: 'failed', note: error instanceof Error ? error.message.split('\n').slice(0, 3).join(' | ') : String(error), rss };
   } finally {
     // Both sides have reported (or failed): a graceful close is not part of the measurement.
-    killByPid(client);
-    killByPid(server);
-    if (client) await exited(client, 1000);
-    if (server) await exited(server, 1000);
+    // Profiled workers are let exit by themselves (within 5 s), or their profile is lost.
+    const grace = settings.profileDir === undefined ? 0 : 5000;
+    if (client) await exited(client, grace);
+    if (server) await exited(server, grace);
     if (nats) rss.broker = mib(await nats.stop());
     phase('all exited');
   }

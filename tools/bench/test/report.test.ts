@@ -74,8 +74,8 @@ describe('report', () => {
 
   it('computes the targets of the issue as ratios', () => {
     expect(targetLines(rows)).toEqual([
-      'C=100: @svc TCP = 3.00× nest-tcp <&> (target ≥ 2×), p99 0.40× theirs (target ≤ 0.5×)',
-      'C=100: @svc TCP = 86 % of raw net (target ≥ 75 %)',
+      'C=100: @svc TCP = 3.00× [CPU/call 30 vs 30 µs] nest-tcp <&> (target ≥ 2×), p99 0.40× theirs (target ≤ 0.5×)',
+      'C=100: @svc TCP = 86 % of raw net (target ≥ 75 %) [CPU/call 30 vs 30 µs]',
     ]);
   });
 

@@ -1,5 +1,5 @@
 /**
- * pnpm bench [--quick] [--only=id,id] [--concurrency=100,1000] [--duration=S] [--warmup=S]
+ * pnpm bench [--quick] [--repeat=N] [--only=id,id] [--concurrency=100,1000] [--duration=S] [--warmup=S]
  *            [--no-filters] [--out=DIR] [--profile]
  * Runs every row at every concurrency in fresh processes, then the filter-chain micro-benchmark;
  * prints a table and writes <mode>.json, <mode>.md and <mode>.svg to results/. --profile also
@@ -23,12 +23,14 @@ const USAGE = `usage: pnpm bench [options]
   --only=ID,ID            only these rows: ${ROWS.map((r) => r.id).join(', ')}
   --concurrency=N,N       concurrent callers (default 100,1000)
   --duration=S --warmup=S seconds measured / of warm-up per row
+  --repeat=N              N interleaved rounds; each row reports its median round (default 1)
   --no-filters            skip the filter-chain micro-benchmark
   --profile               CPU profile of every server and client into <out>/profiles/
   --out=DIR               where <mode>.json, .md and .svg go (default tools/bench/results)`;
 
 interface Args {
   quick: boolean;
+  repeat: number;
   only: string[] | undefined;
   concurrency: number[];
   settings: RunSettings;
@@ -44,7 +46,7 @@ function parseArgs(argv: readonly string[]): Args {
     if (!match) throw new Error(`unknown argument '${arg}'; see the top of tools/bench/src/cli.ts or README.md`);
     flags.set(match[1]!, match[2] ?? 'true');
   }
-  const known = ['quick', 'only', 'concurrency', 'duration', 'warmup', 'no-filters', 'out', 'profile', 'help'];
+  const known = ['quick', 'repeat', 'only', 'concurrency', 'duration', 'warmup', 'no-filters', 'out', 'profile', 'help'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}; options: ${known.map((k) => `--${k}`).join(' ')}`);
   if (flags.has('help')) {
     console.log(USAGE);
@@ -61,8 +63,11 @@ function parseArgs(argv: readonly string[]): Args {
   const concurrency = (flags.get('concurrency') ?? '100,1000').split(',').map(Number);
   if (concurrency.some((c) => !Number.isInteger(c) || c < 1 || c > 10_000)) throw new Error('--concurrency takes integers between 1 and 10000');
   const out = flags.get('out') ?? fileURLToPath(new URL('../results/', import.meta.url));
+  const repeat = Number(flags.get('repeat') ?? 1);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) throw new Error('--repeat takes an integer between 1 and 10');
   return {
     quick,
+    repeat,
     only,
     concurrency,
     settings: {
@@ -90,6 +95,21 @@ async function filterBench(quick: boolean): Promise<FilterBenchRow[]> {
   }
 }
 
+/** The run with the median calls/s among the ok ones, noting every round's figure. */
+function median(results: RowResult[]): RowResult {
+  if (results.length === 1) return results[0]!;
+  const ok = results.filter((r) => r.status === 'ok').sort((a, b) => a.load!.callsPerSecond - b.load!.callsPerSecond);
+  const failed = results.filter((r) => r.status !== 'ok');
+  const pick = ok[Math.floor((ok.length - 1) / 2)] ?? failed[0]!;
+  const rounds = results.map((r) => (r.status === 'ok' ? r.load!.callsPerSecond : 0));
+  const notes = [
+    ok.length > 1 ? `median of ${ok.length} rounds: ${rounds.map((x) => (x === 0 ? 'failed' : `${Math.round(x / 1000)}k`)).join(' / ')}` : '',
+    failed.length > 0 && ok.length > 0 ? `${failed.length} round(s) failed: ${failed[0]!.note}` : '',
+    pick.note ?? '',
+  ].filter(Boolean);
+  return { ...pick, rounds, note: notes.join('; ') || undefined };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
@@ -98,24 +118,36 @@ async function main(): Promise<void> {
   const mode = args.quick ? 'quick' : 'full';
   console.log(`@svc bench (${mode}): ${rows.length} rows × C = ${args.concurrency.join(', ')}, ${args.settings.warmupMs / 1000} s warm-up + ${args.settings.durationMs / 1000} s each`);
 
-  const results: RowResult[] = [];
-  for (const spec of rows) {
-    for (const c of args.concurrency) {
-      const result = await runRow(spec, c, args.settings);
-      results.push(result);
-      const l = result.load;
-      const summary = result.status === 'ok' && l ? `${l.callsPerSecond.toLocaleString('en-US')} calls/s, p99 ${(l.latency.p99 / 1000).toFixed(2)} ms` : result.status;
-      console.log(`  ${spec.id.padEnd(16)} C=${String(c).padEnd(5)} ${summary}${result.note ? `  (${result.note})` : ''}`);
-      if (result.status === 'skipped') break;
+  // With --repeat, whole rounds over every row are interleaved, so that a burst of other work
+  // on the machine hits one round of each row rather than every round of one row.
+  const runs = new Map<string, RowResult[]>();
+  const skipped = new Set<string>();
+  for (let round = 1; round <= args.repeat; round++) {
+    for (const spec of rows) {
+      if (skipped.has(spec.id)) continue;
+      for (const c of args.concurrency) {
+        const result = await runRow(spec, c, args.settings);
+        const key = `${spec.id}@${c}`;
+        runs.set(key, [...(runs.get(key) ?? []), result]);
+        const l = result.load;
+        const summary = result.status === 'ok' && l ? `${l.callsPerSecond.toLocaleString('en-US')} calls/s, p99 ${(l.latency.p99 / 1000).toFixed(2)} ms` : result.status;
+        const prefix = args.repeat > 1 ? `[${round}/${args.repeat}] ` : '';
+        console.log(`  ${prefix}${spec.id.padEnd(16)} C=${String(c).padEnd(5)} ${summary}${result.note ? `  (${result.note})` : ''}`);
+        if (result.status === 'skipped') {
+          skipped.add(spec.id);
+          break;
+        }
+      }
     }
   }
+  const results = [...runs.values()].map(median);
   const filters = args.filters ? await filterBench(args.quick) : undefined;
 
   const report: Report = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     mode,
-    settings: { ...args.settings, concurrency: args.concurrency },
+    settings: { ...args.settings, concurrency: args.concurrency, repeat: args.repeat },
     messageBytes: MESSAGE_BYTES,
     machine: describeMachine(loadAtStart),
     rows: results,

@@ -17,7 +17,7 @@ export interface Report {
   startedAt: string;
   finishedAt: string;
   mode: 'quick' | 'full';
-  settings: RunSettings & { concurrency: number[] };
+  settings: RunSettings & { concurrency: number[]; repeat: number };
   messageBytes: number;
   machine: Machine;
   rows: RowResult[];
@@ -133,7 +133,8 @@ export function renderMarkdown(report: Report, chartFile: string): string {
     '',
     `${report.startedAt} → ${report.finishedAt}. Unary echo of a ${report.messageBytes}-byte JSON message (the same fields as protobuf for grpc-js), ` +
       `client and server in separate processes on 127.0.0.1, closed loop, ${report.settings.warmupMs / 1000} s warm-up then ` +
-      `${report.settings.durationMs / 1000} s measured, fresh processes for every row; every reply checked against its request.`,
+      `${report.settings.durationMs / 1000} s measured, fresh processes for every row; every reply checked against its request.` +
+      (report.settings.repeat > 1 ? ` ${report.settings.repeat} interleaved rounds; each line is the round with the median calls/s.` : ''),
     '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadavg[0]} at the start, ${m.loadavg[1]} at the end ` +
       `('load' in the table: the 1-minute load average as each row finished). CPU µs/call is the CPU time of the server and of the client ` +

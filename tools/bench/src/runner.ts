@@ -32,6 +32,8 @@ export interface RowResult {
    * than calls/s when other work shares the machine.
    */
   cpuUsPerCall?: { server?: number; client: number };
+  /** With --repeat: calls/s of every round (0 for a failed one); this result is the median one. */
+  rounds?: number[];
   /** The 1-minute load average when the row finished: how busy the machine was. */
   loadavg?: number;
 }

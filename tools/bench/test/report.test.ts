@@ -84,7 +84,7 @@ describe('report', () => {
       startedAt: 'a',
       finishedAt: 'b',
       mode: 'quick',
-      settings: { warmupMs: 400, durationMs: 1400, concurrency: [100] },
+      settings: { warmupMs: 400, durationMs: 1400, concurrency: [100], repeat: 1 },
       messageBytes: 581,
       machine: { cpu: 'x', cores: 2, memoryGiB: 24, node: 'v20', os: 'Linux', loadavg: [1, 2] },
       rows,

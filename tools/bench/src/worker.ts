@@ -6,7 +6,7 @@
  * It talks to the runner over the IPC channel (see WorkerMessage) and exits by itself.
  */
 import { runClosedLoop, type LoadOptions, type LoadResult } from './closed-loop.js';
-import { runFilterBench, type FilterBenchOptions, type FilterBenchRow } from './filter-bench.js';
+import type { FilterBenchOptions, FilterBenchRow } from './filter-bench.js';
 import { findRow } from './rows/index.js';
 import type { ClientEnv, ServerEnv } from './row.js';
 
@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   // A runner that dies (even by SIGKILL) closes the channel: no worker outlives it.
   process.on('disconnect', () => process.exit(0));
   if (role === 'filters') {
+    // Loaded on demand, like the rows: a peer's row never loads @svc/core.
+    const { runFilterBench } = await import('./filter-bench.js');
     await send({ type: 'filters', rows: await runFilterBench(JSON.parse(rowId!) as FilterBenchOptions) });
     process.exit(0);
   }

@@ -160,7 +160,11 @@ async function main(): Promise<void> {
 
   mkdirSync(args.out, { recursive: true });
   const file = (ext: string): string => path.join(args.out, `${mode}.${ext}`);
-  writeFileSync(file('json'), JSON.stringify(report, null, 2) + '\n');
+  const json = JSON.stringify(report, null, 2) + '\n';
+  writeFileSync(file('json'), json);
+  // Every run's JSON is kept too, to compare runs later.
+  mkdirSync(path.join(args.out, 'history'), { recursive: true });
+  writeFileSync(path.join(args.out, 'history', `${started.toISOString().replace(/[:.]/g, '-')}-${mode}.json`), json);
   writeFileSync(file('svg'), renderSvg(results, `@svc bench (${mode}): unary echo, ${MESSAGE_BYTES}-byte message, ${started.toISOString().slice(0, 16)}Z`));
   writeFileSync(file('md'), renderMarkdown(report, `${mode}.svg`));
   console.log(`\nwrote ${file('json')}, ${file('md')}, ${file('svg')} (${((Date.now() - started.getTime()) / 1000).toFixed(1)} s)`);

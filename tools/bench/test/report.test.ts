@@ -98,6 +98,6 @@ describe('report', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('svc-tcp-json &lt;&amp;&gt;');
     expect(svg).not.toMatch(/<&>/);
-    expect(svg.match(/<rect /g)).toHaveLength(1 + 3);
+    expect(svg.match(/<rect /g)).toHaveLength(1 + 3 * 2); // background, then calls/s and p99 per ok row
   });
 });

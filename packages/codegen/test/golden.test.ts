@@ -64,6 +64,20 @@ describe('golden corpus', () => {
     expect(proto).toContain(text);
   });
 
+  it('writes JSON Schema for every message and enum', () => {
+    const schema = JSON.parse(readFileSync(join(CORPUS, 'src/generated/catalog.schema.json'), 'utf8'));
+    expect(schema.$comment).toBe(GENERATED);
+    const everything = schema.$defs.Everything;
+    expect(everything.properties.i64).toEqual({ type: 'string', pattern: '^-?[0-9]+$', format: 'int64' });
+    expect(everything.properties.when).toEqual({ type: 'string', format: 'date-time' });
+    expect(everything.properties.nul).toEqual({ anyOf: [{ type: 'string' }, { type: 'null' }] });
+    expect(everything.required).toContain('when');
+    expect(everything.required).not.toContain('opt');
+    expect(schema.$defs.Color).toEqual({ enum: ['red', 'green', 'blue'] });
+    expect(schema.$defs.Shape.oneOf).toHaveLength(3);
+    expect(schema.methods.count).toEqual({ request: 'PageOfPoint', response: 'CountResponse' });
+  });
+
   it('imports the user types with import type from their own files', () => {
     const client = readFileSync(join(CORPUS, 'src/generated/catalog.client.ts'), 'utf8');
     expect(client).toContain("import type { Catalog, Everything } from '../catalog.js';");

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { Node, ts, type Symbol as MorphSymbol, type Type } from 'ts-morph';
 import type { FieldType, MapKeyName, ScalarName } from '@svc/core';
@@ -48,6 +49,11 @@ export class TypeMapper {
   /** A location `src/arith.ts:12:5` relative to the project root. */
   where(node: Node): string {
     const sf = node.getSourceFile();
+    const path = sf.getFilePath();
+    if (!path.startsWith(this.root + '/') || path.includes('/node_modules/')) {
+      // A type from a package: name the package, not a path and line that change with its builds.
+      return packageOf(path) ?? posix.basename(path);
+    }
     const { line, column } = sf.getLineAndColumnAtPos(node.getStart());
     return `${relative(this.root, sf.getFilePath())}:${line}:${column}`;
   }
@@ -445,6 +451,24 @@ function isLibType(t: Type): boolean {
 
 export function relative(root: string, file: string): string {
   return posix.relative(root, file);
+}
+
+const packageNames = new Map<string, string | undefined>();
+
+/** The name in the nearest package.json above a file. */
+function packageOf(file: string): string | undefined {
+  for (let dir = posix.dirname(file); dir !== posix.dirname(dir); dir = posix.dirname(dir)) {
+    if (packageNames.has(dir)) return packageNames.get(dir);
+    let name: string | undefined;
+    try {
+      name = (JSON.parse(readFileSync(posix.join(dir, 'package.json'), 'utf8')) as { name?: string }).name;
+    } catch {
+      continue;
+    }
+    packageNames.set(dir, name);
+    return name;
+  }
+  return undefined;
 }
 
 function stripColumn(location: string): string {

@@ -8,7 +8,7 @@ import type { DraftService } from './model/draft.js';
 import { formatLock, readLock, type Lock, type ServiceLock } from './model/lock.js';
 import { fileStem } from './model/naming.js';
 import { candidateFiles, readServices, relative } from './read/service-reader.js';
-import { emitClient, importPath } from './emit/client-emitter.js';
+import { emitClient } from './emit/client-emitter.js';
 import { emitDescriptor, schemaConst } from './emit/descriptor-emitter.js';
 import { GENERATED, tsHeader } from './emit/header.js';
 import { emitJsonSchema } from './emit/json-schema-emitter.js';
@@ -194,14 +194,14 @@ export class Generator {
     for (const o of outputs) services[o.draft.name] = o.lock;
     const lock: Lock = { lockVersion: 1, services };
     const files = outputs.flatMap((o) => o.files);
-    files.push({ path: join(this.outDir, 'index.ts'), content: emitIndex(outputs, this.outDir) });
+    files.push({ path: join(this.outDir, 'index.ts'), content: emitIndex(outputs, this.options.coreImport ?? '@svc/core') });
     const changes = [...outputs.filter((o) => regenerated.includes(o.draft.name)).flatMap((o) => o.changes), ...extraChanges];
     return { services: outputs, files, lock, lockText: formatLock(lock), changes, regenerated };
   }
 }
 
-function emitIndex(outputs: readonly ServiceOutput[], outDir: string): string {
-  const lines = [tsHeader('every @Service of the project').trimEnd(), "import type { ServiceSchema } from '@svc/core';"];
+function emitIndex(outputs: readonly ServiceOutput[], coreImport: string): string {
+  const lines = [tsHeader('every @Service of the project').trimEnd(), `import type { ServiceSchema } from '${coreImport}';`];
   for (const o of outputs) {
     const stem = fileStem(o.draft.name);
     lines.push(`import { ${schemaConst(o.draft.name)} } from './${stem}.descriptor.js';`);
@@ -215,8 +215,6 @@ function emitIndex(outputs: readonly ServiceOutput[], outDir: string): string {
   lines.push('');
   lines.push('/** The schemas of every service: pass them to protobufCodec({ schemas }). */');
   lines.push(`export const schemas: readonly ServiceSchema[] = [${outputs.map((o) => schemaConst(o.draft.name)).join(', ')}];`);
-  void importPath;
-  void outDir;
   return lines.join('\n') + '\n';
 }
 

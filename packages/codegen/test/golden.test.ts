@@ -23,7 +23,7 @@ describe('golden corpus', () => {
     }
   });
 
-  const proto = readFileSync(join(CORPUS, 'src/generated/catalog.proto'), 'utf8');
+  const proto = ['catalog', 'admin-console'].map((f) => readFileSync(join(CORPUS, `src/generated/${f}.proto`), 'utf8')).join('\n');
   it.each([
     ['number → double', '  double d = 1;'],
     ['float', '  float f = 2;'],
@@ -60,6 +60,7 @@ describe('golden corpus', () => {
     ['scalar result → wrapper', 'message CountResponse {\n  int32 value = 1;\n}'],
     ['void → Empty', 'rpc ping (google.protobuf.Empty) returns (google.protobuf.Empty);'],
     ['@Method({ name }) → wire name', 'rpc findShape (FindShapeRequest) returns (FindShapeResponse);'],
+    ['methods inherited from a base class', 'rpc health (google.protobuf.Empty) returns (HealthResponse);'],
   ])('%s', (_row, text) => {
     expect(proto).toContain(text);
   });

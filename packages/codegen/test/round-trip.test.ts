@@ -4,7 +4,8 @@ import { Client, Server, inproc, protobufCodec, silentLogger, staticRegistry, ty
 import { tcp } from '@svc/transport-tcp';
 import { Catalog, type Everything } from './fixtures/corpus/src/catalog.js';
 import { everything, everythingElse } from './fixtures/values.js';
-import { CatalogClient, schemas } from './fixtures/corpus/src/generated/index.js';
+import { AdminConsole } from './fixtures/corpus/src/admin.js';
+import { AdminConsoleClient, CatalogClient, schemas } from './fixtures/corpus/src/generated/index.js';
 
 const transports: [string, () => Transport, string][] = [['inproc', () => inproc(), 'inproc://catalog']];
 if (existsSync(new URL('../../transport-tcp/dist/index.js', import.meta.url))) transports.push(['tcp', () => tcp(), 'tcp://127.0.0.1:0']);
@@ -19,9 +20,9 @@ describe.each(transports)('round trip of every mapped type over %s', (_name, mak
 
   beforeAll(async () => {
     transport = makeTransport();
-    server = new Server({ transport, codecs: [protobufCodec({ schemas })], logger: silentLogger }).register(impl);
+    server = new Server({ transport, codecs: [protobufCodec({ schemas })], logger: silentLogger }).register(impl).register(new AdminConsole());
     const address = await server.listen(listenAddress);
-    client = new Client({ transport, registry: staticRegistry({ Catalog: [address] }), codecs: [protobufCodec({ schemas })] });
+    client = new Client({ transport, registry: staticRegistry({ Catalog: [address], AdminConsole: [address] }), codecs: [protobufCodec({ schemas })] });
     catalog = new CatalogClient(client);
   });
   afterAll(async () => {
@@ -48,6 +49,13 @@ describe.each(transports)('round trip of every mapped type over %s', (_name, mak
     expect(await catalog.lookupShape('none')).toBeNull();
     expect(await catalog.lookupShape('any')).toEqual({ kind: 'circle', center: { x: 1, y: 2 }, radius: 3 });
     await expect(catalog.lookupShape('bad')).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'no shape bad' });
+  });
+
+  it('serves several services, inherited methods included', async () => {
+    const admin = new AdminConsoleClient(client);
+    expect(await admin.health()).toEqual({ ok: true, since: new Date(0) });
+    expect(await admin.audit({ since: new Date(86_400_000) })).toEqual({ items: ['1970-01-02T00:00:00.000Z'], total: 1 });
+    await expect(admin.audit({ since: new Date(0), limit: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('request.limit expected an integer from 0') });
   });
 
   it('refuses a bad request on the client, naming the field', async () => {

@@ -71,6 +71,7 @@ export class Generator {
   private lock: Lock;
   private readonly outputs = new Map<string, ServiceOutput>();
   private readonly options: GeneratorOptions;
+  private readonly tsconfig: string;
 
   constructor(options: GeneratorOptions) {
     this.options = options;
@@ -81,10 +82,8 @@ export class Generator {
     this.lockFile = resolve(options.lockFile ?? join(this.root, 'svc.lock.json'));
     // The project's files minus svc-gen's own output (600 generated files would only cost parsing).
     this.project = new Project({ tsConfigFilePath: tsconfig, skipAddingFilesFromTsConfig: true });
-    const parsed = ts.getParsedCommandLineOfConfigFile(tsconfig, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
-    for (const file of parsed?.fileNames ?? []) {
-      if (!resolve(file).startsWith(this.outDir + '/')) this.project.addSourceFileAtPath(file);
-    }
+    this.tsconfig = tsconfig;
+    for (const file of this.projectFiles()) this.project.addSourceFileAtPath(file);
     this.lock = readLock(this.lockFile);
   }
 
@@ -104,11 +103,13 @@ export class Generator {
    */
   update(changedFiles: readonly string[]): GenerateResult {
     const changed = new Set(changedFiles.map((f) => resolve(f)));
+    // A new file joins only if the tsconfig includes it (as on a full run).
+    let fileNames: Set<string> | undefined;
     for (const path of changed) {
       const sf = this.project.getSourceFile(path);
       if (sf && existsSync(path)) sf.refreshFromFileSystemSync();
       else if (sf) this.project.removeSourceFile(sf);
-      else if (existsSync(path) && /\.(c|m)?tsx?$/.test(path) && !path.startsWith(this.outDir + '/')) this.project.addSourceFileAtPath(path);
+      else if (existsSync(path) && (fileNames ??= this.projectFiles()).has(path)) this.project.addSourceFileAtPath(path);
     }
     const affected = [...this.outputs.values()].filter((o) => [...changed].some((f) => o.draft.dependencies.has(f)));
     const files = new Set<string>(changed);
@@ -163,6 +164,12 @@ export class Generator {
     const produced = new Set(result.files.map((f) => f.path));
     for (const path of this.generatedOnDisk()) if (!produced.has(path)) out.push({ path, problem: 'extra' });
     return out;
+  }
+
+  /** The files the tsconfig includes, minus svc-gen's own output. */
+  private projectFiles(): Set<string> {
+    const parsed = ts.getParsedCommandLineOfConfigFile(this.tsconfig, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+    return new Set((parsed?.fileNames ?? []).map((f) => resolve(f)).filter((f) => !f.startsWith(this.outDir + '/')));
   }
 
   private generatedOnDisk(): string[] {

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CodegenFailure, Generator, watch, type Watcher } from '../src/index.js';
@@ -77,6 +77,27 @@ describe('svc-gen --watch', () => {
     project.write('src/levels.ts', "export type Level = 'low' | 'mid' | 'high';\n");
     expect(await event).toEqual({ regenerated: ['Beta'] });
     expect(readFileSync(out('beta.proto'), 'utf8')).toContain('  LEVEL_MID = 3;');
+  });
+
+  it('picks up a new service file, and drops the output of a deleted one', async () => {
+    let event = next();
+    project.write('src/c.ts', "import { Method, Service } from '@svc/core';\n\n@Service('Gamma')\nexport class Gamma {\n  @Method() async go(args: { n: number }): Promise<void> {}\n}\n");
+    expect(await event).toEqual({ regenerated: ['Gamma'] });
+    expect(readFileSync(out('index.ts'), 'utf8')).toContain('GammaClient');
+    expect(existsSync(out('gamma.proto'))).toBe(true);
+    event = next();
+    unlinkSync(join(project.root, 'src/c.ts'));
+    expect(await event).toEqual({ regenerated: [] });
+    expect(existsSync(out('gamma.proto'))).toBe(false);
+    expect(readFileSync(out('index.ts'), 'utf8')).not.toContain('GammaClient');
+  });
+
+  it('ignores files the tsconfig does not include', async () => {
+    project.write('scratch/d.ts', "import { Method, Service } from '@svc/core';\n\n@Service('Delta')\nexport class Delta {\n  @Method() async go(args: { n: number }): Promise<void> {}\n}\n");
+    const event = next();
+    project.write('src/b.ts', b('  x: string;\n  level: Level;\n  y: boolean;\n  z: string;'));
+    expect(await event).toEqual({ regenerated: ['Beta'] });
+    expect(existsSync(out('delta.proto'))).toBe(false);
   });
 
   it('reports an error, keeps watching, and recovers when it is fixed', async () => {

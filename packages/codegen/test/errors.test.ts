@@ -17,6 +17,10 @@ export interface Wide {
   n: number;
 }
 
+export interface Named {
+  s: string;
+}
+
 @Service('Bad')
 export class Bad {
   @Method() async fn(args: { items: Item[] }): Promise<void> {}
@@ -33,7 +37,13 @@ export class Bad {
   @Method() async width(args: Wide): Promise<void> {}
   @Method() async returnsFn(): Promise<() => void> { return () => {}; }
 }
+
+@Service('Dup')
+export class Dup {
+  @Method() async both(args: { mine: Named; theirs: import('./other.js').Named }): Promise<void> {}
+}
 `,
+  'src/other.ts': 'export interface Named {\n  t: string;\n}\n',
 });
 afterAll(() => project.remove());
 
@@ -48,7 +58,7 @@ describe('unsupported types', () => {
 
   it('stops generation and reports every problem', () => {
     expect(failure).toBeInstanceOf(CodegenFailure);
-    expect(messages).toHaveLength(13);
+    expect(messages).toHaveLength(14);
   });
 
   it.each([
@@ -65,6 +75,7 @@ describe('unsupported types', () => {
     ['Bad.buffer → args.b: Buffer does not survive the trip', 'Declare the field as Uint8Array'],
     ["Bad.width → args.n: the width 'int64' does not fit a number", '64-bit integers are bigint'],
     ['Bad.returnsFn → returns: functions cannot travel over the wire', 'Send data instead'],
+    ["Dup.both → args.theirs: two different types are both named 'Named' in this service (src/other.ts:1 and src/bad.ts:12)", 'Rename one of them'],
   ])('%s', (what, hint) => {
     const message = messages.find((m) => m.includes(what));
     expect(message, messages.join('\n')).toBeDefined();
@@ -76,7 +87,7 @@ describe('unsupported types', () => {
     const err: string[] = [];
     const code = await runCli(['-p', project.tsconfig], { out: () => {}, err: (l) => err.push(l) });
     expect(code).toBe(1);
-    expect(err.join('\n')).toContain('svc-gen found 13 problems');
+    expect(err.join('\n')).toContain('svc-gen found 14 problems');
   });
 
   it('exits non-zero from the svc-gen binary', () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFile
 import { dirname, join, resolve } from 'node:path';
 import { Project, ts } from 'ts-morph';
 import type { ServiceSchema } from '@svc/core';
-import { CodegenFailure } from './errors.js';
+import { CodegenError, CodegenFailure } from './errors.js';
 import { assignNumbers, removedServices, type WireChange } from './model/assign-numbers.js';
 import type { DraftService } from './model/draft.js';
 import { formatLock, readLock, type Lock, type ServiceLock } from './model/lock.js';
@@ -92,7 +92,7 @@ export class Generator {
     this.outputs.clear();
     const { services, errors } = readServices(candidateFiles(this.project, this.outDir), this.root);
     if (errors.length) throw new CodegenFailure(errors);
-    for (const draft of services) this.outputs.set(draft.name, this.emitService(draft));
+    this.emitAll(services);
     const changes = removedServices(this.lock, new Set(this.outputs.keys()));
     return this.result(changes, services.map((s) => s.name), true);
   }
@@ -119,7 +119,7 @@ export class Generator {
     if (errors.length) throw new CodegenFailure(errors);
     for (const o of affected) this.outputs.delete(o.draft.name);
     for (const [name, o] of this.outputs) if (files.has(o.draft.file)) this.outputs.delete(name);
-    for (const draft of services) this.outputs.set(draft.name, this.emitService(draft));
+    this.emitAll(services);
     return this.result([], services.map((s) => s.name), false);
   }
 
@@ -177,6 +177,20 @@ export class Generator {
     return readdirSync(this.outDir)
       .map((name) => join(this.outDir, name))
       .filter((path) => (readOrUndefined(path) ?? '').slice(0, 200).includes(GENERATED));
+  }
+
+  /** Emits every service; problems found while emitting are collected like the reader's. */
+  private emitAll(services: readonly DraftService[]): void {
+    const errors: Error[] = [];
+    for (const draft of services) {
+      try {
+        this.outputs.set(draft.name, this.emitService(draft));
+      } catch (error) {
+        if (!(error instanceof CodegenError)) throw error;
+        errors.push(error);
+      }
+    }
+    if (errors.length) throw new CodegenFailure(errors);
   }
 
   private emitService(draft: DraftService): ServiceOutput {

@@ -103,3 +103,18 @@ describe('unsupported types', () => {
     expect(stderr).toContain('Bad.fn → args.items[].when: functions cannot travel over the wire');
   }, 30_000);
 });
+
+describe('a typed client that would need an unexported class', () => {
+  it('says to export it', () => {
+    const hidden = tempProject({
+      'src/hidden.ts': `import { Method, Service } from '@svc/core';\n\n@Service('Hidden')\nclass Hidden {\n  @Method() async go(args: { n: number }): Promise<void> {}\n}\nvoid Hidden;\n`,
+    });
+    try {
+      expect(() => new Generator({ tsconfig: hidden.tsconfig }).generate()).toThrow(
+        /src\/hidden\.ts:3 Hidden: the typed client refers to the class Hidden .* not exported\. Export it \(export class Hidden\)/,
+      );
+    } finally {
+      hidden.remove();
+    }
+  });
+});

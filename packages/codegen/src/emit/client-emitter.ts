@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { DraftService, TsTypeRef } from '../model/draft.js';
+import { CodegenError } from '../errors.js';
 import { tsHeader } from './header.js';
 import { schemaConst } from './descriptor-emitter.js';
 
@@ -41,7 +42,7 @@ export function emitClient(service: DraftService, outDir: string, stem: string, 
   });
   if (needsClass) {
     if (!service.classExported) {
-      throw new Error(`${service.source} ${service.name}: the typed client refers to the class ${service.className}, which is not exported. Export it (export class ${service.className})`);
+      throw new CodegenError(service.source, service.name, `the typed client refers to the class ${service.className} for types it cannot import by name, and the class is not exported`, `Export it (export class ${service.className}), or export the request and response types`);
     }
     use(service.file, service.className);
   }

@@ -69,7 +69,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
       const md = m.getDecorator('Method');
       if (!md) continue;
       try {
-        methods.push(readMethod(name, m, md, mapper, root));
+        methods.push(readMethod(name, m, md, mapper));
       } catch (error) {
         errors.push(error as Error);
       }
@@ -104,7 +104,7 @@ export class AggregateErrors extends Error {
   }
 }
 
-function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper: TypeMapper, root: string): DraftMethod {
+function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper: TypeMapper): DraftMethod {
   const property = m.getName();
   const options = md.getArguments()[0];
   const name = objectLiteralString(options, 'name') ?? property;
@@ -160,7 +160,6 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
     if (file.isDeclarationFile() || file.getFilePath().includes('/node_modules/')) return { kind: fallback };
     if (!(Node.isInterfaceDeclaration(decl) || Node.isTypeAliasDeclaration(decl) || Node.isClassDeclaration(decl) || Node.isEnumDeclaration(decl))) return { kind: fallback };
     if (decl.getName() !== symbol!.getName()) return { kind: fallback };
-    void root;
     return { kind: 'named', name: symbol!.getName(), file: file.getFilePath() };
   }
 }

@@ -1,13 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { svcVitestConfig } from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // Each test file starts its own nats-server; one file at a time keeps the shared cores calm.
-    fileParallelism: false,
-    reporters: ['default', 'json'],
-    outputFile: { json: 'test-results.json' },
-  },
-});
+// Each test file starts its own nats-server; one file at a time keeps the shared cores calm.
+export default svcVitestConfig({ test: { fileParallelism: false } });

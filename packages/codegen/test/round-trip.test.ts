@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Client, Server, inproc, protobufCodec, silentLogger, staticRegistry, type Codec, type Transport } from '@svc/core';
+import { Client, Server, inproc, protobufCodec, schemaJsonCodec, silentLogger, staticRegistry, type Codec, type Transport } from '@svc/core';
 import { tcp } from '@svc/transport-tcp';
 import { Catalog, type Everything } from './fixtures/corpus/src/catalog.js';
 import { everything, everythingElse } from './fixtures/values.js';
@@ -90,5 +90,31 @@ describe.each(transports)('round trip of every mapped type over %s', (_name, mak
       }
     }
     expect(echo.mock.calls.length).toBe(calls);
+  });
+});
+
+describe('round trip of every mapped type as schema-aware JSON over inproc', () => {
+  it('returns every value equal, and refuses bad JSON from an untyped caller with the field path', async () => {
+    const transport = inproc();
+    const server = new Server({ transport, codecs: [protobufCodec({ schemas }), schemaJsonCodec({ schemas })], logger: silentLogger }).register(new Catalog());
+    const address = await server.listen('inproc://catalog-json');
+    const registry = staticRegistry({ Catalog: [address] });
+    const client = new Client({ transport, registry, codecs: [schemaJsonCodec({ schemas })] });
+    const untyped = new Client({ transport, registry });
+    try {
+      const catalog = new CatalogClient(client);
+      expect(await catalog.echo(everything())).toEqual(everything());
+      expect(await catalog.echo(everythingElse())).toEqual(everythingElse());
+      expect(await catalog.lookupShape('none')).toBeNull();
+      const json = JSON.parse(JSON.stringify(everything(), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Map ? {} : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)));
+      await expect(untyped.invoke('Catalog', 'echo', { ...json, shape: { kind: 'hexagon' } })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('Catalog.echo: request.shape.kind expected one of "circle", "square", "label", got "hexagon"'),
+      });
+    } finally {
+      await client.close();
+      await untyped.close();
+      await server.close();
+    }
   });
 });

@@ -1,0 +1,130 @@
+import type { Codec, MethodSerializers } from './codec.js';
+import { jsonCodec } from './json-codec.js';
+import { RpcError } from '../errors/rpc-error.js';
+import { SchemaConverter, withPaths, type Side } from './protobuf-convert.js';
+import { isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
+import type { ProtobufCodecOptions } from './protobuf-codec.js';
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * JSON that knows the schemas svc-gen generated: the same name on the wire ('json'), so it
+ * replaces the built-in JSON codec (`new Server({ codecs: [schemaJsonCodec({ schemas })] })`).
+ * For services with a schema, bigint travels as a decimal string, Date as an ISO string,
+ * Uint8Array as base64 and Map as an object, and every value is checked against the schema
+ * like the protobuf codec does: a JSON caller (a gateway, curl, another language) cannot hand a
+ * handler malformed input either. Services without a schema get plain JSON.
+ */
+export function schemaJsonCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): Codec {
+  const schemas = Array.isArray(options) ? (options as readonly ServiceSchema[]) : (options as ProtobufCodecOptions).schemas;
+  const plain = jsonCodec();
+  const converters = new Map<string, SchemaConverter>();
+  for (const schema of schemas) converters.set(schema.service, new SchemaConverter(schema));
+  const cache = new Map<string, MethodSerializers | undefined>();
+  return {
+    name: 'json',
+    forMethod(service: string, method: string): MethodSerializers | undefined {
+      const converter = converters.get(service);
+      if (!converter) return plain.forMethod(service, method);
+      const key = `${service}\u0000${method}`;
+      if (cache.has(key)) return cache.get(key);
+      const m = converter.schema.methods.find((x) => x.name === method);
+      const serializers = m && {
+        encodeRequest: encoder(converter, m.request, m.requestWrapped === true, 'request'),
+        decodeRequest: decoder(converter, m.request, m.requestWrapped === true, 'request', `${service}.${method}`),
+        encodeResponse: encoder(converter, m.response, m.responseWrapped === true, 'response'),
+        decodeResponse: decoder(converter, m.response, m.responseWrapped === true, 'response', `${service}.${method}`),
+      };
+      cache.set(key, serializers);
+      return serializers;
+    },
+  };
+}
+
+function encoder(converter: SchemaConverter, name: string | null, wrapped: boolean, side: Side): (value: unknown) => Uint8Array {
+  if (name === null) return () => EMPTY;
+  const message = converter.message(name);
+  return (value) => {
+    // The same checks as the protobuf codec, so both codecs refuse the same values.
+    withPaths((path) => converter.toWire(message, wrapped ? { value } : value, path, side));
+    return Buffer.from(JSON.stringify(value, replacer));
+  };
+}
+
+function decoder(converter: SchemaConverter, name: string | null, wrapped: boolean, side: Side, label: string): (bytes: Uint8Array) => unknown {
+  if (name === null) return () => undefined;
+  const message = converter.message(name);
+  return (bytes) => {
+    let parsed: unknown;
+    try {
+      const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      parsed = bytes.length === 0 ? undefined : JSON.parse(buf.toString('utf8'));
+    } catch (error) {
+      throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not valid JSON (${(error as Error).message})`, { cause: error });
+    }
+    const revived = wrapped ? reviveField(converter, message.fields[0]!.type, parsed) : reviveMessage(converter, message, parsed);
+    try {
+      withPaths((path) => converter.toWire(message, wrapped ? { value: revived } : revived, path, side));
+    } catch (error) {
+      if (!RpcError.is(error)) throw error;
+      throw new RpcError(error.code, `${label}: ${error.message.replace(/^(request|response)\.value\b/, '$1')}`, { details: error.details });
+    }
+    return revived;
+  };
+}
+
+/** JSON.stringify's view of the TypeScript-only values. */
+function replacer(this: unknown, key: string, value: unknown): unknown {
+  // `value` is after toJSON (a Buffer would be { type, data }); the holder has the original.
+  const original = (this as Record<string, unknown>)[key];
+  if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.length).toString('base64');
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [typeof k === 'bigint' ? k.toString() : String(k), v]));
+  return value;
+}
+
+/** Turns the JSON forms back into bigint, Date, Uint8Array and Map where the schema says so. */
+function reviveMessage(converter: SchemaConverter, message: MessageSchema, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const source = value as Record<string, unknown>;
+  if (message.discriminant !== undefined) {
+    const variant = message.fields.find((f) => f.tag === source[message.discriminant!]);
+    return variant ? reviveField(converter, variant.type, source) : value;
+  }
+  const out: Record<string, unknown> = { ...source };
+  for (const f of message.fields) {
+    if (out[f.name] !== undefined && out[f.name] !== null) out[f.name] = reviveField(converter, f.type, out[f.name]);
+  }
+  return out;
+}
+
+function reviveField(converter: SchemaConverter, type: FieldType, value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  switch (type.kind) {
+    case 'scalar':
+      if (isLongScalar(type.scalar) && (typeof value === 'string' ? /^-?[0-9]+$/.test(value) : Number.isSafeInteger(value))) return BigInt(value as string | number);
+      if (type.scalar === 'bytes' && typeof value === 'string') return new Uint8Array(Buffer.from(value, 'base64'));
+      return value;
+    case 'timestamp':
+      return typeof value === 'string' || typeof value === 'number' ? new Date(value) : value;
+    case 'enum':
+      return value;
+    case 'message':
+      return reviveMessage(converter, converter.message(type.name), value);
+    case 'list':
+      return Array.isArray(value) ? value.map((v) => reviveField(converter, type.element, v)) : value;
+    case 'map': {
+      if (typeof value !== 'object' || Array.isArray(value)) return value;
+      const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => [type.js === 'map' ? reviveKey(type.key, k) : k, reviveField(converter, type.value, v)] as const);
+      return type.js === 'map' ? new Map(entries) : Object.fromEntries(entries);
+    }
+  }
+}
+
+function reviveKey(key: string, k: string): unknown {
+  if (key === 'string') return k;
+  if (key === 'bool') return k === 'true' ? true : k === 'false' ? false : k;
+  if (isLongScalar(key as never)) return /^-?[0-9]+$/.test(k) ? BigInt(k) : k;
+  const n = Number(k);
+  return Number.isNaN(n) ? k : n;
+}

@@ -1,8 +1,9 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/index.js';
-import { tempProject } from './helpers.js';
+import { PROTOC, tempProject } from './helpers.js';
 
 const service = (fields: string, colors = "'red' | 'green'", extra = ''): string => `import { Method, Service, type int32 } from '@svc/core';
 
@@ -96,6 +97,24 @@ describe('svc.lock.json and --check', () => {
     expect(proto()).toContain('  COLOR_BLUE = 3;');
   });
 
+  it.skipIf(!existsSync(PROTOC))('the .proto with reserved fields and values still compiles with protoc', () => {
+    const out = execFileSync(PROTOC, [`-I${join(project.root, 'src/generated')}`, '-I/usr/include', '--descriptor_set_out=/dev/null', 'shop.proto'], { stdio: 'pipe' });
+    expect(out.toString()).toBe('');
+    expect(proto()).toMatch(/reserved 1, 2;/);
+  });
+
+  it('refuses a lock in which one number belongs to two fields (a bad merge)', async () => {
+    const path = join(project.root, 'svc.lock.json');
+    const good = readFileSync(path, 'utf8');
+    const lockJson = JSON.parse(good);
+    lockJson.services.Shop.messages.Args.fields.e.no = 3;
+    writeFileSync(path, JSON.stringify(lockJson));
+    const run = await cli('--check');
+    expect(run.code).toBe(1);
+    expect(run.err).toContain('svc.lock.json: Shop.Args: number 3 is given to both c and e');
+    writeFileSync(path, good);
+  });
+
   it('names each stale, missing and extra generated file', async () => {
     const generated = join(project.root, 'src/generated');
     writeFileSync(join(generated, 'shop.proto'), proto().replace('double a = 6', 'double a = 7'));
@@ -108,5 +127,28 @@ describe('svc.lock.json and --check', () => {
     expect(check.err).toMatch(/extra\s+\S*old\.proto/);
     expect((await cli()).code).toBe(0);
     expect((await cli('--check')).code).toBe(0);
+  });
+});
+
+describe('numeric TS enums in the lock', () => {
+  const enumProject = tempProject({ 'src/e.ts': "import { Method, Service } from '@svc/core';\n\nexport enum Level {\n  Low = 1,\n  High = 2,\n}\n\n@Service('Levels')\nexport class Levels {\n  @Method() async set(args: { level: Level }): Promise<void> {}\n}\n" });
+  afterAll(() => enumProject.remove());
+  const run = async (...args: string[]): Promise<{ code: number; err: string }> => {
+    const err: string[] = [];
+    const code = await runCli(['-p', enumProject.tsconfig, ...args], { out: () => {}, err: (l) => err.push(l) });
+    return { code, err: err.join('\n') };
+  };
+
+  it('keeps their own numbers, and reports reusing the number of a removed member', async () => {
+    expect((await run()).code).toBe(0);
+    enumProject.write('src/e.ts', readFileSync(join(enumProject.root, 'src/e.ts'), 'utf8').replace('  High = 2,\n', ''));
+    expect((await run('--allow-breaking')).code).toBe(0);
+    enumProject.write('src/e.ts', readFileSync(join(enumProject.root, 'src/e.ts'), 'utf8').replace('  Low = 1,\n', '  Low = 1,\n  Mid = 2,\n'));
+    const refused = await run();
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('BREAKING Levels.Level.LEVEL_MID: reuses number 2, reserved since LEVEL_HIGH was removed');
+    expect((await run('--allow-breaking')).code).toBe(0);
+    expect((await run('--check')).code).toBe(0);
+    expect(readFileSync(join(enumProject.root, 'src/generated/levels.proto'), 'utf8')).toContain('  LEVEL_MID = 2;');
   });
 });

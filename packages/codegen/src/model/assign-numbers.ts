@@ -93,6 +93,11 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
       if (v.fixed !== undefined) {
         no = v.fixed;
         if (locked !== undefined && locked !== no) changes.push({ breaking: true, subject: `${draft.name}.${e.name}.${v.name}`, message: `value changed from ${locked} to ${no}`, source: e.source });
+        const reused = after.reserved.findIndex((r) => r.no === no);
+        if (reused >= 0) {
+          changes.push({ breaking: true, subject: `${draft.name}.${e.name}.${v.name}`, message: `reuses number ${no}, reserved since ${after.reserved[reused]!.name} was removed; old peers read it as that value`, source: e.source });
+          after.reserved.splice(reused, 1);
+        }
       } else if (locked !== undefined) {
         no = locked;
       } else {

@@ -53,7 +53,33 @@ export function readLock(path: string): Lock {
   if (lock.lockVersion !== 1 || typeof lock.services !== 'object') {
     throw new Error(`${path} is not an svc-gen lock file of version 1; restore it from version control`);
   }
+  const problems = lockProblems(lock);
+  if (problems.length) {
+    throw new Error(`${path}: ${problems.join('; ')}. Fix the lock by hand (each number belongs to one field or value, reserved ones to none), usually by keeping the side of a merge that is already deployed`);
+  }
   return lock;
+}
+
+/** Numbers given twice, or both given and reserved: what a bad merge of two branches leaves. */
+export function lockProblems(lock: Lock): string[] {
+  const problems: string[] = [];
+  for (const [service, s] of Object.entries(lock.services)) {
+    const check = (owner: string, used: [string, number][], reserved: { no: number; name: string }[]): void => {
+      const byNo = new Map<number, string>();
+      for (const [name, no] of used) {
+        const other = byNo.get(no);
+        if (other !== undefined) problems.push(`${service}.${owner}: number ${no} is given to both ${other} and ${name}`);
+        byNo.set(no, name);
+      }
+      for (const r of reserved) {
+        const user = byNo.get(r.no);
+        if (user !== undefined) problems.push(`${service}.${owner}: number ${r.no} is reserved (was ${r.name}) but given to ${user}`);
+      }
+    };
+    for (const [name, m] of Object.entries(s.messages)) check(name, Object.entries(m.fields).map(([f, v]) => [f, v.no]), m.reserved);
+    for (const [name, e] of Object.entries(s.enums)) check(name, Object.entries(e.values), e.reserved);
+  }
+  return problems;
 }
 
 /** Stable text: sorted keys, so the lock diffs cleanly. */

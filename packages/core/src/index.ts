@@ -28,3 +28,4 @@ export type { int32, uint32, sint32, fixed32, sfixed32, float, double, int64, ui
 export type { ServiceSchema, MessageSchema, FieldSchema, FieldType, EnumSchema, EnumValueSchema, MethodSchema, ScalarName, MapKeyName } from './codec/protobuf-schema.js';
 export { protobufCodec, type ProtobufCodecOptions } from './codec/protobuf-codec.js';
 export { schemaJsonCodec } from './codec/protobuf-json-codec.js';
+export { toProtobufJson } from './codec/protobuf-reflection.js';

@@ -1,4 +1,6 @@
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
+import { toProtobufJson } from '../src/index.js';
 import { Client, Method, Server, Service, inproc, jsonCodec, protobufCodec, silentLogger, staticRegistry, type ServiceSchema } from '../src/index.js';
 
 // A schema as svc-gen writes it (see packages/codegen's golden corpus for the generated ones).
@@ -58,6 +60,21 @@ describe('protobufCodec', () => {
     expect('memo' in back).toBe(false);
     const receipt = post.decodeResponse(post.encodeResponse({ id: 7n, note: null }));
     expect(receipt).toEqual({ id: 7n, note: null });
+  });
+
+  it('writes what protobufjs reflection reads, and reads what it writes (same schema as protobufjs JSON)', () => {
+    const Entry = protobuf.Root.fromJSON(toProtobufJson(schema)).lookupType('ledger.Entry');
+    const ours = Entry.toObject(Entry.decode(post.encodeRequest({ ...entry(), tags: new Map(), memo: '' })), { longs: String, enums: String });
+    expect(ours).toEqual({
+      account: 'acme',
+      cents: '-9223372036854775808',
+      at: { seconds: '-1', nanos: 999_000_000 },
+      side: 'SIDE_CREDIT',
+      lines: [{}, { qty: 4294967295 }],
+      memo: '',
+    });
+    const theirs = Entry.encode(Entry.fromObject({ account: 'x', cents: '-5', at: { seconds: 10, nanos: 5_000_000 }, side: 2, lines: [{ qty: 7 }], tags: { '18446744073709551615': 'max' } })).finish();
+    expect(post.decodeRequest(theirs)).toEqual({ account: 'x', cents: -5n, at: new Date(10_005), side: 'credit', lines: [{ qty: 7 }], tags: new Map([[2n ** 64n - 1n, 'max']]) });
   });
 
   it('wraps scalar requests and responses, and carries void as an empty body', () => {

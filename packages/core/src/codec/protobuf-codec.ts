@@ -1,8 +1,9 @@
 import protobuf from 'protobufjs';
 import type { Codec, MethodSerializers } from './codec.js';
 import { RpcError } from '../errors/rpc-error.js';
-import { SchemaConverter, bad, withPaths, type Side } from './protobuf-convert.js';
-import { SCHEMA_VERSION, isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
+import { withPaths, type Side } from './protobuf-paths.js';
+import { WireSchema } from './protobuf-wire.js';
+import { SCHEMA_VERSION, type ServiceSchema } from './protobuf-schema.js';
 
 export interface ProtobufCodecOptions {
   /** The schemas svc-gen generated (`schemas` from src/generated/index.ts, or single `ArithSchema`s). */
@@ -43,15 +44,13 @@ export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSc
   };
 }
 
-/** One service's schema as a protobufjs Root, with its converters. */
+/** One service's schema compiled to the wire format (see protobuf-wire.ts). */
 class CompiledService {
-  private readonly root: protobuf.Root;
-  private readonly converter: SchemaConverter;
+  private readonly wire: WireSchema;
   private readonly methods = new Map<string, MethodSerializers>();
 
   constructor(private readonly schema: ServiceSchema) {
-    this.root = protobuf.Root.fromJSON(toProtobufJson(schema));
-    this.converter = new SchemaConverter(schema);
+    this.wire = new WireSchema(schema);
   }
 
   serializers(method: string): MethodSerializers | undefined {
@@ -79,32 +78,29 @@ class CompiledService {
         decode: () => undefined,
       };
     }
-    const type = this.root.lookupType(`${this.schema.package}.${name}`);
-    const message: MessageSchema = this.converter.message(name);
-    const converter = this.converter;
+    const message = this.wire.message(name);
     return {
       encode(value: unknown): Uint8Array {
+        const input = wrapped ? { value } : value;
         try {
-          const input = wrapped ? { value } : value;
-          const plain = withPaths((path) => converter.toWire(message, input, path, side));
-          return type.encode(plain).finish();
+          return withPaths((path) => {
+            const w = protobuf.Writer.create();
+            message.encode(w, input, path, side);
+            return w.finish();
+          });
         } catch (error) {
           throw withLabel(error, label);
         }
       },
       decode(bytes: Uint8Array): unknown {
-        let decoded: Record<string, unknown>;
+        let value: Record<string, unknown>;
         try {
-          decoded = type.decode(bytes) as unknown as Record<string, unknown>;
+          value = withPaths((path) => message.decode(protobuf.Reader.create(bytes), bytes.length, path, side));
         } catch (error) {
+          if (RpcError.is(error)) throw withLabel(error, label);
           throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not a valid protobuf ${name} (${(error as Error).message}); do both sides use the same generated schema?`, { cause: error });
         }
-        try {
-          const value = withPaths((path) => converter.fromWire(message, decoded, path, side));
-          return wrapped ? value.value : value;
-        } catch (error) {
-          throw withLabel(error, label);
-        }
+        return wrapped ? value.value : value;
       },
     };
   }
@@ -115,76 +111,3 @@ function withLabel(error: unknown, label: string): unknown {
   if (!RpcError.is(error)) return error;
   return new RpcError(error.code, `${label}: ${error.message.replace(/^(request|response)\.value\b/, '$1')}`, { details: error.details, cause: error.cause });
 }
-
-/** The schema as protobufjs JSON (the shape Root.fromJSON reads). */
-export function toProtobufJson(schema: ServiceSchema): protobuf.INamespace {
-  const nested: Record<string, protobuf.AnyNestedObject> = {};
-  for (const m of schema.messages) {
-    const fields: Record<string, protobuf.IField & { rule?: string; keyType?: string }> = {};
-    const oneofs: Record<string, protobuf.IOneOf> = {};
-    for (const f of m.fields) {
-      fields[f.name] = fieldJson(f.type, f.no);
-      if ((f.optional || f.nullable) && f.type.kind !== 'list' && f.type.kind !== 'map' && m.discriminant === undefined) {
-        // proto3 `optional`: a synthetic oneof gives the field presence, so zeros still travel.
-        fields[f.name]!.options = { proto3_optional: true };
-        oneofs[`_${f.name}`] = { oneof: [f.name] };
-      }
-    }
-    if (m.discriminant !== undefined) oneofs[m.discriminant] = { oneof: m.fields.map((f) => f.name) };
-    const json: protobuf.IType = { fields, ...(Object.keys(oneofs).length ? { oneofs } : {}) };
-    nested[m.name] = json;
-  }
-  for (const e of schema.enums) {
-    nested[e.name] = { values: Object.fromEntries(e.values.map((v) => [v.name, v.no])) };
-  }
-  return {
-    nested: {
-      ...nestPackage(schema.package, nested),
-      google: {
-        nested: {
-          protobuf: {
-            nested: {
-              Timestamp: { fields: { seconds: { type: 'int64', id: 1 }, nanos: { type: 'int32', id: 2 } } },
-              Empty: { fields: {} },
-            },
-          },
-        },
-      },
-    },
-  } as protobuf.INamespace;
-}
-
-function nestPackage(pkg: string, nested: Record<string, protobuf.AnyNestedObject>): Record<string, protobuf.AnyNestedObject> {
-  const parts = pkg.split('.');
-  let inner: Record<string, protobuf.AnyNestedObject> = nested;
-  for (let i = parts.length - 1; i >= 0; i--) inner = { [parts[i]!]: { nested: inner } };
-  return inner;
-}
-
-function fieldJson(type: FieldType, id: number): protobuf.IField & { rule?: string; keyType?: string } {
-  switch (type.kind) {
-    case 'list': {
-      const element = elementName(type.element);
-      const packable = type.element.kind === 'enum' || (type.element.kind === 'scalar' && type.element.scalar !== 'string' && type.element.scalar !== 'bytes');
-      return { rule: 'repeated', type: element, id, ...(packable ? { options: { packed: true } } : {}) };
-    }
-    case 'map':
-      return { keyType: type.key, type: elementName(type.value), id };
-    default:
-      return { type: elementName(type), id };
-  }
-}
-
-function elementName(type: FieldType): string {
-  switch (type.kind) {
-    case 'scalar': return type.scalar;
-    case 'timestamp': return '.google.protobuf.Timestamp';
-    case 'message':
-    case 'enum':
-      return type.name;
-    default:
-      return bad('response', '', `nested ${type.kind} in the schema; regenerate with svc-gen`, undefined);
-  }
-}
-
-export { isLongScalar };

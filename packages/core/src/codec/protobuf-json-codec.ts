@@ -1,7 +1,9 @@
 import type { Codec, MethodSerializers } from './codec.js';
 import { jsonCodec } from './json-codec.js';
 import { RpcError } from '../errors/rpc-error.js';
-import { SchemaConverter, withPaths, type Side } from './protobuf-convert.js';
+import protobuf from 'protobufjs';
+import { withPaths, type Side } from './protobuf-paths.js';
+import { WireSchema } from './protobuf-wire.js';
 import { isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
 import type { ProtobufCodecOptions } from './protobuf-codec.js';
 
@@ -18,8 +20,8 @@ const EMPTY = new Uint8Array(0);
 export function schemaJsonCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): Codec {
   const schemas = Array.isArray(options) ? (options as readonly ServiceSchema[]) : (options as ProtobufCodecOptions).schemas;
   const plain = jsonCodec();
-  const converters = new Map<string, SchemaConverter>();
-  for (const schema of schemas) converters.set(schema.service, new SchemaConverter(schema));
+  const converters = new Map<string, Converter>();
+  for (const schema of schemas) converters.set(schema.service, new Converter(schema));
   const cache = new Map<string, MethodSerializers | undefined>();
   return {
     name: 'json',
@@ -41,17 +43,38 @@ export function schemaJsonCodec(options: ProtobufCodecOptions | readonly Service
   };
 }
 
-function encoder(converter: SchemaConverter, name: string | null, wrapped: boolean, side: Side): (value: unknown) => Uint8Array {
+/** The schema's messages (for reviving) and its wire format (whose encoder is the validation). */
+class Converter {
+  private readonly messages = new Map<string, MessageSchema>();
+  readonly wire: WireSchema;
+
+  constructor(readonly schema: ServiceSchema) {
+    for (const m of schema.messages) this.messages.set(m.name, m);
+    this.wire = new WireSchema(schema);
+  }
+
+  message(name: string): MessageSchema {
+    const m = this.messages.get(name);
+    if (!m) throw new RpcError('INTERNAL', `the schema of ${this.schema.service} has no message ${name}; regenerate it with svc-gen`);
+    return m;
+  }
+
+  /** Checks a value exactly as the protobuf codec does (by encoding it), so both refuse the same. */
+  check(name: string, value: unknown, side: Side): void {
+    const message = this.wire.message(name);
+    withPaths((path) => message.encode(protobuf.Writer.create(), value, path, side));
+  }
+}
+
+function encoder(converter: Converter, name: string | null, wrapped: boolean, side: Side): (value: unknown) => Uint8Array {
   if (name === null) return () => EMPTY;
-  const message = converter.message(name);
   return (value) => {
-    // The same checks as the protobuf codec, so both codecs refuse the same values.
-    withPaths((path) => converter.toWire(message, wrapped ? { value } : value, path, side));
+    converter.check(name, wrapped ? { value } : value, side);
     return Buffer.from(JSON.stringify(value, replacer));
   };
 }
 
-function decoder(converter: SchemaConverter, name: string | null, wrapped: boolean, side: Side, label: string): (bytes: Uint8Array) => unknown {
+function decoder(converter: Converter, name: string | null, wrapped: boolean, side: Side, label: string): (bytes: Uint8Array) => unknown {
   if (name === null) return () => undefined;
   const message = converter.message(name);
   return (bytes) => {
@@ -64,7 +87,7 @@ function decoder(converter: SchemaConverter, name: string | null, wrapped: boole
     }
     const revived = wrapped ? reviveField(converter, message.fields[0]!.type, parsed) : reviveMessage(converter, message, parsed);
     try {
-      withPaths((path) => converter.toWire(message, wrapped ? { value: revived } : revived, path, side));
+      converter.check(name, wrapped ? { value: revived } : revived, side);
     } catch (error) {
       if (!RpcError.is(error)) throw error;
       throw new RpcError(error.code, `${label}: ${error.message.replace(/^(request|response)\.value\b/, '$1')}`, { details: error.details });
@@ -84,7 +107,7 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
 }
 
 /** Turns the JSON forms back into bigint, Date, Uint8Array and Map where the schema says so. */
-function reviveMessage(converter: SchemaConverter, message: MessageSchema, value: unknown): unknown {
+function reviveMessage(converter: Converter, message: MessageSchema, value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   const source = value as Record<string, unknown>;
   if (message.discriminant !== undefined) {
@@ -98,7 +121,7 @@ function reviveMessage(converter: SchemaConverter, message: MessageSchema, value
   return out;
 }
 
-function reviveField(converter: SchemaConverter, type: FieldType, value: unknown): unknown {
+function reviveField(converter: Converter, type: FieldType, value: unknown): unknown {
   if (value === null || value === undefined) return value;
   switch (type.kind) {
     case 'scalar':

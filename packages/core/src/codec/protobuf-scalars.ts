@@ -1,9 +1,23 @@
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { bad, type Path, type Side } from './protobuf-paths.js';
-import { isLongScalar, type ScalarName } from './protobuf-schema.js';
+import { isLongScalar, type FieldType, type ScalarName } from './protobuf-schema.js';
 
-/** Converts one value of a field or map key. */
-export type Encode = (v: unknown, path: Path, side: Side) => unknown;
+/** Writes one value (no tag); checks it first. */
+export type Write = (w: protobuf.Writer, v: unknown, path: Path, side: Side) => void;
+/** Reads one value (its tag already read). */
+export type Read = (r: protobuf.Reader, path: Path, side: Side) => unknown;
+
+export const VARINT = 0;
+export const FIXED64 = 1;
+export const DELIMITED = 2;
+export const FIXED32 = 5;
+
+export const WIRE_TYPE: Record<ScalarName, number> = {
+  double: FIXED64, float: FIXED32,
+  int32: VARINT, uint32: VARINT, sint32: VARINT, fixed32: FIXED32, sfixed32: FIXED32,
+  int64: VARINT, uint64: VARINT, sint64: VARINT, fixed64: FIXED64, sfixed64: FIXED64,
+  bool: VARINT, string: DELIMITED, bytes: DELIMITED,
+};
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -12,23 +26,62 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
-export function scalarEncoder(scalar: ScalarName): Encode {
+export function scalarWriter(scalar: ScalarName): Write {
   switch (scalar) {
+    case 'double': return (w, v, path, side) => void (typeof v === 'number' ? w.double(v) : bad(side, path, 'expected a number (double)', v));
+    case 'float': return (w, v, path, side) => void (typeof v === 'number' ? w.float(v) : bad(side, path, 'expected a number (float)', v));
+    case 'string': return (w, v, path, side) => void (typeof v === 'string' ? w.string(v) : bad(side, path, 'expected a string', v));
+    case 'bool': return (w, v, path, side) => void (typeof v === 'boolean' ? w.bool(v) : bad(side, path, 'expected a boolean', v));
+    case 'bytes': return (w, v, path, side) => void (v instanceof Uint8Array ? w.bytes(v) : bad(side, path, 'expected a Uint8Array', v));
+    case 'int32': return (w, v, path, side) => void w.int32(typeof v === 'number' && (v | 0) === v ? v : (scalarToWire('int32', v, path, side) as number));
+    case 'sint32': return (w, v, path, side) => void w.sint32(scalarToWire('sint32', v, path, side) as number);
+    case 'sfixed32': return (w, v, path, side) => void w.sfixed32(scalarToWire('sfixed32', v, path, side) as number);
+    case 'uint32': return (w, v, path, side) => void w.uint32(scalarToWire('uint32', v, path, side) as number);
+    case 'fixed32': return (w, v, path, side) => void w.fixed32(scalarToWire('fixed32', v, path, side) as number);
+    case 'int64': return (w, v, path, side) => void w.int64(scalarToWire('int64', v, path, side) as protobuf.Long);
+    case 'uint64': return (w, v, path, side) => void w.uint64(scalarToWire('uint64', v, path, side) as protobuf.Long);
+    case 'sint64': return (w, v, path, side) => void w.sint64(scalarToWire('sint64', v, path, side) as protobuf.Long);
+    case 'fixed64': return (w, v, path, side) => void w.fixed64(scalarToWire('fixed64', v, path, side) as protobuf.Long);
+    case 'sfixed64': return (w, v, path, side) => void w.sfixed64(scalarToWire('sfixed64', v, path, side) as protobuf.Long);
+  }
+}
+
+export function scalarReader(scalar: ScalarName): Read {
+  switch (scalar) {
+    case 'double': return (r) => r.double();
+    case 'float': return (r) => r.float();
+    case 'string': return (r) => r.string();
+    case 'bool': return (r) => r.bool();
+    case 'bytes': return (r) => {
+      const b = r.bytes();
+      return b.length === 0 ? new Uint8Array(0) : new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    };
+    case 'int32': return (r) => r.int32();
+    case 'sint32': return (r) => r.sint32();
+    case 'sfixed32': return (r) => r.sfixed32();
+    case 'uint32': return (r) => r.uint32();
+    case 'fixed32': return (r) => r.fixed32();
+    case 'int64': return (r) => longToBigInt(r.int64(), false);
+    case 'uint64': return (r) => longToBigInt(r.uint64(), true);
+    case 'sint64': return (r) => longToBigInt(r.sint64(), false);
+    case 'fixed64': return (r) => longToBigInt(r.fixed64(), true);
+    case 'sfixed64': return (r) => longToBigInt(r.sfixed64(), false);
+  }
+}
+
+/** proto3 leaves out a field at its zero value (unless it is `optional`). */
+export function zeroTest(type: FieldType): ((v: unknown) => boolean) | undefined {
+  if (type.kind === 'enum') return undefined; // the enum's 0 is "unset"; a mapped value is never 0 unless a TS enum says so
+  if (type.kind !== 'scalar') return undefined;
+  switch (type.scalar) {
+    case 'string': return (v) => v === '';
+    case 'bool': return (v) => v === false;
+    case 'bytes': return (v) => v instanceof Uint8Array && v.length === 0;
     case 'double':
-    case 'float': {
-      const expected = `expected a number (${scalar})`;
-      return (v, path, side) => (typeof v === 'number' ? v : bad(side, path, expected, v));
-    }
-    case 'string':
-      return (v, path, side) => (typeof v === 'string' ? v : bad(side, path, 'expected a string', v));
-    case 'bool':
-      return (v, path, side) => (typeof v === 'boolean' ? v : bad(side, path, 'expected a boolean', v));
-    case 'int32':
-    case 'sint32':
-    case 'sfixed32':
-      return (v, path, side) => (typeof v === 'number' && (v | 0) === v ? v : scalarToWire(scalar, v, path, side));
+    case 'float':
+      return (v) => v === 0 && !Object.is(v, -0);
     default:
-      return (v, path, side) => scalarToWire(scalar, v, path, side);
+      return isLongScalar(type.scalar) ? (v) => v === 0n : (v) => v === 0;
   }
 }
 
@@ -66,40 +119,6 @@ export function scalarToWire(scalar: ScalarName, v: unknown, path: Path, side: S
       if (!(v instanceof Uint8Array)) bad(side, path, 'expected a Uint8Array', v);
       return v;
   }
-}
-
-export function scalarFromWire(scalar: ScalarName, v: unknown): unknown {
-  if (isLongScalar(scalar)) return longToBigInt(v, scalar === 'uint64' || scalar === 'fixed64');
-  if (scalar === 'bytes') {
-    const bytes = v as Uint8Array;
-    return bytes.length === 0 ? new Uint8Array(0) : new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-  }
-  return v;
-}
-
-export function keyToWire(key: string, k: unknown, path: Path, side: Side, js: 'map' | 'record'): string {
-  if (js === 'record') return k as string;
-  if (key === 'string') {
-    if (typeof k !== 'string') bad(side, path, 'expected a string key', k);
-    return k;
-  }
-  if (key === 'bool') {
-    if (typeof k !== 'boolean') bad(side, path, 'expected a boolean key', k);
-    return String(k);
-  }
-  const wire = scalarToWire(key as ScalarName, k, path, side);
-  return isLongScalar(key as ScalarName) ? (k as bigint).toString() : String(wire);
-}
-
-export function keyFromWire(key: string, k: string): unknown {
-  if (key === 'string') return k;
-  if (key === 'bool') return k === 'true' || k === '1';
-  if (isLongScalar(key as ScalarName)) {
-    const unsigned = key === 'uint64' || key === 'fixed64';
-    if (/^-?[0-9]+$/.test(k)) return BigInt(k);
-    return longToBigInt(protobuf.util.longFromHash(k, unsigned), unsigned);
-  }
-  return Number(k);
 }
 
 function bigIntToBits(v: bigint): { low: number; high: number } {

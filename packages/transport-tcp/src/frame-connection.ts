@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { encodeFrame, FrameDecoder, FrameKind, errors, type Frame, type FrameHeader } from '@svc/core/transport';
+import { encodeFrame, encodeFrameOf, FrameDecoder, FrameKind, errors, type Frame, type FrameHeader, type HeaderFields } from '@svc/core/transport';
 import type { ResolvedTcpOptions } from './tcp-options.js';
 
 export interface FrameConnectionEvents {
@@ -57,7 +57,16 @@ export class FrameConnection {
   /** Queues a frame; it leaves with the others of this tick. Throws if it exceeds the frame size. */
   send(header: FrameHeader, body?: Uint8Array): void {
     if (this.closed) return;
-    const frame = encodeFrame(header, body, this.maxFrameSize);
+    this.enqueue(encodeFrame(header, body, this.maxFrameSize));
+  }
+
+  /** The same for a request or response: its fields are written as they are, no header object. */
+  sendMessage(kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, body: Uint8Array): void {
+    if (this.closed) return;
+    this.enqueue(encodeFrameOf(kind, id, fields, timeoutMs, body, this.maxFrameSize));
+  }
+
+  private enqueue(frame: Buffer): void {
     this.queue.push(frame);
     this.queuedBytes += frame.length;
     if (!this.flushScheduled) {
@@ -80,7 +89,7 @@ export class FrameConnection {
     this.lastReceived = Date.now();
     try {
       this.decoder.push(chunk, (frame) => {
-        const kind = frame.header.kind;
+        const kind = frame.kind;
         if (kind === FrameKind.PING) this.send({ kind: FrameKind.PONG, id: 0 });
         else if (kind !== FrameKind.PONG) this.events.onFrame(frame);
       });

@@ -1,5 +1,5 @@
 import type { RpcError } from '@svc/core';
-import { Compression, errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
 import { FrameConnection } from './frame-connection.js';
@@ -99,19 +99,7 @@ export class TcpChannel implements Channel {
     let timeoutMs = 0;
     if (request.deadline !== 0) timeoutMs = Math.max(1, request.deadline - Date.now());
     try {
-      connection.send(
-        {
-          kind: FrameKind.REQUEST,
-          id,
-          service: request.service,
-          method: request.method,
-          codec: request.codec,
-          compression: request.compression,
-          timeoutMs,
-          metadata: request.metadata,
-        },
-        request.body,
-      );
+      connection.sendMessage(FrameKind.REQUEST, id, request, timeoutMs, request.body);
     } catch (error) {
       // Too large for a frame: this call fails, the connection is fine.
       const pending = this.pending.get(id);
@@ -167,23 +155,14 @@ export class TcpChannel implements Channel {
   }
 
   private receive(connection: FrameConnection, frame: Frame): void {
-    const h = frame.header;
-    if (h.kind === FrameKind.RESPONSE) {
-      const pending = this.pending.get(h.id);
+    if (frame.kind === FrameKind.RESPONSE) {
+      const pending = this.pending.get(frame.id);
       if (!pending || pending.connection !== connection) return; // cancelled meanwhile
-      this.pending.delete(h.id);
-      pending.onResponse(undefined, {
-        status: h.status ?? 0,
-        message: h.message,
-        details: h.details,
-        stack: h.stack,
-        metadata: h.metadata,
-        codec: h.codec ?? 'json',
-        compression: h.compression ?? Compression.NONE,
-        body: frame.body,
-      });
+      this.pending.delete(frame.id);
+      if (!frame.codec) frame.codec = 'json';
+      pending.onResponse(undefined, frame);
       this.closeIfDrained(connection);
-    } else if (h.kind === FrameKind.GOAWAY) {
+    } else if (frame.kind === FrameKind.GOAWAY) {
       // The server is shutting down: new calls dial afresh; this connection ends when its calls are answered.
       if (this.connection === connection) {
         this.connection = undefined;

@@ -1,6 +1,6 @@
 import type { Server as SocketServer, Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { Compression, errors, FrameKind, type Cancellable, type Dispatcher, type Frame, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { errors, FrameKind, type Cancellable, type Dispatcher, type Frame, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { formatAddress, parseAddress, type SocketAddress } from './address.js';
 import { FrameConnection } from './frame-connection.js';
 import { createSocketServer } from './socket-factory.js';
@@ -28,20 +28,7 @@ class ServerConnection implements ReplyTarget {
   reply(id: number, response: ResponseMessage): void {
     if (!this.calls.delete(id)) return; // cancelled, or the connection is gone
     try {
-      this.frames.send(
-        {
-          kind: FrameKind.RESPONSE,
-          id,
-          status: response.status,
-          message: response.message,
-          details: response.details,
-          stack: response.stack,
-          metadata: response.metadata,
-          codec: response.codec,
-          compression: response.compression,
-        },
-        response.body,
-      );
+      this.frames.sendMessage(FrameKind.RESPONSE, id, response, 0, response.body);
     } catch (error) {
       // The response does not fit in a frame: answer with that error instead.
       const e = error as RpcError;
@@ -54,37 +41,28 @@ class ServerConnection implements ReplyTarget {
   }
 
   private receive(frame: Frame): void {
-    const h = frame.header;
-    switch (h.kind) {
+    const id = frame.id;
+    switch (frame.kind) {
       case FrameKind.REQUEST: {
-        if (!h.id || !h.service || !h.method) {
+        if (!id || !frame.service || !frame.method) {
           this.frames.protocolFailure(errors.protocolError('a request frame needs an id, a service and a method'));
           return;
         }
-        if (this.calls.has(h.id)) {
-          this.frames.protocolFailure(errors.protocolError(`request id ${h.id} is already in flight on this connection`));
+        if (this.calls.has(id)) {
+          this.frames.protocolFailure(errors.protocolError(`request id ${id} is already in flight on this connection`));
           return;
         }
-        this.calls.set(h.id, DISPATCHING);
-        const call = this.dispatcher.dispatch(
-          {
-            id: h.id,
-            service: h.service,
-            method: h.method,
-            codec: h.codec ?? 'json',
-            compression: h.compression ?? Compression.NONE,
-            deadline: h.timeoutMs ? Date.now() + h.timeoutMs : 0,
-            metadata: h.metadata,
-            body: frame.body,
-          },
-          this,
-        );
-        if (this.calls.has(h.id)) this.calls.set(h.id, call);
+        // The frame is the request message: only the deadline and a default codec are added.
+        if (!frame.codec) frame.codec = 'json';
+        if (frame.timeoutMs) frame.deadline = Date.now() + frame.timeoutMs;
+        this.calls.set(id, DISPATCHING);
+        const call = this.dispatcher.dispatch(frame, this);
+        if (this.calls.has(id)) this.calls.set(id, call);
         break;
       }
       case FrameKind.CANCEL: {
-        const call = this.calls.get(h.id);
-        this.calls.delete(h.id);
+        const call = this.calls.get(id);
+        this.calls.delete(id);
         call?.cancel();
         break;
       }

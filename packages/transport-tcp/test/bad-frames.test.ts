@@ -19,8 +19,8 @@ async function sendRaw(port: number, ...chunks: Buffer[]): Promise<{ frames: Fra
 }
 
 function goawayMessage(frames: Frame[]): string {
-  const goaway = frames.find((f) => f.header.kind === FrameKind.GOAWAY);
-  return goaway?.header.message ?? '';
+  const goaway = frames.find((f) => f.kind === FrameKind.GOAWAY);
+  return goaway?.message ?? '';
 }
 
 describe('bad input on the wire', () => {
@@ -108,9 +108,9 @@ describe('bad input on the wire', () => {
     socket.write(encodeFrame({ kind: FrameKind.REQUEST, id: 8, service: 'Echo', method: 'echo', codec: 'json' }, Buffer.from('{"ok":1}')));
     const end = Date.now() + 3_000;
     while (responses.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    const byId = new Map(responses.map((f) => [f.header.id, f]));
-    expect(byId.get(7)?.header).toMatchObject({ kind: FrameKind.RESPONSE, status: 3, message: expect.stringContaining('not valid json') });
-    expect(byId.get(8)?.header.status ?? 0).toBe(0);
+    const byId = new Map(responses.map((f) => [f.id, f]));
+    expect(byId.get(7)).toMatchObject({ kind: FrameKind.RESPONSE, status: 3, message: expect.stringContaining('not valid json') });
+    expect(byId.get(8)?.status ?? 0).toBe(0);
     expect(Buffer.from(byId.get(8)!.body).toString()).toBe('{"ok":1}');
     socket.destroy();
   });

@@ -46,7 +46,7 @@ describe('heartbeat', () => {
     let answer = true;
     socket.on('data', (chunk) =>
       decoder.push(chunk, (frame) => {
-        if (frame.header.kind !== FrameKind.PING) return;
+        if (frame.kind !== FrameKind.PING) return;
         pings++;
         if (answer) socket.write(encodeFrame({ kind: FrameKind.PONG, id: 0 }));
       }),

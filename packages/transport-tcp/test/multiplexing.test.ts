@@ -43,7 +43,7 @@ describe('write coalescing', () => {
       socket.on('data', (chunk) => {
         chunks++;
         decoder.push(chunk, (frame) => {
-          if (frame.header.kind === FrameKind.REQUEST) requests++;
+          if (frame.kind === FrameKind.REQUEST) requests++;
         });
       });
     });

@@ -1,10 +1,32 @@
-import { type FrameHeader, decodeHeader } from './header.js';
+import { type Compression, type FrameKind, type FrameHeader, readHeader } from './header.js';
+import type { Metadata } from '../metadata.js';
+import type { RequestMessage, ResponseMessage } from '../transport/transport.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAGIC_0, MAGIC_1, PREFIX_BYTES, WIRE_VERSION } from './frame.js';
 import { protocolError } from '../errors/framework-errors.js';
 
-export interface Frame {
-  header: FrameHeader;
-  body: Uint8Array;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A received frame: its header fields and its body in one object of fixed shape. It is at once
+ * the RequestMessage a server transport dispatches and the ResponseMessage a client transport
+ * hands back, so a frame costs one object from the socket to core.
+ */
+export class Frame implements FrameHeader, RequestMessage, ResponseMessage {
+  kind: FrameKind = 0 as FrameKind;
+  id = 0;
+  service = '';
+  method = '';
+  codec = '';
+  compression: Compression = 0;
+  timeoutMs = 0;
+  metadata: Metadata | undefined = undefined;
+  status = 0;
+  message: string | undefined = undefined;
+  details: string | undefined = undefined;
+  stack: string | undefined = undefined;
+  body: Uint8Array = EMPTY;
+  /** Absolute deadline, set by the receiver from timeoutMs (RequestMessage). */
+  deadline = 0;
 }
 
 /**
@@ -72,14 +94,15 @@ export class FrameDecoder {
       const headerLength = buf.readUInt32BE(offset + 7);
       const headerStart = offset + PREFIX_BYTES;
       const bodyStart = headerStart + headerLength;
-      let header: FrameHeader;
+      const frame = new Frame();
       try {
-        header = decodeHeader(buf, headerStart, bodyStart);
+        readHeader(buf, headerStart, bodyStart, frame);
       } catch (error) {
         throw protocolError(`the frame header is not a valid protobuf message (${(error as Error).message})`);
       }
       offset += frameBytes;
-      onFrame({ header, body: buf.subarray(bodyStart, offset) });
+      frame.body = buf.subarray(bodyStart, offset);
+      onFrame(frame);
     }
     if (offset < end) {
       const rest = buf.subarray(offset);

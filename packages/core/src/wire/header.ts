@@ -185,23 +185,24 @@ class HeaderReader {
     }
   }
 
-  string(): string {
+  /** Reads a length prefix and steps over the bytes; returns where they start (they end at pos). */
+  private span(): number {
     const n = this.varint();
     const start = this.pos;
-    const end = start + n;
-    if (end > this.end) throw new Error('string runs past the end of the header');
-    this.pos = end;
-    return this.buf.toString('utf8', start, end);
+    if (start + n > this.end) throw new Error('string runs past the end of the header');
+    this.pos = start + n;
+    return start;
+  }
+
+  string(): string {
+    const start = this.span();
+    return this.buf.toString('utf8', start, this.pos);
   }
 
   /** A name that repeats on every call (service, method, codec): the same string object again. */
   name(): string {
-    const n = this.varint();
-    const start = this.pos;
-    const end = start + n;
-    if (end > this.end) throw new Error('string runs past the end of the header');
-    this.pos = end;
-    return internName(this.buf, start, end);
+    const start = this.span();
+    return internName(this.buf, start, this.pos);
   }
 
   skip(wireType: number): void {

@@ -144,3 +144,48 @@ describe('protobufCodec in a Server and a Client', () => {
     await server.close();
   });
 });
+
+describe('protobufCodec against hostile input', () => {
+  const tree: ServiceSchema = {
+    schemaVersion: 1,
+    service: 'Trees',
+    package: 'trees',
+    methods: [{ name: 'put', request: 'Node', response: null }],
+    messages: [{ name: 'Node', fields: [{ name: 'children', no: 1, type: { kind: 'list', element: { kind: 'message', name: 'Node' } } }] }],
+    enums: [],
+  };
+  const put = protobufCodec([tree]).forMethod('Trees', 'put')!;
+
+  it('reads nesting it can handle', () => {
+    expect(put.decodeRequest(put.encodeRequest({ children: [{ children: [{ children: [] }] }] }))).toEqual({ children: [{ children: [{ children: [] }] }] });
+  });
+
+  it('refuses a value that refers to itself', () => {
+    const cycle: { children: unknown[] } = { children: [] };
+    cycle.children.push(cycle);
+    expect(() => put.encodeRequest(cycle)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('Trees.put: the request is nested too deeply or refers to itself') }));
+  });
+
+  it('answers INVALID_ARGUMENT, without crashing, to nesting deeper than the stack', () => {
+    // 200,000 levels of children { children { ... } }, built from the inside out.
+    let inner = Buffer.alloc(0);
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      while (n > 127) {
+        out.push((n & 127) | 128);
+        n >>>= 7;
+      }
+      out.push(n);
+      return out;
+    };
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (let i = 0; i < 200_000; i++) {
+      const head = Buffer.from([0x0a, ...varint(length)]);
+      parts.push(head);
+      length += head.length;
+    }
+    inner = Buffer.concat(parts.reverse());
+    expect(() => put.decodeRequest(inner)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('Trees.put: the request body is not a valid protobuf Node') }));
+  });
+});

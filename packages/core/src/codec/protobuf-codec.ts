@@ -89,6 +89,9 @@ class CompiledService {
             return w.finish();
           });
         } catch (error) {
+          if (error instanceof RangeError) {
+            throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} is nested too deeply or refers to itself (a cycle): ${error.message}`, { cause: error });
+          }
           throw withLabel(error, label);
         }
       },

@@ -27,5 +27,5 @@ export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { int32, uint32, sint32, fixed32, sfixed32, float, double, int64, uint64, sint64, fixed64, sfixed64 } from './scalars.js';
 export type { ServiceSchema, MessageSchema, FieldSchema, FieldType, EnumSchema, EnumValueSchema, MethodSchema, ScalarName, MapKeyName } from './codec/protobuf-schema.js';
 export { protobufCodec, type ProtobufCodecOptions } from './codec/protobuf-codec.js';
-export { schemaJsonCodec } from './codec/protobuf-json-codec.js';
+export { schemaJsonCodec, schemaCodecs } from './codec/protobuf-json-codec.js';
 export { toProtobufJson } from './codec/protobuf-reflection.js';

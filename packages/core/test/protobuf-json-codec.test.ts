@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Client, Method, Server, Service, inproc, jsonCodec, schemaJsonCodec, silentLogger, staticRegistry, type ServiceSchema } from '../src/index.js';
+import { Client, Method, Server, Service, inproc, jsonCodec, schemaCodecs, schemaJsonCodec, silentLogger, staticRegistry, type ServiceSchema } from '../src/index.js';
 
 const schema: ServiceSchema = {
   schemaVersion: 1,
@@ -94,6 +94,28 @@ describe('schemaJsonCodec on a Server', () => {
       code: 'INVALID_ARGUMENT',
       message: expect.stringContaining('Vault.put: request.id expected a bigint'),
     });
+    expect(vault.calls).toBe(1);
+    await typed.close();
+    await untyped.close();
+    await server.close();
+  });
+});
+
+describe('schemaCodecs', () => {
+  it('gives protobuf to typed clients and checked JSON to untyped ones, on one server', async () => {
+    const transport = inproc();
+    const vault = new Vault();
+    const server = new Server({ transport, codecs: schemaCodecs([schema]), logger: silentLogger }).register(vault);
+    await server.listen('inproc://vault-both');
+    const registry = staticRegistry({ Vault: ['inproc://vault-both'] });
+    const codecs = schemaCodecs([schema]);
+    expect(codecs.map((c) => c.name)).toEqual(['protobuf', 'json']);
+    // The client takes the first codec that carries a method: protobuf for Vault.
+    expect(codecs[0]!.forMethod('Vault', 'put')).toBeDefined();
+    const typed = new Client({ transport, registry, codecs });
+    expect(await typed.invoke('Vault', 'put', item())).toEqual({ ...item(), blob: new Uint8Array([1, 2, 255]) });
+    const untyped = new Client({ transport, registry });
+    await expect(untyped.invoke('Vault', 'put', { id: 'x' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('request.id') });
     expect(vault.calls).toBe(1);
     await typed.close();
     await untyped.close();

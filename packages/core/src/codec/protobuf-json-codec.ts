@@ -5,7 +5,7 @@ import protobuf from 'protobufjs';
 import { withPaths, type Side } from './protobuf-paths.js';
 import { WireSchema } from './protobuf-wire.js';
 import { isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
-import type { ProtobufCodecOptions } from './protobuf-codec.js';
+import { protobufCodec, type ProtobufCodecOptions } from './protobuf-codec.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -150,4 +150,15 @@ function reviveKey(key: string, k: string): unknown {
   if (isLongScalar(key as never)) return /^-?[0-9]+$/.test(k) ? BigInt(k) : k;
   const n = Number(k);
   return Number.isNaN(n) ? k : n;
+}
+
+/**
+ * The codecs for generated schemas, in the order to pass as `codecs` to a Client or a Server:
+ * protobuf for services with a schema, then JSON that checks the same schemas (and is plain
+ * JSON for every other service).
+ *
+ *   new Server({ transport, codecs: schemaCodecs(schemas) })
+ */
+export function schemaCodecs(schemas: readonly ServiceSchema[]): Codec[] {
+  return [protobufCodec({ schemas }), schemaJsonCodec({ schemas })];
 }

@@ -2,8 +2,10 @@
 import { Server } from '@svc/core';
 import { tcp } from '@svc/transport-tcp';
 import { Arith } from './arith.js';
+import { schemas } from './generated/index.js';
 
-const server = new Server({ transport: tcp() });
+// `schemas` (from svc-gen): Arith's calls travel as protobuf, checked against its types.
+const server = new Server({ transport: tcp(), schemas });
 server.register(new Arith());
 const address = await server.listen(process.argv[2] ?? 'tcp://127.0.0.1:8972');
 console.log(`[server] Arith listening on ${address}`);

@@ -1,5 +1,7 @@
 import type { Codec, MethodSerializers } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
+import { schemaCodecs } from '../codec/protobuf-json-codec.js';
+import type { ServiceSchema } from '../codec/protobuf-schema.js';
 import { Compressor, decompress, type CompressionOptions } from '../codec/compression.js';
 import { composeFilters, type Call, type Filter, type Terminal } from '../filter/filter.js';
 import { RpcError } from '../errors/rpc-error.js';
@@ -22,7 +24,12 @@ export interface ClientOptions {
   selector?: Selector;
   /** Client filters, outermost first, composed once. */
   filters?: readonly Filter[];
-  /** Codecs in order of preference; the first that can carry a method is used. JSON is the last resort. */
+  /**
+   * The schemas svc-gen generated (`import { schemas } from './generated/index.js'`): calls to
+   * those services travel as protobuf and are checked against their types. Others go as JSON.
+   */
+  schemas?: readonly ServiceSchema[];
+  /** Codecs in order of preference, after those of `schemas`; the first that can carry a method is used. JSON is the last resort. */
   codecs?: readonly Codec[];
   /** Compress request bodies above a threshold. */
   compression?: CompressionOptions;
@@ -82,7 +89,7 @@ export class Client {
     this.transports = Array.isArray(options.transport) ? options.transport : [options.transport as Transport];
     this.registry = options.registry;
     this.selector = options.selector ?? roundRobin();
-    this.codecs = [...(options.codecs ?? []), jsonCodec()];
+    this.codecs = [...(options.schemas ? schemaCodecs(options.schemas) : []), ...(options.codecs ?? []), jsonCodec()];
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
     this.hasFilters = (options.filters?.length ?? 0) > 0;
@@ -150,7 +157,8 @@ export class Client {
     try {
       body = serializers.encodeRequest(call.request);
     } catch (error) {
-      return sink.fail(errors.unencodableValue(codec, 'request', error));
+      // A schema codec's own RpcError (a field of the wrong type) says more than any wrapper.
+      return sink.fail(RpcError.is(error) ? error : errors.unencodableValue(codec, 'request', error));
     }
     if (this.compressor.wants(body)) {
       this.compressor.compress(body).then(

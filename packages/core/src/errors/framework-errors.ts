@@ -76,7 +76,8 @@ export function undecodableBody(codec: string, what: 'request' | 'response', err
 }
 
 export function unencodableValue(codec: string, what: 'request' | 'response', error: unknown): RpcError {
-  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} cannot be encoded as ${codec} (${(error as Error)?.message ?? String(error)}); return plain data the codec supports`, { cause: error });
+  const fix = what === 'request' ? 'send' : 'return';
+  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} cannot be encoded as ${codec} (${(error as Error)?.message ?? String(error)}); ${fix} plain data the codec supports`, { cause: error });
 }
 
 export function corruptCompressedBody(algorithm: string, error: unknown): RpcError {

@@ -59,7 +59,7 @@ export class ServerCall implements Cancellable {
       try {
         out = serializers.encodeResponse(result);
       } catch (error) {
-        throw errors.unencodableValue(request.codec, 'response', error);
+        throw RpcError.is(error) ? error : errors.unencodableValue(request.codec, 'response', error);
       }
       let compression: Compression = Compression.NONE;
       if (server.compressor.wants(out)) {

@@ -1,5 +1,7 @@
 import { type Codec, type MethodSerializers } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
+import { schemaCodecs } from '../codec/protobuf-json-codec.js';
+import type { ServiceSchema } from '../codec/protobuf-schema.js';
 import { Compressor, type CompressionOptions } from '../codec/compression.js';
 import { composeFilters, type Filter, type Terminal } from '../filter/filter.js';
 import { getServiceDefinition, type MethodDefinition, type ServiceDefinition } from '../decorators/service-definition.js';
@@ -15,7 +17,13 @@ export interface ServerOptions {
   transport: Transport | readonly Transport[];
   /** Server filters, outermost first, composed once. */
   filters?: readonly Filter[];
-  /** Codecs the server accepts; JSON is always among them. */
+  /**
+   * The schemas svc-gen generated (`import { schemas } from './generated/index.js'`): requests to
+   * those services are accepted as protobuf or JSON and checked against their types before the
+   * handler runs (a bad field is INVALID_ARGUMENT naming it).
+   */
+  schemas?: readonly ServiceSchema[];
+  /** More codecs the server accepts, by name; JSON is always among them. */
   codecs?: readonly Codec[];
   /** Compress response bodies above a threshold. */
   compression?: CompressionOptions;
@@ -57,7 +65,8 @@ export class Server implements Dispatcher {
 
   constructor(options: ServerOptions) {
     this.transports = Array.isArray(options.transport) ? options.transport : [options.transport as Transport];
-    for (const codec of [jsonCodec(), ...(options.codecs ?? [])]) this.codecs.set(codec.name, codec);
+    const schemaDriven = options.schemas ? schemaCodecs(options.schemas) : [];
+    for (const codec of [jsonCodec(), ...schemaDriven, ...(options.codecs ?? [])]) this.codecs.set(codec.name, codec);
     this.compressor = new Compressor(options.compression);
     this.exposeStack = options.exposeStack ?? false;
     this.drainTimeout = options.drainTimeout ?? 10_000;

@@ -10,6 +10,7 @@ export { Client, type ClientOptions, type CallOptions } from './client/client.js
 export { Subscribe, type SubscribeOptions, type SubscribeDecorator } from './decorators/subscribe.js';
 export { EventContext } from './events/event-context.js';
 export type { PublishOptions } from './events/publish.js';
+export type { EventCodec, EventSerializers } from './events/event-codec.js';
 export { staticRegistry, type Registry, type ServiceNode } from './client/registry.js';
 export { roundRobin, randomSelector, type Selector } from './client/selector.js';
 
@@ -25,7 +26,7 @@ export type { Transport, Channel, Listener, Dispatcher } from './transport/trans
 export { inproc } from './transport/inproc-transport.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { int32, uint32, sint32, fixed32, sfixed32, float, double, int64, uint64, sint64, fixed64, sfixed64 } from './scalars.js';
-export type { ServiceSchema, MessageSchema, FieldSchema, FieldType, EnumSchema, EnumValueSchema, MethodSchema, ScalarName, MapKeyName } from './codec/protobuf-schema.js';
+export type { ServiceSchema, EventSchema, MessageSchema, FieldSchema, FieldType, EnumSchema, EnumValueSchema, MethodSchema, ScalarName, MapKeyName } from './codec/protobuf-schema.js';
 export { protobufCodec, type ProtobufCodecOptions } from './codec/protobuf-codec.js';
 export { schemaJsonCodec, schemaCodecs } from './codec/protobuf-json-codec.js';
 export { toProtobufJson } from './codec/protobuf-reflection.js';

@@ -132,7 +132,8 @@ export class Client {
   async publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<void> {
     const address = options.address ?? this.eventAddress;
     if (address === undefined) throw noEventAddress(topic);
-    await publishOn(this.channelFor(address), topic, payload, options);
+    // Topics of the generated schemas go as protobuf (else schema-checked JSON), others as JSON.
+    await publishOn(this.channelFor(address), topic, payload, options, this.codecs);
   }
 
   /**

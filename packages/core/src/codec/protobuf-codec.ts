@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
-import type { Codec, MethodSerializers } from './codec.js';
+import type { MethodSerializers } from './codec.js';
+import { eventError, type EventCodec, type EventSerializers } from '../events/event-codec.js';
 import { RpcError } from '../errors/rpc-error.js';
 import { withPaths, type Side } from './protobuf-paths.js';
 import { WireSchema } from './protobuf-wire.js';
@@ -18,7 +19,7 @@ const EMPTY = new Uint8Array(0);
  * schema when encoded (client) and when decoded (server, before the handler runs): a bad field
  * is INVALID_ARGUMENT naming its path (`request.items[2].when`).
  */
-export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): Codec {
+export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): EventCodec {
   const schemas = Array.isArray(options) ? (options as readonly ServiceSchema[]) : (options as ProtobufCodecOptions).schemas;
   const byService = new Map<string, ServiceSchema>();
   for (const schema of schemas) {
@@ -28,18 +29,27 @@ export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSc
     if (byService.has(schema.service)) throw new TypeError(`protobufCodec: two schemas for the service ${schema.service}; pass each once`);
     byService.set(schema.service, schema);
   }
+  // A topic's payload message: svc-gen checks that every subscriber of a topic has the same one.
+  const byTopic = new Map<string, ServiceSchema>();
+  for (const schema of schemas) for (const e of schema.events ?? []) if (!byTopic.has(e.topic)) byTopic.set(e.topic, schema);
   const services = new Map<string, CompiledService>();
+  const compiledFor = (schema: ServiceSchema): CompiledService => {
+    let compiled = services.get(schema.service);
+    if (!compiled) {
+      compiled = new CompiledService(schema);
+      services.set(schema.service, compiled);
+    }
+    return compiled;
+  };
   return {
     name: 'protobuf',
     forMethod(service: string, method: string): MethodSerializers | undefined {
       const schema = byService.get(service);
-      if (!schema) return undefined;
-      let compiled = services.get(service);
-      if (!compiled) {
-        compiled = new CompiledService(schema);
-        services.set(service, compiled);
-      }
-      return compiled.serializers(method);
+      return schema && compiledFor(schema).serializers(method);
+    },
+    forEvent(topic: string): EventSerializers | undefined {
+      const schema = byTopic.get(topic);
+      return schema && compiledFor(schema).event(topic);
     },
   };
 }
@@ -48,6 +58,7 @@ export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSc
 class CompiledService {
   private readonly wire: WireSchema;
   private readonly methods = new Map<string, MethodSerializers>();
+  private readonly events = new Map<string, EventSerializers>();
 
   constructor(private readonly schema: ServiceSchema) {
     this.wire = new WireSchema(schema);
@@ -68,6 +79,34 @@ class CompiledService {
       decodeResponse: response.decode,
     };
     this.methods.set(method, serializers);
+    return serializers;
+  }
+
+  /** A topic's payload: encoded and checked like a request (a bad one never leaves the publisher). */
+  event(topic: string): EventSerializers | undefined {
+    const cached = this.events.get(topic);
+    if (cached) return cached;
+    const e = this.schema.events?.find((x) => x.topic === topic);
+    if (!e) return undefined;
+    const side = this.side(e.message, e.wrapped === true, 'request', `event '${topic}'`);
+    const relabel = (error: unknown): unknown => (RpcError.is(error) ? eventError(topic, error) : error);
+    const serializers: EventSerializers = {
+      encode(payload) {
+        try {
+          return side.encode(payload);
+        } catch (error) {
+          throw relabel(error);
+        }
+      },
+      decode(bytes) {
+        try {
+          return side.decode(bytes);
+        } catch (error) {
+          throw relabel(error);
+        }
+      },
+    };
+    this.events.set(topic, serializers);
     return serializers;
   }
 

@@ -1,4 +1,4 @@
-import type { Codec, MethodSerializers } from './codec.js';
+import type { MethodSerializers } from './codec.js';
 import { jsonCodec } from './json-codec.js';
 import { RpcError } from '../errors/rpc-error.js';
 import protobuf from 'protobufjs';
@@ -6,6 +6,7 @@ import { withPaths, type Side } from './protobuf-paths.js';
 import { WireSchema } from './protobuf-wire.js';
 import { isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
 import { protobufCodec, type ProtobufCodecOptions } from './protobuf-codec.js';
+import { eventError, type EventCodec, type EventSerializers } from '../events/event-codec.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -17,13 +18,45 @@ const EMPTY = new Uint8Array(0);
  * like the protobuf codec does: a JSON caller (a gateway, curl, another language) cannot hand a
  * handler malformed input either. Services without a schema get plain JSON.
  */
-export function schemaJsonCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): Codec {
+export function schemaJsonCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): EventCodec {
   const schemas = Array.isArray(options) ? (options as readonly ServiceSchema[]) : (options as ProtobufCodecOptions).schemas;
   const plain = jsonCodec();
   const converters = new Map<string, Converter>();
   for (const schema of schemas) converters.set(schema.service, new Converter(schema));
   const cache = new Map<string, MethodSerializers | undefined>();
+  const eventCache = new Map<string, EventSerializers | undefined>();
+  const byTopic = new Map<string, Converter>();
+  for (const schema of schemas) for (const e of schema.events ?? []) if (!byTopic.has(e.topic)) byTopic.set(e.topic, converters.get(schema.service)!);
   return {
+    forEvent(topic: string): EventSerializers | undefined {
+      if (eventCache.has(topic)) return eventCache.get(topic);
+      const converter = byTopic.get(topic);
+      const e = converter?.schema.events?.find((x) => x.topic === topic);
+      let serializers: EventSerializers | undefined;
+      if (converter && e) {
+        const encode = encoder(converter, e.message, e.wrapped === true, 'request');
+        const decode = decoder(converter, e.message, e.wrapped === true, 'request', `event '${topic}'`);
+        const relabel = (error: unknown): unknown => (RpcError.is(error) ? eventError(topic, error) : error);
+        serializers = {
+          encode(payload) {
+            try {
+              return encode(payload);
+            } catch (error) {
+              throw relabel(error);
+            }
+          },
+          decode(bytes) {
+            try {
+              return decode(bytes);
+            } catch (error) {
+              throw relabel(error);
+            }
+          },
+        };
+      }
+      eventCache.set(topic, serializers);
+      return serializers;
+    },
     name: 'json',
     forMethod(service: string, method: string): MethodSerializers | undefined {
       const converter = converters.get(service);
@@ -159,6 +192,6 @@ function reviveKey(key: string, k: string): unknown {
  *
  *   new Server({ transport, codecs: schemaCodecs(schemas) })
  */
-export function schemaCodecs(schemas: readonly ServiceSchema[]): Codec[] {
+export function schemaCodecs(schemas: readonly ServiceSchema[]): EventCodec[] {
   return [protobufCodec({ schemas }), schemaJsonCodec({ schemas })];
 }

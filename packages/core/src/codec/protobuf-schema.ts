@@ -83,6 +83,19 @@ export interface MethodSchema {
   readonly responseWrapped?: boolean;
 }
 
+/**
+ * An event a service subscribes to (`@Subscribe('orders.created') onOrder(order: Order)`): its
+ * payload travels as `message`, like a method's request. svc-gen writes one entry per topic.
+ */
+export interface EventSchema {
+  /** The literal topic, e.g. 'orders.created' (patterns are not typed). */
+  readonly topic: string;
+  /** Payload message; null when the handler takes no payload (an empty body). */
+  readonly message: string | null;
+  /** A payload that is not an object (e.g. `string`) travels as the field `value` of its message. */
+  readonly wrapped?: boolean;
+}
+
 export interface ServiceSchema {
   /** Format of this structure; the codec refuses versions it does not know. */
   readonly schemaVersion: 1;
@@ -93,6 +106,11 @@ export interface ServiceSchema {
   readonly methods: readonly MethodSchema[];
   readonly messages: readonly MessageSchema[];
   readonly enums: readonly EnumSchema[];
+  /**
+   * The topics this service's @Subscribe methods take, with their payload messages. Optional:
+   * schemas without events (older svc-gen, services without @Subscribe) leave it out.
+   */
+  readonly events?: readonly EventSchema[];
 }
 
 export const SCHEMA_VERSION = 1;

@@ -1,19 +1,22 @@
 import { SUBSCRIBE_KEY, type SubscribeMark } from '../decorators/subscribe.js';
 import { forEachMethod } from '../decorators/method-target.js';
-import { jsonCodec } from '../codec/json-codec.js';
+import type { Codec } from '../codec/codec.js';
+import { RpcError } from '../errors/rpc-error.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../transport/transport.js';
 import { EventContext } from './event-context.js';
 import { carriesEvents, type EventMessage, type EventSubscriber, type EventSubscription } from './event-transport.js';
 import { transportCarriesNoEvents } from '../errors/framework-errors.js';
+import { JSON_EVENT, carriesEventPayloads, type EventSerializers } from './event-codec.js';
+
+/** The server's codecs by name (those it accepts for calls). */
+export type CodecLookup = (name: string) => Codec | undefined;
 
 interface Handler extends EventSubscription {
   readonly service: string;
   readonly property: string;
   readonly invoke: (payload: unknown, ctx: EventContext) => unknown;
 }
-
-const JSON_SERIALIZERS = jsonCodec().forMethod('', '')!;
 
 /**
  * The server's side of events: the @Subscribe methods of its services, the subscriptions the
@@ -26,9 +29,17 @@ export class ServerEvents {
   private readonly subscribers: EventSubscriber[] = [];
   private running = 0;
   private idle: (() => void) | undefined;
+  private readonly codecs: CodecLookup;
+  private readonly serializers = new Map<string, EventSerializers | string>();
 
-  constructor(logger: () => Logger) {
+  /**
+   * `codecs`: the server's codecs by name. An event is decoded with the codec it names; a codec
+   * with a schema for the topic (protobuf, schema-checked JSON) checks the payload before the
+   * handler runs. Without it, only plain JSON events are accepted.
+   */
+  constructor(logger: () => Logger, codecs?: CodecLookup) {
     this.logger = logger;
+    this.codecs = codecs ?? (() => undefined);
   }
 
   get subscriptionCount(): number {
@@ -60,11 +71,42 @@ export class ServerEvents {
     this.subscribers.push(subscriber);
   }
 
+  /**
+   * How to read events of a topic in a codec: the codec's serializers for the topic, plain JSON
+   * for a JSON event of a topic no schema knows, or why the event cannot be read.
+   */
+  private serializersFor(codecName: string, topic: string): EventSerializers | string {
+    const key = `${codecName}\u0000${topic}`;
+    const cached = this.serializers.get(key);
+    if (cached !== undefined) return cached;
+    const codec = this.codecs(codecName);
+    let found: EventSerializers | string;
+    if (codec === undefined && codecName !== 'json') found = `the event is in the codec '${codecName}', which this server does not have; give the server the generated schemas (schemas or codecs: schemaCodecs(schemas))`;
+    else if (codec !== undefined && carriesEventPayloads(codec)) found = codec.forEvent(topic) ?? (codecName === 'json' ? JSON_EVENT : `the server has no schema for the topic in the codec '${codecName}'; regenerate with svc-gen and give the server the schemas`);
+    else if (codecName === 'json') found = JSON_EVENT;
+    else found = `the codec '${codecName}' does not carry events`;
+    this.serializers.set(key, found);
+    return found;
+  }
+
   private async deliver(handler: Handler, event: EventMessage): Promise<void> {
     this.running++;
     try {
-      if (event.codec !== 'json') throw new Error(`events in codec '${event.codec}' are not supported yet; publish JSON`);
-      const payload = JSON_SERIALIZERS.decodeRequest(event.body);
+      // Events have no caller to answer: an event that cannot be read, or does not fit the
+      // schema, is logged with the field and not handed to the handler.
+      const serializers = this.serializersFor(event.codec, event.topic);
+      if (typeof serializers === 'string') {
+        this.logger().warn(`${handler.service}.${handler.property} did not get an event: event '${event.topic}': ${serializers}`);
+        return;
+      }
+      let payload: unknown;
+      try {
+        payload = serializers.decode(event.body);
+      } catch (error) {
+        const detail = RpcError.is(error) ? error.message : `event '${event.topic}': the ${event.codec} body cannot be read (${(error as Error)?.message ?? String(error)})`;
+        this.logger().warn(`${handler.service}.${handler.property} did not get an event: ${detail}`);
+        return;
+      }
       await handler.invoke(payload, new EventContext(event.topic, event.metadata, handler.service));
     } catch (error) {
       this.logger().warn(`event handler ${handler.service}.${handler.property} for '${event.topic}' failed: ${(error as Error)?.message ?? String(error)}`);

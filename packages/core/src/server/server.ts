@@ -56,7 +56,7 @@ export class Server implements Dispatcher {
   private readonly services = new Map<string, Map<string, MethodEntry>>();
   private readonly definitions = new Map<string, ServiceDefinition>();
   /** The @Subscribe handlers of the registered services and their subscriptions. */
-  private readonly events = new ServerEvents(() => this.logger);
+  private readonly events = new ServerEvents(() => this.logger, (name) => this.codecs.get(name));
   private readonly listeners: Listener[] = [];
   private readonly inflight = new Set<ServerCall>();
   private readonly drainTimeout: number;

@@ -64,3 +64,16 @@ describe('Server', () => {
     await server.close();
   });
 });
+
+describe('deadlines of a second or more', () => {
+  it('fire on the shared sweep, a little late but never early, on both sides', async () => {
+    const { server, client } = await rig();
+    const started = Date.now();
+    const error = await client.invoke('Slow', 'sleep', { ms: 5_000 }, { timeout: 1_200 }).catch((e: unknown) => e);
+    const took = Date.now() - started;
+    expect(error).toMatchObject({ code: 'DEADLINE_EXCEEDED', message: expect.stringContaining('1200 ms') });
+    expect(took).toBeGreaterThanOrEqual(1_200);
+    expect(took).toBeLessThan(1_600);
+    await server.close({ drainTimeout: 100 });
+  });
+});

@@ -3,21 +3,20 @@ import type { Metadata } from '../metadata.js';
 import { RpcError } from '../errors/rpc-error.js';
 import { cancelledByCaller, deadlineExceeded } from '../errors/framework-errors.js';
 import type { Channel } from '../transport/transport.js';
+import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
 
 /**
  * One call on the client: its deadline, its cancellation, and the promise the caller holds.
  * The caller's promise settles exactly once, whichever comes first: the answer, the deadline,
  * or the caller's abort. Kept lean: it is allocated once per call.
  */
-export class ClientCall implements Call {
+export class ClientCall implements Call, DeadlineTarget {
   readonly side = 'client' as const;
   readonly service: string;
   readonly method: string;
   request: unknown;
   readonly metadata: Metadata;
   readonly deadline: number;
-  /** Milliseconds the caller allowed, for error messages; 0 for none. */
-  readonly timeoutMs: number;
   /** Send to this address instead of asking the registry. */
   readonly address: string | undefined;
   /** Metadata the server sent back, once the response arrived. */
@@ -33,17 +32,20 @@ export class ClientCall implements Call {
   private controller: AbortController | undefined = undefined;
   private resolveFn: ((value: unknown) => void) | undefined = undefined;
   private rejectFn: ((error: RpcError) => void) | undefined = undefined;
-  private timer: NodeJS.Timeout | undefined = undefined;
+  private timer: DeadlineHandle = undefined;
+  private timed = false;
   private followed: AbortSignal[] | undefined = undefined;
   private onFollowedAbort: (() => void) | undefined = undefined;
 
-  constructor(service: string, method: string, request: unknown, metadata: Metadata, deadline: number, timeoutMs: number, address: string | undefined) {
+  private readonly createdAt: number;
+
+  constructor(service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number) {
+    this.createdAt = now;
     this.service = service;
     this.method = method;
     this.request = request;
     this.metadata = metadata;
     this.deadline = deadline;
-    this.timeoutMs = timeoutMs;
     this.address = address;
   }
 
@@ -60,8 +62,15 @@ export class ClientCall implements Call {
     this.rejectFn = reject;
   }
 
-  startTimer(ms: number): void {
-    this.timer = setTimeout(() => this.abort(deadlineExceeded(Math.max(0, ms))), Math.max(0, ms));
+  /** Arms the deadline (the caller's timeout, or a parent's deadline if that comes first). */
+  startTimer(): void {
+    this.timed = true;
+    this.timer = armDeadline(this);
+  }
+
+  deadlineReached(): void {
+    this.timed = false;
+    this.abort(deadlineExceeded(this.deadline - this.createdAt));
   }
 
   /** Cancels this call when `signal` aborts (the caller's signal, or the parent call's). */
@@ -100,7 +109,7 @@ export class ClientCall implements Call {
 
   private settle(): void {
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timed) disarmDeadline(this, this.timer);
     if (this.followed !== undefined) for (const s of this.followed) s.removeEventListener('abort', this.onFollowedAbort!);
     if (this.responseMetadata !== undefined && this.onMetadata !== undefined) this.onMetadata(this.responseMetadata);
   }

@@ -81,7 +81,7 @@ export class Client {
   private readonly chain: Terminal;
   private readonly hasFilters: boolean;
   private readonly channels = new Map<string, Channel>();
-  private readonly resolved = new Map<string, Resolved>();
+  private readonly resolved = new Map<string, Map<string, Resolved>>();
   private readonly eventAddress: string | undefined;
   private closed = false;
 
@@ -99,18 +99,19 @@ export class Client {
 
   invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions): Promise<Res> {
     const timeoutMs = options?.timeout ?? this.defaultTimeout;
-    let deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+    const now = Date.now();
+    let deadline = timeoutMs > 0 ? now + timeoutMs : 0;
     const parent = options?.parent;
     if (parent !== undefined && parent.deadline !== 0 && (deadline === 0 || parent.deadline < deadline)) deadline = parent.deadline;
     // Filters may add metadata: they get a copy. Without filters nothing writes to it.
     const given = options?.metadata;
     const metadata = this.hasFilters ? { ...given } : (given ?? NO_METADATA);
-    const call = new ClientCall(service, method, request, metadata, deadline, timeoutMs, options?.address);
+    const call = new ClientCall(service, method, request, metadata, deadline, options?.address, now);
     if (options?.onMetadata) call.onMetadata = options.onMetadata;
     return new Promise<Res>((resolve, reject) => {
       call.bind(resolve as (value: unknown) => void, reject);
       if (this.closed) return call.fail(errors.channelClosed(options?.address ?? service));
-      if (deadline !== 0) call.startTimer(deadline - Date.now());
+      if (deadline !== 0) call.startTimer();
       if (options?.signal !== undefined) call.follow(options.signal);
       if (parent !== undefined) call.follow(parent.signal);
       if (call.settled) return;
@@ -260,8 +261,10 @@ export class Client {
   }
 
   private resolve(service: string, method: string): Resolved {
-    const key = `${service}\u0000${method}`;
-    let resolved = this.resolved.get(key);
+    // Two maps rather than one keyed by service + method: no string is built per call.
+    let methods = this.resolved.get(service);
+    if (methods === undefined) this.resolved.set(service, (methods = new Map()));
+    let resolved = methods.get(method);
     if (resolved) return resolved;
     for (const codec of this.codecs) {
       const serializers = codec.forMethod(service, method);
@@ -270,7 +273,7 @@ export class Client {
         break;
       }
     }
-    this.resolved.set(key, resolved!);
+    methods.set(method, resolved!);
     return resolved!;
   }
 }

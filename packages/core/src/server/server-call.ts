@@ -2,6 +2,7 @@ import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
 import { Compression } from '../wire/header.js';
 import { decompress } from '../codec/compression.js';
+import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
 import type { Cancellable, ReplyTarget, RequestMessage, ResponseMessage } from '../transport/transport.js';
 import type { Metadata } from '../metadata.js';
 import type { MethodSerializers } from '../codec/codec.js';
@@ -13,12 +14,16 @@ const EMPTY = new Uint8Array(0);
  * One call on the server, from decode to reply: the deadline timer, cancellation, and the rule
  * that every call is answered exactly once (or not at all when the caller cancelled).
  */
-export class ServerCall implements Cancellable {
+export class ServerCall implements Cancellable, DeadlineTarget {
   private readonly server: Server;
   private readonly request: RequestMessage;
   private readonly replyTo: ReplyTarget;
   private ctx: CallContext | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: DeadlineHandle = undefined;
+  private timed = false;
+  /** The call's deadline, once known; a DeadlineTarget. */
+  deadline = 0;
+  private timeoutMs = 0;
   private done = false;
 
   constructor(server: Server, request: RequestMessage, replyTo: ReplyTarget) {
@@ -43,7 +48,10 @@ export class ServerCall implements Cancellable {
       if (deadline !== 0) {
         const ms = deadline - Date.now();
         if (ms <= 0) return this.fail(errors.deadlineExceeded(undefined));
-        this.timer = setTimeout(() => this.fail(errors.deadlineExceeded(ms)), ms);
+        this.deadline = deadline;
+        this.timeoutMs = ms;
+        this.timed = true;
+        this.timer = armDeadline(this);
       }
       serializers = server.serializersFor(entry, request.codec);
       const body = request.compression === Compression.NONE ? request.body : await decompress(request.compression, request.body);
@@ -70,6 +78,11 @@ export class ServerCall implements Cancellable {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  deadlineReached(): void {
+    this.timed = false;
+    this.fail(errors.deadlineExceeded(this.timeoutMs));
   }
 
   /** Answers with an error (thrown by the handler, a filter, or the framework). */
@@ -110,7 +123,7 @@ export class ServerCall implements Cancellable {
 
   private finish(): void {
     this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timed) disarmDeadline(this, this.timer);
     this.server.finished(this);
   }
 }

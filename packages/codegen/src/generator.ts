@@ -13,6 +13,7 @@ import { emitDescriptor, schemaConst } from './emit/descriptor-emitter.js';
 import { GENERATED, tsHeader } from './emit/header.js';
 import { emitJsonSchema } from './emit/json-schema-emitter.js';
 import { emitProto } from './emit/proto-emitter.js';
+import { emitEvents, eventNumberingConflicts } from './emit/events-emitter.js';
 
 export interface GeneratorOptions {
   /** Path of the tsconfig.json to read. */
@@ -215,6 +216,17 @@ export class Generator {
     for (const o of outputs) services[o.draft.name] = o.lock;
     const lock: Lock = { lockVersion: 1, services };
     const files = outputs.flatMap((o) => o.files);
+    const withEvents = outputs.filter((o) => o.draft.events.length > 0);
+    if (withEvents.length) {
+      const conflicts = eventNumberingConflicts(withEvents);
+      if (conflicts.length) throw new CodegenFailure(conflicts);
+      try {
+        files.push({ path: join(this.outDir, 'events.ts'), content: emitEvents(withEvents, this.outDir, this.options.coreImport ?? '@svc/core') });
+      } catch (error) {
+        if (error instanceof CodegenError) throw new CodegenFailure([error]);
+        throw error;
+      }
+    }
     files.push({ path: join(this.outDir, 'index.ts'), content: emitIndex(outputs, this.options.coreImport ?? '@svc/core') });
     const changes = [...outputs.filter((o) => regenerated.includes(o.draft.name)).flatMap((o) => o.changes), ...extraChanges];
     return { services: outputs, files, lock, lockText: formatLock(lock), changes, regenerated };
@@ -233,6 +245,7 @@ function emitIndex(outputs: readonly ServiceOutput[], coreImport: string): strin
     lines.push(`export { ${schemaConst(o.draft.name)} } from './${stem}.descriptor.js';`);
     lines.push(`export { ${o.draft.name}Client } from './${stem}.client.js';`);
   }
+  if (outputs.some((o) => o.draft.events.length > 0)) lines.push(`export { EventPublisher, type EventMap, type EventTopic } from './events.js';`);
   lines.push('');
   lines.push('/** The schemas of every service: pass them to protobufCodec({ schemas }). */');
   lines.push(`export const schemas: readonly ServiceSchema[] = [${outputs.map((o) => schemaConst(o.draft.name)).join(', ')}];`);

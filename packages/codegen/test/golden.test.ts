@@ -85,4 +85,34 @@ describe('golden corpus', () => {
     expect(client).not.toMatch(/^import \{ (Catalog|Everything)[ ,}]/m);
     expect(client).toContain('export class CatalogClient {');
   });
+
+  it('types events: payload messages in the .proto, topics in the descriptor, one typed publisher', async () => {
+    const proto = readFileSync(join(CORPUS, 'src/generated/stock.proto'), 'utf8');
+    expect(proto).toContain('//   stock.restocked → Restock\n');
+    expect(proto).toContain('//   stock.noted → StockNotedEvent (the payload is its field value)\n');
+    expect(proto).toContain('//   stock.flushed → none\n');
+    expect(proto).toContain('message Restock {\n  string sku = 1;\n  int32 qty = 2;\n  int64 lot = 3;\n  google.protobuf.Timestamp at = 4;\n  optional Color color = 5;\n  map<string, Point> bins = 6;\n}');
+    expect(proto).toContain('message StockAdjustedEvent {\n  string sku = 1;\n  int32 delta = 2;\n}');
+    const { StockSchema, LedgerSchema, CatalogSchema } = await import('./fixtures/corpus/src/generated/index.js');
+    expect(StockSchema.events).toEqual([
+      { topic: 'stock.restocked', message: 'Restock' },
+      { topic: 'stock.noted', message: 'StockNotedEvent', wrapped: true },
+      { topic: 'stock.flushed', message: null },
+      { topic: 'stock.adjusted', message: 'StockAdjustedEvent' },
+      { topic: 'stock.corrected', message: 'StockAdjustedEvent' },
+    ]);
+    expect(LedgerSchema.events).toEqual([{ topic: 'stock.restocked', message: 'Restock' }]);
+    // A service without @Subscribe keeps its descriptor as before (no events key).
+    expect('events' in CatalogSchema).toBe(false);
+    const events = readFileSync(join(CORPUS, 'src/generated/events.ts'), 'utf8');
+    expect(events).toContain("import type { Restock, Stock } from '../stock.js';");
+    expect(events).toContain('  "stock.restocked": Restock;');
+    expect(events).toContain('  "stock.noted": string;');
+    expect(events).toContain('  "stock.flushed": void;');
+    expect(events).toContain(`  "stock.adjusted": Parameters<Stock['onAdjust']>[0];`);
+    expect(events).toContain('  publish<T extends EventTopic>(topic: T, payload: EventMap[T], options?: PublishOptions): Promise<void> {');
+    const jsonSchema = JSON.parse(readFileSync(join(CORPUS, 'src/generated/stock.schema.json'), 'utf8'));
+    expect(jsonSchema.events['stock.restocked']).toEqual({ payload: 'Restock' });
+    expect(jsonSchema.$defs.Restock.required).toEqual(['sku', 'qty', 'lot', 'at']);
+  });
 });

@@ -32,6 +32,7 @@ export function emitJsonSchema(schema: ServiceSchema): string {
     $id: `svc:${schema.package}`,
     title: schema.service,
     methods: Object.fromEntries(schema.methods.map((m) => [m.name, { request: m.request, response: m.response }])),
+    ...(schema.events?.length ? { events: Object.fromEntries(schema.events.map((e) => [e.topic, { payload: e.message }])) } : {}),
     $defs: defs,
   }, null, 2) + '\n';
 }

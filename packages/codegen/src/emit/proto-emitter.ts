@@ -13,6 +13,12 @@ export function emitProto(schema: ServiceSchema, source: string): string {
     body.push(`  rpc ${m.name} (${m.request ?? 'google.protobuf.Empty'}) returns (${m.response ?? 'google.protobuf.Empty'});`);
   }
   body.push('}');
+  if (schema.events?.length) {
+    // proto3 has no events: each payload is a message, published on its topic (docs/events.md).
+    body.push('');
+    body.push(`// Events ${schema.service} subscribes to: topic → payload message (none: an empty body).`);
+    for (const e of schema.events) body.push(`//   ${e.topic} → ${e.message ?? 'none'}${e.wrapped ? ' (the payload is its field value)' : ''}`);
+  }
 
   for (const message of schema.messages) {
     body.push('');

@@ -149,6 +149,8 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
     })),
     messages,
     enums,
+    // Left out without @Subscribe, so services without events keep their descriptors as they were.
+    ...(draft.events.length ? { events: draft.events.map((e) => ({ topic: e.topic, message: e.message, ...(e.wrapped ? { wrapped: true } : {}) })) } : {}),
   };
   return { schema, lock, changes };
 }

@@ -60,6 +60,21 @@ export interface DraftMethod {
   readonly source: string;
 }
 
+/** A `@Subscribe(topic)` method: the payload (its first parameter) travels as a message. */
+export interface DraftEvent {
+  /** The literal topic. */
+  readonly topic: string;
+  /** Property of the class (the handler). */
+  readonly property: string;
+  /** Payload message; null when the handler takes no payload. */
+  readonly message: string | null;
+  readonly wrapped: boolean;
+  /** How the typed publisher spells the payload type. */
+  readonly payloadTs: TsTypeRef;
+  /** `src/inventory.ts:12:3` */
+  readonly source: string;
+}
+
 export interface DraftService {
   readonly name: string;
   readonly package: string;
@@ -69,6 +84,8 @@ export interface DraftService {
   readonly classExported: boolean;
   readonly version?: string;
   readonly methods: DraftMethod[];
+  /** One entry per topic its @Subscribe methods take (handlers of one topic share it). */
+  readonly events: DraftEvent[];
   readonly messages: DraftMessage[];
   readonly enums: DraftEnum[];
   /** Absolute paths of every file whose types this service uses (for --watch). */

@@ -1,6 +1,6 @@
 import { Node, type ClassDeclaration, type Decorator, type MethodDeclaration, type Project, type SourceFile, type Type } from 'ts-morph';
 import { CodegenError } from '../errors.js';
-import type { DraftField, DraftMethod, DraftService, TsTypeRef } from '../model/draft.js';
+import type { DraftEvent, DraftField, DraftMethod, DraftService, TsTypeRef } from '../model/draft.js';
 import { isIdentifier, pascal, snake } from '../model/naming.js';
 import { TypeMapper, relative, type Site } from './type-mapper.js';
 
@@ -34,6 +34,7 @@ export function readServices(files: readonly SourceFile[], root: string): ReadRe
       }
     }
   }
+  errors.push(...topicConflicts(services));
   const byName = new Map<string, DraftService>();
   for (const s of services) {
     const other = byName.get(s.name);
@@ -41,6 +42,23 @@ export function readServices(files: readonly SourceFile[], root: string): ReadRe
     byName.set(s.name, s);
   }
   return { services, errors };
+}
+
+/** Subscribers of one topic in different services must agree on its payload type. */
+function topicConflicts(services: readonly DraftService[]): CodegenError[] {
+  const first = new Map<string, { service: DraftService; message: string | null }>();
+  const errors: CodegenError[] = [];
+  for (const service of services) {
+    for (const e of service.events) {
+      const seen = first.get(e.topic);
+      if (!seen) first.set(e.topic, { service, message: e.message });
+      else if (seen.message !== e.message) {
+        const other = seen.service.events.find((x) => x.topic === e.topic)!;
+        errors.push(new CodegenError(e.source, `${service.name}.${e.property} ('${e.topic}')`, `the topic '${e.topic}' is handled with the payload ${e.message ?? 'none'} here and with ${seen.message ?? 'none'} by ${seen.service.name}.${other.property} (${other.source}); one topic carries one payload type`, 'Give both handlers the same payload type, or publish the two kinds on two topics'));
+      }
+    }
+  }
+  return errors;
 }
 
 function readService(cls: ClassDeclaration, decorator: Decorator, root: string): DraftService {
@@ -58,6 +76,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
   const file = cls.getSourceFile().getFilePath();
   mapper.dependencies.add(file);
   const methods: DraftMethod[] = [];
+  const events: DraftEvent[] = [];
   const seen = new Set<string>();
   const errors: Error[] = [];
   for (let c: ClassDeclaration | undefined = cls; c; c = c.getBaseClass()) {
@@ -66,6 +85,13 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
       const property = m.getName();
       if (seen.has(property)) continue;
       seen.add(property);
+      for (const sd of m.getDecorators().filter((d) => d.getName() === 'Subscribe')) {
+        try {
+          addEvent(events, readEvent(name, m, sd, mapper));
+        } catch (error) {
+          errors.push(error as Error);
+        }
+      }
       const md = m.getDecorator('Method');
       if (!md) continue;
       try {
@@ -90,6 +116,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
     classExported: cls.isExported(),
     ...(version !== undefined ? { version } : {}),
     methods,
+    events,
     messages: [...mapper.messages.values()],
     enums: [...mapper.enums.values()],
     dependencies: mapper.dependencies,
@@ -145,23 +172,65 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
     responseTs = returnNode ? typeRef(returnNode, 'result') : { kind: 'result' };
   }
   return { name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs, ...(idempotent !== undefined ? { idempotent } : {}), source: where.replace(/:\d+$/, '') };
+}
 
-  function typeRef(node: Node, fallback: 'param' | 'result'): TsTypeRef {
-    const text = node.getText();
-    if (/^(string|number|boolean|bigint)(\[\])?$/.test(text)) return { kind: 'text', text };
-    if (!Node.isTypeReference(node) || node.getTypeArguments().length > 0) return { kind: fallback };
-    const nameNode = node.getTypeName();
-    if (!Node.isIdentifier(nameNode)) return { kind: fallback };
-    let symbol = nameNode.getSymbol();
-    if (symbol?.isAlias()) symbol = symbol.getAliasedSymbol();
-    const decl = symbol?.getDeclarations()[0];
-    if (!decl || !Node.isExportable(decl) || !decl.isExported()) return { kind: fallback };
-    const file = decl.getSourceFile();
-    if (file.isDeclarationFile() || file.getFilePath().includes('/node_modules/')) return { kind: fallback };
-    if (!(Node.isInterfaceDeclaration(decl) || Node.isTypeAliasDeclaration(decl) || Node.isClassDeclaration(decl) || Node.isEnumDeclaration(decl))) return { kind: fallback };
-    if (decl.getName() !== symbol!.getName()) return { kind: fallback };
-    return { kind: 'named', name: symbol!.getName(), file: file.getFilePath() };
+/** A @Subscribe('topic') method: a literal topic, and its payload (the first parameter) as a message. */
+function readEvent(service: string, m: MethodDeclaration, sd: Decorator, mapper: TypeMapper): DraftEvent {
+  const property = m.getName();
+  const where = mapper.where(sd);
+  const arg = sd.getArguments()[0];
+  if (!arg || !(Node.isStringLiteral(arg) || Node.isNoSubstitutionTemplateLiteral(arg))) {
+    throw new CodegenError(where, `${service}.${property}`, `the topic of @Subscribe(${arg?.getText() ?? ''}) is not a string literal, so svc-gen cannot tie a payload type to it`, `Write the topic itself in the decorator: @Subscribe('orders.created')`);
   }
+  const topic = arg.getLiteralValue();
+  const label = `${service}.${property} ('${topic}')`;
+  const tokens = topic.split('.');
+  if (tokens.some((t) => t === '*' || t === '>')) {
+    throw new CodegenError(where, label, `'${topic}' is a pattern: the topics it matches have no single payload type to type a publisher with`, `Subscribe to each topic by name, one @Subscribe('audit.login') per topic (a method may carry several if they share a payload type)`);
+  }
+  if (tokens.some((t) => t === '' || /\s/.test(t))) {
+    throw new CodegenError(where, label, `'${topic}' is not a topic: dot-separated tokens without spaces`, `Write e.g. @Subscribe('orders.created')`);
+  }
+  const param = m.getParameters()[0];
+  if (!param) return { topic, property, message: null, wrapped: false, payloadTs: { kind: 'none' }, source: where };
+  const paramName = param.getName();
+  if (!Node.isIdentifier(param.getNameNode())) throw new CodegenError(mapper.where(param), label, 'the payload parameter is destructured', 'Name it (order: Order) and destructure inside the method');
+  const typeNode = param.getTypeNode();
+  if (!typeNode) throw new CodegenError(mapper.where(param), `${label} → ${paramName}`, 'the payload parameter has no type annotation', 'Annotate it: (order: Order, ctx: EventContext)');
+  const t = param.getType();
+  if (t.isUndefined() || t.isVoid()) return { topic, property, message: null, wrapped: false, payloadTs: { kind: 'none' }, source: where };
+  const site: Site = { path: `${label} → ${paramName}`, node: param, nameHint: `${pascal(topic)}Event`, typeNode };
+  const top = topLevel(t, site, mapper, param.isOptional() || param.hasInitializer());
+  return { topic, property, message: top.name, wrapped: top.wrapped, payloadTs: typeRef(typeNode, 'param'), source: where };
+}
+
+/** One entry per topic: a second handler of a topic must take the same payload. */
+function addEvent(events: DraftEvent[], event: DraftEvent): void {
+  const first = events.find((e) => e.topic === event.topic);
+  if (!first) {
+    events.push(event);
+    return;
+  }
+  if (first.message === event.message && first.wrapped === event.wrapped) return;
+  throw new CodegenError(event.source, `${event.property} ('${event.topic}')`, `the topic '${event.topic}' is handled with the payload ${event.message ?? 'none'} here and with ${first.message ?? 'none'} by ${first.property} (${first.source}); one topic carries one payload type`, 'Give both handlers the same payload type, or publish the two kinds on two topics');
+}
+
+/** How the typed client spells a type: by its exported name where it has one, else through the class. */
+function typeRef(node: Node, fallback: 'param' | 'result'): TsTypeRef {
+  const text = node.getText();
+  if (/^(string|number|boolean|bigint)(\[\])?$/.test(text)) return { kind: 'text', text };
+  if (!Node.isTypeReference(node) || node.getTypeArguments().length > 0) return { kind: fallback };
+  const nameNode = node.getTypeName();
+  if (!Node.isIdentifier(nameNode)) return { kind: fallback };
+  let symbol = nameNode.getSymbol();
+  if (symbol?.isAlias()) symbol = symbol.getAliasedSymbol();
+  const decl = symbol?.getDeclarations()[0];
+  if (!decl || !Node.isExportable(decl) || !decl.isExported()) return { kind: fallback };
+  const file = decl.getSourceFile();
+  if (file.isDeclarationFile() || file.getFilePath().includes('/node_modules/')) return { kind: fallback };
+  if (!(Node.isInterfaceDeclaration(decl) || Node.isTypeAliasDeclaration(decl) || Node.isClassDeclaration(decl) || Node.isEnumDeclaration(decl))) return { kind: fallback };
+  if (decl.getName() !== symbol!.getName()) return { kind: fallback };
+  return { kind: 'named', name: symbol!.getName(), file: file.getFilePath() };
 }
 
 /** A request or response: an object is its own message; anything else is wrapped in one. */

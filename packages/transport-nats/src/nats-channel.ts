@@ -1,4 +1,5 @@
-import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { TickBatch } from './tick-batch.js';
 import { errors, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import type { RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
@@ -8,6 +9,16 @@ import { decodeResponse, requestHeaders } from './call-headers.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import { noResponders, payloadTooLarge } from './nats-errors.js';
 import type { Subjects } from './subjects.js';
+
+interface OutboundRequest {
+  readonly nc: NatsConnection;
+  readonly id: number;
+  readonly pending: Pending;
+  readonly subject: string;
+  readonly body: Uint8Array;
+  readonly reply: string;
+  readonly headers: MsgHdrs;
+}
 
 interface Pending {
   readonly onResponse: ResponseHandler;
@@ -32,6 +43,7 @@ export class NatsChannel implements Channel, EventChannel {
   private inbox: string | undefined;
   private sub: Subscription | undefined;
   private readonly pending = new Map<number, Pending>();
+  private readonly outbound = new TickBatch<OutboundRequest>((batch) => this.publishBatch(batch));
   private nextId = 1;
   private closed = false;
 
@@ -148,11 +160,19 @@ export class NatsChannel implements Channel, EventChannel {
     const reply = `${this.inbox}.${id}`;
     const max = nc.info?.max_payload ?? Infinity;
     if (request.body.length > max) return this.settle(id, payloadTooLarge(request.body.length, max));
-    try {
-      nc.publish(subject, request.body, { reply, headers: requestHeaders(request) });
-      pending.reply = reply;
-    } catch (error) {
-      this.settle(id, errors.notConnected(this.address, (error as Error).message));
+    pending.reply = reply;
+    this.outbound.add({ nc, id, pending, subject, body: request.body, reply, headers: requestHeaders(request) });
+  }
+
+  /** Publishes the requests of one tick together (see TickBatch). */
+  private publishBatch(batch: OutboundRequest[]): void {
+    for (const r of batch) {
+      if (this.pending.get(r.id) !== r.pending) continue; // cancelled meanwhile: never sent
+      try {
+        r.nc.publish(r.subject, r.body, { reply: r.reply, headers: r.headers });
+      } catch (error) {
+        this.settle(r.id, errors.notConnected(this.address, (error as Error).message));
+      }
     }
   }
 

@@ -1,10 +1,11 @@
-import { nuid, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { Compression, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { CODE_NUMBERS, codeFromNumber } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, responseHeaders } from './call-headers.js';
 import { payloadTooLarge } from './nats-errors.js';
 import { ServiceStats } from './service-stats.js';
+import { TickBatch } from './tick-batch.js';
 import { SrvResponder } from './srv-responder.js';
 import type { ServedService } from './served-services.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
@@ -32,6 +33,12 @@ export interface ListenerHooks {
  * subjects first (new calls go to other instances, or fail with no responders), then waits for the
  * calls in flight to reply.
  */
+interface OutboundReply {
+  readonly reply: string;
+  readonly body: Uint8Array;
+  readonly headers: MsgHdrs;
+}
+
 export class NatsListener implements Listener, ReplyTarget {
   readonly address: string;
   readonly instance: string;
@@ -46,6 +53,7 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly callSubs: Subscription[] = [];
   private readonly cancelSubs: Subscription[] = [];
   private readonly inflight = new Map<number, InFlight>();
+  private readonly outbound = new TickBatch<OutboundReply>((batch) => this.publishBatch(batch));
   private readonly byReply = new Map<string, number>();
   private srv: SrvResponder | undefined;
   private nextId = 1;
@@ -138,17 +146,30 @@ export class NatsListener implements Listener, ReplyTarget {
     }
     const failed = response.status === 0 ? undefined : `${codeFromNumber(response.status)}: ${response.message ?? ''}`;
     this.stats.get(entry.service)?.record(entry.method, performance.now() - entry.started, failed);
-    try {
-      this.nc.publish(entry.reply, response.body, { headers: responseHeaders(response) });
-    } catch {
-      // The connection closed under us: the caller sees connection lost or its deadline.
+    this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
+  }
+
+  /** Publishes the replies of one tick together (see TickBatch). */
+  private publishBatch(batch: OutboundReply[]): void {
+    for (const r of batch) {
+      try {
+        this.nc.publish(r.reply, r.body, { headers: r.headers });
+      } catch {
+        // The connection closed under us: the caller sees connection lost or its deadline.
+      }
     }
+    this.checkIdle();
   }
 
   private forget(id: number, entry: InFlight): void {
     this.inflight.delete(id);
     this.byReply.delete(entry.reply);
-    if (this.inflight.size === 0) this.idle?.();
+    this.checkIdle();
+  }
+
+  /** Idle means no call in flight and no reply still waiting in the batch to be published. */
+  private checkIdle(): void {
+    if (this.inflight.size === 0 && !this.outbound.holding) this.idle?.();
   }
 
   drain(): Promise<void> {
@@ -160,7 +181,7 @@ export class NatsListener implements Listener, ReplyTarget {
     await this.hooks.beforeDrain?.().catch(() => {});
     this.srv?.stop();
     if (!this.nc.isClosed()) await Promise.all(this.callSubs.map((s) => s.drain().catch(() => {})));
-    if (this.inflight.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.inflight.size > 0 || this.outbound.holding) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 
   async close(): Promise<void> {

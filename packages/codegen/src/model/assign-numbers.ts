@@ -132,6 +132,17 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
       }
     }
   }
+  if (draft.events.length) lock.events = {};
+  for (const e of draft.events) {
+    lock.events![e.topic] = e.message;
+    const locked = old.events?.[e.topic];
+    if (locked !== undefined && locked !== e.message) {
+      changes.push({ breaking: true, subject: `${draft.name} '${e.topic}'`, message: `event payload changed from ${locked ?? 'nothing'} to ${e.message ?? 'nothing'}; events from publishers built before are misread`, source: e.source.replace(/:\d+$/, '') });
+    }
+  }
+  for (const topic of Object.keys(old.events ?? {})) {
+    if (!(topic in (lock.events ?? {}))) changes.push({ breaking: false, subject: `${draft.name} '${topic}'`, message: `no longer subscribed; events on it reach no handler of ${draft.name}`, source: draft.source });
+  }
   for (const name of Object.keys(old.methods)) {
     if (!lock.methods[name]) changes.push({ breaking: true, subject: `${draft.name}.${name}`, message: 'method removed; callers get UNIMPLEMENTED', source: draft.source });
   }

@@ -12,6 +12,8 @@ export interface Lock {
 export interface ServiceLock {
   package: string;
   methods: Record<string, { request: string | null; response: string | null }>;
+  /** Topic → payload message (null: no payload), for services with @Subscribe methods. */
+  events?: Record<string, string | null>;
   messages: Record<string, MessageLock>;
   enums: Record<string, EnumLock>;
 }

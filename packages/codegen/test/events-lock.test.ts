@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/index.js';
+import { tempProject } from './helpers.js';
+
+const service = (payload: string, extra = ''): string => `import { Service, Subscribe } from '@svc/core';
+
+export interface Order { id: string; qty: number }
+export interface Refund { id: string; amount: number }
+
+@Service('Shop')
+export class Shop {
+  @Subscribe('orders.created') async onOrder(payload: ${payload}): Promise<void> {}
+${extra}}
+`;
+const EXTRA = `  @Subscribe('orders.shipped') async onShipped(order: Order): Promise<void> {}\n`;
+
+const project = tempProject({ 'src/shop.ts': service('Order', EXTRA) });
+afterAll(() => project.remove());
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['-p', project.tsconfig, ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+const lock = (): { services: { Shop: { events: Record<string, string | null> } } } => JSON.parse(readFileSync(join(project.root, 'svc.lock.json'), 'utf8'));
+
+// One project through its history, in order.
+describe('svc.lock.json records topics', () => {
+  it('writes each topic with its payload message', async () => {
+    expect((await cli()).code).toBe(0);
+    expect(lock().services.Shop.events).toEqual({ 'orders.created': 'Order', 'orders.shipped': 'Order' });
+  });
+
+  it('a topic whose payload becomes another message is a breaking change; --allow-breaking records it', async () => {
+    project.write('src/shop.ts', service('Refund', EXTRA));
+    const check = await cli('--check');
+    expect(check.code).toBe(1);
+    expect(check.err).toContain("BREAKING Shop 'orders.created': event payload changed from Order to Refund; events from publishers built before are misread (src/shop.ts:8)");
+    expect((await cli()).code).toBe(1);
+    expect(lock().services.Shop.events['orders.created']).toBe('Order');
+    expect((await cli('--allow-breaking')).code).toBe(0);
+    expect(lock().services.Shop.events['orders.created']).toBe('Refund');
+  });
+
+  it('a topic no longer subscribed is reported, not breaking', async () => {
+    project.write('src/shop.ts', service('Refund'));
+    const run = await cli();
+    expect(run.code).toBe(0);
+    expect(run.out).toContain("Shop 'orders.shipped': no longer subscribed; events on it reach no handler of Shop");
+    expect(lock().services.Shop.events).toEqual({ 'orders.created': 'Refund' });
+  });
+});

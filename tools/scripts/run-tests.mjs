@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `pnpm test`: builds everything, runs every package's tests through turbo (one package at a time,
-// so timing-sensitive network tests do not compete for the 2 cores), then prints one closing line
-// "N passed, N failed, N skipped" summed over the vitest JSON reports of the packages.
+// `pnpm test`: checks that committed generated code is what svc-gen makes of the sources today
+// (before the build regenerates it), builds everything, runs every package's tests through turbo
+// (one package at a time, so timing-sensitive network tests do not compete for the 2 cores), then
+// prints one closing line "N passed, N failed, N skipped" summed over the vitest JSON reports.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,10 @@ function packageDirs() {
 // Reports from an earlier run must not count: turbo restores them from its cache when it skips a run.
 for (const dir of packageDirs()) rmSync(join(dir, 'test-results.json'), { force: true });
 
-const run = (args) => spawnSync('pnpm', ['exec', 'turbo', ...args], { cwd: root, stdio: 'inherit' }).status ?? 1;
+const pnpm = (args) => spawnSync('pnpm', args, { cwd: root, stdio: 'inherit' }).status ?? 1;
+const run = (args) => pnpm(['exec', 'turbo', ...args]);
+const generatedFresh = pnpm(['run', 'gen:check']) === 0;
+if (!generatedFresh) console.log('\nsvc-gen --check failed: regenerate with `pnpm gen` and commit src/generated and svc.lock.json');
 const built = run(['run', 'build', '--output-logs=errors-only']);
 const tested = built === 0 ? run(['run', 'test', '--concurrency=1', '--continue', ...process.argv.slice(2)]) : built;
 
@@ -44,5 +48,6 @@ if (passed + failed === 0) {
   console.log('no test reports found: did the build fail?');
   failed = 1;
 }
+if (!generatedFresh) failed += 1; // the generated-code check counts as one failed test
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(tested !== 0 || failed > 0 ? 1 : 0);

@@ -17,7 +17,7 @@ it('the demo runs server and client as two processes and every call answers as e
 });
 
 it('the committed generated client and lock file are what svc-gen makes of src/ today', () => {
-  const cli = here('../node_modules/@svc/codegen/dist/cli.js');
+  const cli = here('../node_modules/@svc/codegen/bin/svc-gen.js');
   const run = spawnSync(process.execPath, [cli, '--check'], { cwd: here('..'), encoding: 'utf8', timeout: 60_000 });
   expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/index.js';
+import { CodegenFailure, Generator, runCli } from '../src/index.js';
 import { tempProject } from './helpers.js';
 
 const service = (payload: string, extra = ''): string => `import { Service, Subscribe } from '@svc/core';
@@ -51,5 +51,49 @@ describe('svc.lock.json records topics', () => {
     expect(run.code).toBe(0);
     expect(run.out).toContain("Shop 'orders.shipped': no longer subscribed; events on it reach no handler of Shop");
     expect(lock().services.Shop.events).toEqual({ 'orders.created': 'Refund' });
+  });
+});
+
+describe('events under --watch (Generator.update)', () => {
+  const sub = (service: string, payload: string) => `import { Service, Subscribe } from '@svc/core';
+import type { Note, Memo } from './types.js';
+
+@Service('${service}')
+export class ${service} {
+  @Subscribe('notes.added') async add(note: ${payload}): Promise<void> {}
+}
+`;
+  const watched = tempProject({
+    'src/types.ts': 'export interface Note { text: string }\nexport interface Memo { body: string }\n',
+    'src/left.ts': sub('Left', 'Note'),
+    'src/right.ts': sub('Right', 'Note'),
+  });
+  afterAll(() => watched.remove());
+
+  it('regenerates events.ts when a payload type changes, and refuses a topic whose services disagree', async () => {
+    const generator = new Generator({ tsconfig: watched.tsconfig });
+    generator.write(generator.generate());
+    const eventsFile = join(watched.root, 'src/generated/events.ts');
+    expect(readFileSync(eventsFile, 'utf8')).toContain('  "notes.added": Note;');
+
+    // Only right.ts is re-read: the conflict with Left is still found.
+    watched.write('src/right.ts', sub('Right', 'Memo'));
+    let failure: unknown;
+    try {
+      generator.update([join(watched.root, 'src/right.ts')]);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(CodegenFailure);
+    expect((failure as Error).message).toContain("Right.add ('notes.added'): the topic 'notes.added' is handled with the payload Memo here and with Note by Left.add");
+
+    // A field added to the shared payload type: both services and events.ts follow.
+    watched.write('src/right.ts', sub('Right', 'Note'));
+    watched.write('src/types.ts', 'export interface Note { text: string; by?: string }\nexport interface Memo { body: string }\n');
+    const result = generator.update([join(watched.root, 'src/types.ts'), join(watched.root, 'src/right.ts')]);
+    generator.write(result);
+    expect([...result.regenerated].sort()).toEqual(['Left', 'Right']);
+    expect(readFileSync(join(watched.root, 'src/generated/left.proto'), 'utf8')).toContain('  optional string by = 2;');
+    expect(readFileSync(join(watched.root, 'src/generated/right.proto'), 'utf8')).toContain('  optional string by = 2;');
   });
 });

@@ -91,16 +91,19 @@ export function emitEvents(services: readonly EventsInput[], outDir: string, cor
  * same field numbers (each service numbers its messages from its own part of svc.lock.json).
  */
 export function eventNumberingConflicts(services: readonly EventsInput[]): CodegenError[] {
-  const first = new Map<string, { input: EventsInput; shape: string }>();
+  const first = new Map<string, { input: EventsInput; message: string | null; shape: string }>();
   const errors: CodegenError[] = [];
   for (const input of services) {
     for (const e of input.schema.events ?? []) {
-      if (e.message === null) continue;
-      const shape = messageShape(input.schema, e.message);
+      const shape = e.message === null ? '' : messageShape(input.schema, e.message);
       const seen = first.get(e.topic);
-      if (!seen) first.set(e.topic, { input, shape });
-      else if (seen.shape !== shape) {
-        const event = input.draft.events.find((x) => x.topic === e.topic)!;
+      const event = input.draft.events.find((x) => x.topic === e.topic)!;
+      if (!seen) first.set(e.topic, { input, message: e.message, shape });
+      else if (seen.message !== e.message) {
+        // The reader finds this among the files it reads; --watch reads only the changed ones.
+        const other = seen.input.draft.events.find((x) => x.topic === e.topic)!;
+        errors.push(new CodegenError(event.source, `${input.draft.name}.${event.property} ('${e.topic}')`, `the topic '${e.topic}' is handled with the payload ${e.message ?? 'none'} here and with ${seen.message ?? 'none'} by ${seen.input.draft.name}.${other.property} (${other.source}); one topic carries one payload type`, 'Give both handlers the same payload type, or publish the two kinds on two topics'));
+      } else if (seen.shape !== shape) {
         errors.push(new CodegenError(event.source, `${input.draft.name}.${event.property} ('${e.topic}')`, `the payload ${e.message} of '${e.topic}' has other field numbers or enum values in ${input.draft.name} than in ${seen.input.draft.name} (their entries in svc.lock.json differ), so one would misread what the other's publishers send`, `Make the entries of ${e.message} (and the types it uses) under ${input.draft.name} and ${seen.input.draft.name} in svc.lock.json the same, keeping the one already deployed`));
       }
     }

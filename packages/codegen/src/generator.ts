@@ -245,7 +245,7 @@ function emitIndex(outputs: readonly ServiceOutput[], coreImport: string): strin
     lines.push(`export { ${schemaConst(o.draft.name)} } from './${stem}.descriptor.js';`);
     lines.push(`export { ${o.draft.name}Client } from './${stem}.client.js';`);
   }
-  if (outputs.some((o) => o.draft.events.length > 0)) lines.push(`export { EventPublisher, type EventMap, type EventTopic } from './events.js';`);
+  if (outputs.some((o) => o.draft.events.length > 0)) lines.push(`export { EventPublisher, type EventMap, type EventTopic, type PublishArgs } from './events.js';`);
   lines.push('');
   lines.push('/** The schemas of every service: pass them to protobufCodec({ schemas }). */');
   lines.push(`export const schemas: readonly ServiceSchema[] = [${outputs.map((o) => schemaConst(o.draft.name)).join(', ')}];`);

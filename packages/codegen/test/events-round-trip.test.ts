@@ -46,7 +46,7 @@ describe.each<[string, Codec[], string]>([
     try {
       await events.publish('stock.restocked', RESTOCK, { metadata: { by: 'test' } });
       await events.publish('stock.noted', 'low on blue');
-      await events.publish('stock.flushed', undefined);
+      await events.publish('stock.flushed');
       await events.publish('stock.adjusted', { sku: 'sku-1', delta: -3 });
       await events.publish('stock.corrected', { sku: 'sku-2', delta: 0 });
       await until(() => stock.received.length === 5 && ledger.received.length === 1);

@@ -110,7 +110,7 @@ describe('golden corpus', () => {
     expect(events).toContain('  "stock.noted": string;');
     expect(events).toContain('  "stock.flushed": void;');
     expect(events).toContain(`  "stock.adjusted": Parameters<Stock['onAdjust']>[0];`);
-    expect(events).toContain('  publish<T extends EventTopic>(topic: T, payload: EventMap[T], options?: PublishOptions): Promise<void> {');
+    expect(events).toContain('  publish<T extends EventTopic>(topic: T, ...[payload, options]: PublishArgs<EventMap[T]>): Promise<void> {');
     const jsonSchema = JSON.parse(readFileSync(join(CORPUS, 'src/generated/stock.schema.json'), 'utf8'));
     expect(jsonSchema.events['stock.restocked']).toEqual({ payload: 'Restock' });
     expect(jsonSchema.$defs.Restock.required).toEqual(['sku', 'qty', 'lot', 'at']);

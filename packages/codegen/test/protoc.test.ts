@@ -81,4 +81,20 @@ describe('protoc', () => {
     });
     expect('opt' in value).toBe(false);
   });
+
+  // An event body is its payload message: what another language publishes or reads with protoc.
+  const restocked = protobufCodec({ schemas }).forEvent('stock.restocked')!;
+  const noted = protobufCodec({ schemas }).forEvent('stock.noted')!;
+
+  it('reads an event body the publisher writes, as the payload message of the .proto', () => {
+    const body = restocked.encode({ sku: 's-1', qty: -2, lot: -(2n ** 63n), at: new Date(-1), color: 'green', bins: new Map([['a', { x: 1, y: 0 }]]) });
+    const text = protoc(['--decode=stock.Restock', 'stock.proto'], body).toString();
+    expect(text).toContain('sku: "s-1"\nqty: -2\nlot: -9223372036854775808\nat {\n  seconds: -1\n  nanos: 999000000\n}\ncolor: COLOR_GREEN\nbins {\n  key: "a"\n  value {\n    x: 1\n  }\n}');
+    expect(protoc(['--decode=stock.StockNotedEvent', 'stock.proto'], noted.encode('hi')).toString()).toBe('value: "hi"\n');
+  });
+
+  it('writes an event body the subscriber reads', () => {
+    const body = protoc(['--encode=stock.Restock', 'stock.proto'], 'sku: "z" qty: 5 lot: 7 at { seconds: 60 } bins { key: "k" value { y: 2 } }');
+    expect(restocked.decode(body)).toEqual({ sku: 'z', qty: 5, lot: 7n, at: new Date(60_000), bins: new Map([['k', { x: 0, y: 2 }]]) });
+  });
 });

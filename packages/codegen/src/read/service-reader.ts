@@ -87,7 +87,8 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
       seen.add(property);
       for (const sd of m.getDecorators().filter((d) => d.getName() === 'Subscribe')) {
         try {
-          addEvent(events, readEvent(name, m, sd, mapper));
+          const event = readEvent(name, m, sd, mapper);
+          if (event) addEvent(events, event);
         } catch (error) {
           errors.push(error as Error);
         }
@@ -174,8 +175,8 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
   return { name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs, ...(idempotent !== undefined ? { idempotent } : {}), source: where.replace(/:\d+$/, '') };
 }
 
-/** A @Subscribe('topic') method: a literal topic, and its payload (the first parameter) as a message. */
-function readEvent(service: string, m: MethodDeclaration, sd: Decorator, mapper: TypeMapper): DraftEvent {
+/** A @Subscribe('topic') method: a literal topic, and its payload (the first parameter) as a message; undefined for a pattern. */
+function readEvent(service: string, m: MethodDeclaration, sd: Decorator, mapper: TypeMapper): DraftEvent | undefined {
   const property = m.getName();
   const where = mapper.where(sd);
   const arg = sd.getArguments()[0];
@@ -185,9 +186,10 @@ function readEvent(service: string, m: MethodDeclaration, sd: Decorator, mapper:
   const topic = arg.getLiteralValue();
   const label = `${service}.${property} ('${topic}')`;
   const tokens = topic.split('.');
-  if (tokens.some((t) => t === '*' || t === '>')) {
-    throw new CodegenError(where, label, `'${topic}' is a pattern: the topics it matches have no single payload type to type a publisher with`, `Subscribe to each topic by name, one @Subscribe('audit.login') per topic (a method may carry several if they share a payload type)`);
-  }
+  // A pattern ('audit.>', 'orders.*') names no topic to publish to: it is left out of the schema
+  // and the publisher. Its handler still gets every matching event, checked against the schema
+  // of the concrete topic where one exists, as plain JSON where none does.
+  if (tokens.some((t) => t === '*' || t === '>')) return undefined;
   if (tokens.some((t) => t === '' || /\s/.test(t))) {
     throw new CodegenError(where, label, `'${topic}' is not a topic: dot-separated tokens without spaces`, `Write e.g. @Subscribe('orders.created')`);
   }

@@ -33,6 +33,8 @@ export class ClientCall implements Call, DeadlineTarget {
   private resolveFn: ((value: unknown) => void) | undefined = undefined;
   private rejectFn: ((error: RpcError) => void) | undefined = undefined;
   private timer: DeadlineHandle = undefined;
+  sweptPrev: DeadlineTarget | undefined = undefined;
+  sweptNext: DeadlineTarget | undefined = undefined;
   private timed = false;
   private followed: AbortSignal[] | undefined = undefined;
   private onFollowedAbort: (() => void) | undefined = undefined;

@@ -20,6 +20,8 @@ export class ServerCall implements Cancellable, DeadlineTarget {
   private readonly replyTo: ReplyTarget;
   private ctx: CallContext | undefined;
   private timer: DeadlineHandle = undefined;
+  sweptPrev: DeadlineTarget | undefined = undefined;
+  sweptNext: DeadlineTarget | undefined = undefined;
   private timed = false;
   /** The call's deadline, once known; a DeadlineTarget. */
   deadline = 0;

@@ -27,7 +27,14 @@ function setCommon(h: MsgHdrs, codec: string, compression: Compression, metadata
   if (metadata !== undefined) h.set(H_METADATA, headerJson(metadata));
 }
 
-export function requestHeaders(request: RequestMessage, now = Date.now()): MsgHdrs {
+/** True when a call header carries nothing beyond the defaults (JSON, uncompressed, no metadata). */
+function plain(codec: string, compression: Compression, metadata: Metadata | undefined): boolean {
+  return codec === 'json' && compression === Compression.NONE && metadata === undefined;
+}
+
+/** The request's NATS headers; undefined when it needs none (a plain JSON call without deadline). */
+export function requestHeaders(request: RequestMessage, now = Date.now()): MsgHdrs | undefined {
+  if (request.deadline === 0 && plain(request.codec, request.compression, request.metadata)) return undefined;
   const h = natsHeaders();
   setCommon(h, request.codec, request.compression, request.metadata);
   // On the wire a deadline is the time left, so clocks of client and server need not agree.
@@ -57,7 +64,12 @@ interface WireError {
   stack?: string | undefined;
 }
 
-export function responseHeaders(response: ResponseMessage): MsgHdrs {
+/**
+ * The response's NATS headers; undefined for a plain successful JSON answer, the common case, which
+ * then travels as a header-less NATS message (cheaper to write and to parse on both ends).
+ */
+export function responseHeaders(response: ResponseMessage): MsgHdrs | undefined {
+  if (response.status === 0 && plain(response.codec, response.compression, response.metadata)) return undefined;
   const h = natsHeaders();
   setCommon(h, response.codec, response.compression, response.metadata);
   if (response.status !== 0) {

@@ -17,7 +17,7 @@ interface OutboundRequest {
   readonly subject: string;
   readonly body: Uint8Array;
   readonly reply: string;
-  readonly headers: MsgHdrs;
+  readonly headers: MsgHdrs | undefined;
 }
 
 interface Pending {

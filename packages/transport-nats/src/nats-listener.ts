@@ -36,7 +36,7 @@ export interface ListenerHooks {
 interface OutboundReply {
   readonly reply: string;
   readonly body: Uint8Array;
-  readonly headers: MsgHdrs;
+  readonly headers: MsgHdrs | undefined;
 }
 
 export class NatsListener implements Listener, ReplyTarget {

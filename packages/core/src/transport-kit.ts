@@ -4,6 +4,7 @@
  */
 export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler } from './transport/transport.js';
 export { schemeOf, transportFor } from './transport/transport.js';
+export { CallTable } from './transport/call-table.js';
 export { encodeFrame, encodeFrameOf, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from './wire/frame.js';
 export { FrameDecoder, Frame } from './wire/frame-decoder.js';
 export { FrameKind, Compression, encodeHeader, decodeHeader, type FrameHeader, type HeaderFields } from './wire/header.js';

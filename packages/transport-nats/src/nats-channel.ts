@@ -1,6 +1,6 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { TickBatch } from './tick-batch.js';
-import { errors, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, errors, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import type { RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
@@ -21,6 +21,7 @@ interface OutboundRequest {
 }
 
 interface Pending {
+  readonly id: number;
   readonly onResponse: ResponseHandler;
   readonly service: string;
   /** Set once the request is published. */
@@ -42,7 +43,7 @@ export class NatsChannel implements Channel, EventChannel {
   private unwatch: (() => void) | undefined;
   private inbox: string | undefined;
   private sub: Subscription | undefined;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new CallTable<number, Pending>();
   private readonly outbound = new TickBatch<OutboundRequest>((batch) => this.publishBatch(batch));
   private nextId = 1;
   private closed = false;
@@ -61,7 +62,7 @@ export class NatsChannel implements Channel, EventChannel {
       queueMicrotask(() => onResponse(errors.channelClosed(this.address), undefined));
       return id;
     }
-    const pending: Pending = { onResponse, service: request.service, reply: undefined };
+    const pending: Pending = { id, onResponse, service: request.service, reply: undefined };
     this.pending.set(id, pending);
     const shared = this.connection();
     if (shared.nc !== undefined) {
@@ -205,8 +206,8 @@ export class NatsChannel implements Channel, EventChannel {
   }
 
   private failAll(error: RpcError): void {
-    for (const [id, pending] of [...this.pending]) {
-      this.pending.delete(id);
+    for (const pending of this.pending.values()) {
+      this.pending.delete(pending.id);
       pending.onResponse(error, undefined);
     }
   }

@@ -1,5 +1,5 @@
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { Compression, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, Compression, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { CODE_NUMBERS, codeFromNumber } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, responseHeaders } from './call-headers.js';
@@ -12,6 +12,7 @@ import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import { checkToken, Subjects } from './subjects.js';
 
 interface InFlight {
+  readonly id: number;
   readonly reply: string;
   readonly service: string;
   readonly method: string;
@@ -52,9 +53,9 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly subjects: Subjects;
   private readonly callSubs: Subscription[] = [];
   private readonly cancelSubs: Subscription[] = [];
-  private readonly inflight = new Map<number, InFlight>();
+  private readonly inflight = new CallTable<number, InFlight>();
   private readonly outbound = new TickBatch<OutboundReply>((batch) => this.publishBatch(batch));
-  private readonly byReply = new Map<string, number>();
+  private readonly byReply = new CallTable<string, number>();
   private srv: SrvResponder | undefined;
   private nextId = 1;
   private idle: (() => void) | undefined;
@@ -113,7 +114,7 @@ export class NatsListener implements Listener, ReplyTarget {
     if (!msg.reply || this.closed) return; // a publish without a reply subject has no one to answer
     const id = this.nextId++;
     if (this.nextId > 0x7fffffff) this.nextId = 1;
-    const entry: InFlight = { reply: msg.reply, service, method, started: performance.now(), call: undefined };
+    const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined };
     this.inflight.set(id, entry);
     this.byReply.set(msg.reply, id);
     let request;
@@ -192,8 +193,8 @@ export class NatsListener implements Listener, ReplyTarget {
     for (const sub of [...this.callSubs, ...this.cancelSubs]) if (!sub.isClosed()) sub.unsubscribe();
     // Calls still in flight will never be answered from here: their callers time out or see the
     // connection go. (Server.close() answers them with UNAVAILABLE before it closes listeners.)
-    for (const [id, entry] of [...this.inflight]) {
-      this.forget(id, entry);
+    for (const entry of this.inflight.values()) {
+      this.forget(entry.id, entry);
       entry.call?.cancel();
     }
     this.idle?.();

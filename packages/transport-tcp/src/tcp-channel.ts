@@ -1,5 +1,5 @@
 import type { RpcError } from '@svc/core';
-import { errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
 import { FrameConnection } from './frame-connection.js';
@@ -9,6 +9,7 @@ import type { ResolvedTcpOptions } from './tcp-options.js';
 type State = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
 
 interface Pending {
+  readonly id: number;
   readonly onResponse: ResponseHandler;
   /** The connection the request went out on; undefined while waiting for the dial. */
   connection: FrameConnection | undefined;
@@ -28,7 +29,7 @@ export class TcpChannel implements Channel {
   private readonly target: SocketAddress;
   private readonly options: ResolvedTcpOptions;
   private readonly backoff: Backoff;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new CallTable<number, Pending>();
   private state: State = 'idle';
   private connection: FrameConnection | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -52,13 +53,13 @@ export class TcpChannel implements Channel {
           queueMicrotask(() => onResponse(errors.sendBufferFull(this.address, unsent, this.options.maxSendBuffer), undefined));
           break;
         }
-        this.pending.set(id, { onResponse, connection: this.connection, request: undefined });
+        this.pending.set(id, { id, onResponse, connection: this.connection, request: undefined });
         this.write(this.connection!, id, request);
         break;
       }
       case 'idle':
       case 'connecting':
-        this.pending.set(id, { onResponse, connection: undefined, request });
+        this.pending.set(id, { id, onResponse, connection: undefined, request });
         if (this.state === 'idle') this.connect();
         break;
       case 'backoff':
@@ -87,8 +88,8 @@ export class TcpChannel implements Channel {
     this.state = 'closed';
     clearTimeout(this.retryTimer);
     const error = errors.channelClosed(this.address);
-    for (const [id, pending] of this.pending) {
-      this.pending.delete(id);
+    for (const pending of this.pending.values()) {
+      this.pending.delete(pending.id);
       pending.onResponse(error, undefined);
     }
     this.connection?.end();
@@ -123,12 +124,12 @@ export class TcpChannel implements Channel {
         this.connection = connection;
         this.state = 'ready';
         this.backoff.reset();
-        for (const [id, pending] of this.pending) {
+        for (const pending of this.pending.values()) {
           if (pending.connection !== undefined || pending.request === undefined) continue;
           const request = pending.request;
           pending.request = undefined;
           pending.connection = connection;
-          this.write(connection, id, request);
+          this.write(connection, pending.id, request);
         }
       },
       (error: Error) => {
@@ -136,9 +137,9 @@ export class TcpChannel implements Channel {
         if (this.state === 'closed') return;
         this.lastError = error.message;
         const failure = error.message.startsWith('dial timeout') ? errors.dialTimeout(this.address, this.options.dialTimeout) : errors.notConnected(this.address, error.message);
-        for (const [id, pending] of this.pending) {
+        for (const pending of this.pending.values()) {
           if (pending.connection !== undefined) continue;
-          this.pending.delete(id);
+          this.pending.delete(pending.id);
           pending.onResponse(failure, undefined);
         }
         this.scheduleReconnect();
@@ -181,9 +182,9 @@ export class TcpChannel implements Channel {
 
   private lost(connection: FrameConnection, reason: RpcError | undefined): void {
     const error = reason ?? errors.connectionLost(this.address, 'the connection closed');
-    for (const [id, pending] of this.pending) {
+    for (const pending of this.pending.values()) {
       if (pending.connection !== connection) continue;
-      this.pending.delete(id);
+      this.pending.delete(pending.id);
       pending.onResponse(error, undefined);
     }
     if (this.connection !== connection) return;

@@ -1,6 +1,6 @@
 import type { Server as SocketServer, Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { errors, FrameKind, type Cancellable, type Dispatcher, type Frame, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, errors, FrameKind, type Cancellable, type Dispatcher, type Frame, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { formatAddress, parseAddress, type SocketAddress } from './address.js';
 import { FrameConnection } from './frame-connection.js';
 import { createSocketServer } from './socket-factory.js';
@@ -13,7 +13,7 @@ const DISPATCHING: Cancellable = { cancel() {} };
 class ServerConnection implements ReplyTarget {
   readonly frames: FrameConnection;
   private readonly dispatcher: Dispatcher;
-  private readonly calls = new Map<number, Cancellable>();
+  private readonly calls = new CallTable<number, Cancellable>();
   private readonly onGone: (c: ServerConnection) => void;
 
   constructor(socket: Socket, options: ResolvedTcpOptions, dispatcher: Dispatcher, onGone: (c: ServerConnection) => void) {

@@ -41,6 +41,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
  */
 export function forkWorker(args: string[], profile?: { dir: string; name: string }): ChildProcess {
   const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`] : [];
+  // BENCH_NODE_ARGS='--trace-gc' and the like: V8 flags that NODE_OPTIONS does not accept.
+  execArgv.push(...(process.env['BENCH_NODE_ARGS']?.split(/\s+/).filter(Boolean) ?? []));
   return track(fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
 }
 

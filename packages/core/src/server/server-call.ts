@@ -27,8 +27,11 @@ export class ServerCall implements Cancellable, DeadlineTarget {
   deadline = 0;
   private timeoutMs = 0;
   private done = false;
+  /** Its key among the server's calls in flight. */
+  readonly key: number;
 
-  constructor(server: Server, request: RequestMessage, replyTo: ReplyTarget) {
+  constructor(server: Server, request: RequestMessage, replyTo: ReplyTarget, key: number) {
+    this.key = key;
     this.server = server;
     this.request = request;
     this.replyTo = replyTo;

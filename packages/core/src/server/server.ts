@@ -11,6 +11,7 @@ import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type Re
 import { CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
 import { ServerEvents } from '../events/server-events.js';
+import { CallTable } from '../transport/call-table.js';
 
 export interface ServerOptions {
   /** One transport or several; `listen(address)` picks by the address scheme. */
@@ -58,7 +59,8 @@ export class Server implements Dispatcher {
   /** The @Subscribe handlers of the registered services and their subscriptions. */
   private readonly events = new ServerEvents(() => this.logger, (name) => this.codecs.get(name));
   private readonly listeners: Listener[] = [];
-  private readonly inflight = new Set<ServerCall>();
+  private readonly inflight = new CallTable<number, ServerCall>();
+  private lastCallKey = 0;
   private readonly drainTimeout: number;
   private idleWaiter: (() => void) | undefined;
   private closing: Promise<void> | undefined;
@@ -131,8 +133,10 @@ export class Server implements Dispatcher {
 
   /** The Dispatcher side: transports hand every request here. */
   dispatch(request: RequestMessage, replyTo: ReplyTarget): ServerCall {
-    const call = new ServerCall(this, request, replyTo);
-    this.inflight.add(call);
+    // Keys wrap below 2^30 (small integers stay cheap keys); a call never lives that many calls.
+    const key = (this.lastCallKey = (this.lastCallKey + 1) & 0x3fffffff);
+    const call = new ServerCall(this, request, replyTo, key);
+    this.inflight.set(key, call);
     void call.run();
     return call;
   }
@@ -160,7 +164,7 @@ export class Server implements Dispatcher {
 
   /** @internal Called once per call when it has replied or been cancelled. */
   finished(call: ServerCall): void {
-    this.inflight.delete(call);
+    this.inflight.delete(call.key);
     if (this.inflight.size === 0 && this.idleWaiter) this.idleWaiter();
   }
 
@@ -183,7 +187,7 @@ export class Server implements Dispatcher {
     clearTimeout(timer);
     if (late) {
       const reason = errors.drainTimedOut(drainTimeout);
-      for (const call of [...this.inflight]) call.fail(reason);
+      for (const call of this.inflight.values()) call.fail(reason);
       if (this.inflight.size > 0) this.logger.warn(`${this.inflight.size} call(s) cut off by the drain timeout`);
     }
     await this.events.close();

@@ -2,6 +2,7 @@ import * as errors from '../errors/framework-errors.js';
 import type { Cancellable, Channel, Dispatcher, Listener, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, Transport } from './transport.js';
 import type { EventChannel, EventTransport } from '../events/event-transport.js';
 import { InprocEventBus } from '../events/inproc-event-bus.js';
+import { CallTable } from './call-table.js';
 
 /**
  * Calls within one process, with the same semantics as the network transports (codecs,
@@ -79,6 +80,7 @@ class InprocListener implements Listener {
 }
 
 interface Pending {
+  readonly id: number;
   onResponse: ResponseHandler;
   call: Cancellable;
   listener: InprocListener;
@@ -87,7 +89,7 @@ interface Pending {
 class InprocChannel implements Channel, ReplyTarget {
   readonly address: string;
   private readonly find: () => InprocListener | undefined;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new CallTable<number, Pending>();
   private nextId = 1;
   private closed = false;
 
@@ -110,7 +112,7 @@ class InprocChannel implements Channel, ReplyTarget {
     }
     listener.attach(this);
     // A microtask hop, like a network would add, so callers never see a synchronous answer.
-    const pending: Pending = { onResponse, listener, call: { cancel() {} } };
+    const pending: Pending = { id, onResponse, listener, call: { cancel() {} } };
     this.pending.set(id, pending);
     queueMicrotask(() => {
       if (this.pending.get(id) !== pending) return;
@@ -137,9 +139,9 @@ class InprocChannel implements Channel, ReplyTarget {
 
   /** The listener closed with calls still in flight. */
   lose(listener: InprocListener): void {
-    for (const [id, pending] of this.pending) {
+    for (const pending of this.pending.values()) {
       if (pending.listener !== listener) continue;
-      this.pending.delete(id);
+      this.pending.delete(pending.id);
       pending.call.cancel();
       pending.onResponse(errors.connectionLost(this.address, 'the server closed'), undefined);
     }
@@ -147,8 +149,8 @@ class InprocChannel implements Channel, ReplyTarget {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const [id, pending] of this.pending) {
-      this.pending.delete(id);
+    for (const pending of this.pending.values()) {
+      this.pending.delete(pending.id);
       pending.call.cancel();
       pending.onResponse(errors.channelClosed(this.address), undefined);
       pending.listener.detachIfIdle(this);

@@ -12,7 +12,8 @@ export interface FrameConnectionEvents {
 
 /**
  * One socket speaking @svc frames, used by both sides: parses what comes in, coalesces what goes
- * out (every frame written in one tick leaves in a single socket write), and keeps the line
+ * out (the frames of one tick leave in a single socket write, or in writes of `writeBatchBytes`
+ * when a burst is larger, so that the peer can start on it early), and keeps the line
  * alive with heartbeats that never reach the dispatcher, filters, breakers or limiters.
  */
 export class FrameConnection {
@@ -20,6 +21,7 @@ export class FrameConnection {
   private readonly events: FrameConnectionEvents;
   private readonly decoder: FrameDecoder;
   private readonly maxFrameSize: number;
+  private readonly writeBatchBytes: number;
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -32,6 +34,7 @@ export class FrameConnection {
     this.socket = socket;
     this.events = events;
     this.maxFrameSize = options.maxFrameSize;
+    this.writeBatchBytes = options.writeBatchBytes;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(options.noDelay);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -54,7 +57,7 @@ export class FrameConnection {
     return this.closed;
   }
 
-  /** Queues a frame; it leaves with the others of this tick. Throws if it exceeds the frame size. */
+  /** Queues a frame; it leaves with the others of this tick (or batch). Throws if it exceeds the frame size. */
   send(header: FrameHeader, body?: Uint8Array): void {
     if (this.closed) return;
     this.enqueue(encodeFrame(header, body, this.maxFrameSize));
@@ -69,14 +72,20 @@ export class FrameConnection {
   private enqueue(frame: Buffer): void {
     this.queue.push(frame);
     this.queuedBytes += frame.length;
+    if (this.queuedBytes >= this.writeBatchBytes) {
+      this.flush();
+      return;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => this.flush());
+      process.nextTick(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
     }
   }
 
   private flush(): void {
-    this.flushScheduled = false;
     if (this.closed || this.queue.length === 0) return;
     const out = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes);
     this.queue = [];

@@ -35,6 +35,12 @@ export interface TcpTransportOptions {
   maxSendBuffer?: number;
   /** Disable Nagle's algorithm (default true: writes are coalesced by the transport itself). */
   noDelay?: boolean;
+  /**
+   * Frames written in one tick leave in one socket write, or as soon as this many bytes are
+   * queued. Early writes let the peer start on the first calls of a burst while the rest are
+   * still being encoded, so both processes work at once. Default 16 KiB; Infinity: one write per tick.
+   */
+  writeBatchBytes?: number;
 }
 
 export interface ResolvedTcpOptions {
@@ -45,6 +51,7 @@ export interface ResolvedTcpOptions {
   tls: { server?: TlsOptions; client?: ConnectionOptions };
   noDelay: boolean;
   maxSendBuffer: number;
+  writeBatchBytes: number;
 }
 
 export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOptions {
@@ -65,5 +72,6 @@ export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOp
     tls: options.tls ?? {},
     noDelay: options.noDelay ?? true,
     maxSendBuffer: options.maxSendBuffer ?? 64 * 1024 * 1024,
+    writeBatchBytes: options.writeBatchBytes ?? 16 * 1024,
   };
 }

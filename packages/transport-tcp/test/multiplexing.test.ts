@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Server, silentLogger, staticRegistry } from '@svc/core';
 import { FrameDecoder, FrameKind } from '@svc/core/transport';
 import { tcp } from '../src/index.js';
-import { Echo } from './helpers.js';
+import { Echo, sleep, until } from './helpers.js';
 
 describe('multiplexing over one connection', () => {
   let server: Server;
@@ -58,5 +58,49 @@ describe('write coalescing', () => {
     await client.close();
     await Promise.all(calls);
     raw.close();
+  });
+
+  it('sends a larger burst in writes of writeBatchBytes, so the peer can start early', async () => {
+    const sizes: number[] = [];
+    const raw = net.createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const port = (raw.address() as net.AddressInfo).port;
+    const originalWrite = net.Socket.prototype.write;
+    // Count the writes of client sockets to this server only.
+    net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+      if (this.remotePort === port && Buffer.isBuffer(chunk)) sizes.push(chunk.length);
+      return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof originalWrite;
+    try {
+      for (const [writeBatchBytes, expectWrites] of [
+        [Infinity, (n: number) => n === 1],
+        [2_048, (n: number) => n >= 20],
+      ] as const) {
+        sizes.length = 0;
+        const client = new Client({ transport: tcp({ writeBatchBytes }), registry: staticRegistry({ Echo: [`tcp://127.0.0.1:${port}`] }), timeout: 10_000 });
+        await client.invoke('Echo', 'echo', {}, { timeout: 50 }).catch(() => undefined); // connected, then a fresh count
+        sizes.length = 0;
+        const calls = Array.from({ length: 1_000 }, (_, i) => client.invoke('Echo', 'echo', { i }).catch(() => undefined));
+        await until(() => sizes.reduce((a, b) => a + b, 0) > 40_000); // 1,000 frames of about 46 bytes
+        await sleep(100);
+        expect(expectWrites(sizes.length), `${sizes.length} writes (${sizes.join(",")}) with writeBatchBytes ${writeBatchBytes}`).toBe(true);
+        if (writeBatchBytes !== Infinity) for (const size of sizes.slice(0, -1)) expect(size).toBeLessThan(writeBatchBytes + 200);
+        await client.close();
+        await Promise.all(calls);
+      }
+    } finally {
+      net.Socket.prototype.write = originalWrite;
+      raw.close();
+    }
+  });
+
+  it('answers every call whatever the batch size, down to a write per frame', async () => {
+    const server = new Server({ transport: tcp({ writeBatchBytes: 0 }), logger: silentLogger }).register(new Echo());
+    const address = await server.listen('tcp://127.0.0.1:0');
+    const client = new Client({ transport: tcp({ writeBatchBytes: 700 }), registry: staticRegistry({ Echo: [address] }) });
+    const results = await Promise.all(Array.from({ length: 3_000 }, (_, i) => client.invoke<{ i: number; pad: string }>('Echo', 'echo', { i, pad: 'x'.repeat(i % 500) })));
+    for (let i = 0; i < results.length; i++) expect(results[i]).toEqual({ i, pad: 'x'.repeat(i % 500) });
+    await client.close();
+    await server.close();
   });
 });

@@ -3,9 +3,11 @@ import type { Metadata } from '@svc/core';
 import { Compression, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
 
 /**
- * A call over NATS is a plain NATS message: the body is the payload and the @svc call header
- * travels as NATS headers. A request without headers is a JSON call with no deadline, so
- * `nats req svc.rpc.Arith.mul '{"a":6,"b":7}'` works from the command line.
+ * Plain NATS requests, as the NATS CLI and other NATS clients send them: the body is the payload
+ * and the @svc call header travels as NATS headers. A request without headers is a JSON call with
+ * no deadline, so `nats req svc.rpc.Arith.mul '{"a":6,"b":7}'` works from the command line.
+ * (@svc clients send framed calls instead: see FrameBatch.) Message-level errors to a batch of
+ * framed calls use the same response headers.
  */
 export const H_CODEC = 'Svc-Codec';
 export const H_COMPRESSION = 'Svc-Compression';
@@ -30,16 +32,6 @@ function setCommon(h: MsgHdrs, codec: string, compression: Compression, metadata
 /** True when a call header carries nothing beyond the defaults (JSON, uncompressed, no metadata). */
 function plain(codec: string, compression: Compression, metadata: Metadata | undefined): boolean {
   return codec === 'json' && compression === Compression.NONE && metadata === undefined;
-}
-
-/** The request's NATS headers; undefined when it needs none (a plain JSON call without deadline). */
-export function requestHeaders(request: RequestMessage, now = Date.now()): MsgHdrs | undefined {
-  if (request.deadline === 0 && plain(request.codec, request.compression, request.metadata)) return undefined;
-  const h = natsHeaders();
-  setCommon(h, request.codec, request.compression, request.metadata);
-  // On the wire a deadline is the time left, so clocks of client and server need not agree.
-  if (request.deadline !== 0) h.set(H_TIMEOUT, String(Math.max(1, request.deadline - now)));
-  return h;
 }
 
 /** The request a message carries; `id` is the transport's, the deadline made absolute again. */

@@ -1,38 +1,40 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { TickBatch } from './tick-batch.js';
-import { CallTable, errors, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
-import type { RpcError } from '@svc/core';
+import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { CallTable, encodeFrameOf, errors, FrameDecoder, FrameKind, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
 import type { NatsAddress } from './address.js';
-import { decodeResponse, requestHeaders } from './call-headers.js';
+import { decodeResponse } from './call-headers.js';
+import { FrameBatch, type Framed } from './frame-batch.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import { noResponders, payloadTooLarge } from './nats-errors.js';
 import type { Subjects } from './subjects.js';
 
-interface OutboundRequest {
-  readonly nc: NatsConnection;
-  readonly id: number;
-  readonly pending: Pending;
-  readonly subject: string;
-  readonly body: Uint8Array;
-  readonly reply: string;
-  readonly headers: MsgHdrs | undefined;
-}
-
-interface Pending {
+interface Pending extends Framed {
   readonly id: number;
   readonly onResponse: ResponseHandler;
   readonly service: string;
-  /** Set once the request is published. */
-  reply: string | undefined;
+  /** The NATS message it left in, once published. */
+  sent: SentMessage | undefined;
 }
 
+/** One published NATS message of requests: its reply subject is `<inbox>.<id>`. */
+interface SentMessage {
+  readonly id: number;
+  readonly inbox: string;
+  readonly calls: readonly Pending[];
+  /** Calls of it still waiting; at 0 the message is forgotten. */
+  open: number;
+}
+
+const NO_FRAME = new Uint8Array(0);
+
 /**
- * The client side: every call is a NATS request whose reply comes to this channel's own inbox
- * (`_INBOX.<nuid>.<id>`), so many calls share one subscription and are matched by id. A channel to
- * `nats://host:port` reaches any instance of the called service (queue group); with
- * `?instance=<id>` only that instance.
+ * The client side. Each call is an @svc frame; the calls of one tick to one service travel
+ * together, up to `callsPerMessage` to a NATS message on `svc.rpc.<Service>.$frames`, and their
+ * answers come back as frames to this channel's own inbox (`_INBOX.<nuid>.<message id>`), so
+ * all calls share one subscription and are matched by call id. A channel to `nats://host:port`
+ * reaches any instance of the called service (queue group); with `?instance=<id>` only that one.
  */
 export class NatsChannel implements Channel, EventChannel {
   readonly address: string;
@@ -44,15 +46,24 @@ export class NatsChannel implements Channel, EventChannel {
   private inbox: string | undefined;
   private sub: Subscription | undefined;
   private readonly pending = new CallTable<number, Pending>();
-  private readonly outbound = new TickBatch<OutboundRequest>((batch) => this.publishBatch(batch));
+  /** Published messages whose calls are not all answered: a 503 (no responders) names one. */
+  private readonly sent = new CallTable<number, SentMessage>();
+  private readonly outbound: FrameBatch<Pending>;
   private nextId = 1;
+  private nextMessageId = 1;
   private closed = false;
 
-  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects) {
+  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number) {
     this.address = address;
     this.target = target;
     this.pool = pool;
     this.subjects = subjects;
+    this.outbound = new FrameBatch<Pending>(
+      (subject, calls, payload) => this.publish(subject, calls, payload),
+      callsPerMessage,
+      () => this.shared?.nc?.info?.max_payload ?? Infinity,
+      (call) => this.pending.get(call.id) === call, // cancelled meanwhile: never sent
+    );
   }
 
   call(request: RequestMessage, onResponse: ResponseHandler): number {
@@ -62,16 +73,16 @@ export class NatsChannel implements Channel, EventChannel {
       queueMicrotask(() => onResponse(errors.channelClosed(this.address), undefined));
       return id;
     }
-    const pending: Pending = { id, onResponse, service: request.service, reply: undefined };
+    const pending: Pending = { id, onResponse, service: request.service, frame: NO_FRAME, sent: undefined };
     this.pending.set(id, pending);
     const shared = this.connection();
     if (shared.nc !== undefined) {
-      if (shared.connected) this.send(shared.nc, id, pending, request);
+      if (shared.connected) this.send(shared.nc, pending, request);
       else queueMicrotask(() => this.settle(id, errors.notConnected(this.address, 'the connection to NATS is down; reconnecting')));
     } else {
       // First use: wait for the connection (its connect timeout bounds the wait).
       shared.ready.then(
-        (nc) => this.send(nc, id, pending, request),
+        (nc) => this.send(nc, pending, request),
         (error: Error) => {
           this.settle(id, errors.notConnected(this.address, error.message));
           this.drop(shared);
@@ -82,12 +93,11 @@ export class NatsChannel implements Channel, EventChannel {
   }
 
   cancel(id: number): void {
-    const pending = this.pending.get(id);
+    const pending = this.take(id);
     if (pending === undefined) return;
-    this.pending.delete(id);
     const nc = this.shared?.nc;
-    if (pending.reply !== undefined && nc !== undefined && this.shared!.connected) {
-      nc.publish(this.subjects.cancel(pending.service), pending.reply);
+    if (pending.sent !== undefined && nc !== undefined && this.shared!.connected) {
+      nc.publish(this.subjects.cancel(pending.service), `${pending.sent.inbox} ${id}`);
     }
   }
 
@@ -148,67 +158,95 @@ export class NatsChannel implements Channel, EventChannel {
     if (!this.closed) void this.pool.release(shared);
   }
 
-  private send(nc: NatsConnection, id: number, pending: Pending, request: RequestMessage): void {
+  private send(nc: NatsConnection, pending: Pending, request: RequestMessage): void {
+    const id = pending.id;
     if (this.pending.get(id) !== pending) return; // cancelled or failed meanwhile
     if (this.sub === undefined || this.inbox === undefined) {
       this.inbox = createInbox();
       this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => this.onReply(error, msg) });
     }
     const subject =
-      this.target.instance === undefined
-        ? this.subjects.call(request.service, request.method)
-        : this.subjects.instanceCall(this.target.instance, request.service, request.method);
-    const reply = `${this.inbox}.${id}`;
+      this.target.instance === undefined ? this.subjects.frames(request.service) : this.subjects.instanceFrames(this.target.instance, request.service);
+    // On the wire a deadline is the time left, so clocks of client and server need not agree.
+    const timeoutMs = request.deadline === 0 ? 0 : Math.max(1, request.deadline - Date.now());
+    const frame = encodeFrameOf(FrameKind.REQUEST, id, request, timeoutMs, request.body, Number.MAX_SAFE_INTEGER);
     const max = nc.info?.max_payload ?? Infinity;
-    if (request.body.length > max) return this.settle(id, payloadTooLarge(request.body.length, max));
-    pending.reply = reply;
-    this.outbound.add({ nc, id, pending, subject, body: request.body, reply, headers: requestHeaders(request) });
+    if (frame.length > max) return this.settle(id, payloadTooLarge(frame.length, max));
+    pending.frame = frame;
+    this.outbound.add(subject, pending);
   }
 
-  /** Publishes the requests of one tick together (see TickBatch). */
-  private publishBatch(batch: OutboundRequest[]): void {
-    for (const r of batch) {
-      if (this.pending.get(r.id) !== r.pending) continue; // cancelled meanwhile: never sent
-      try {
-        r.nc.publish(r.subject, r.body, { reply: r.reply, headers: r.headers });
-      } catch (error) {
-        this.settle(r.id, errors.notConnected(this.address, (error as Error).message));
-      }
+  /** Publishes one NATS message of requests (see FrameBatch). */
+  private publish(subject: string, calls: Pending[], payload: Uint8Array): void {
+    const nc = this.shared?.nc;
+    const inbox = this.inbox;
+    if (nc === undefined || inbox === undefined) {
+      for (const call of calls) this.settle(call.id, errors.notConnected(this.address, 'the connection to NATS closed'));
+      return;
+    }
+    const id = this.nextMessageId;
+    this.nextMessageId = id === 0x7fffffff ? 1 : id + 1;
+    const message: SentMessage = { id, inbox, calls, open: calls.length };
+    this.sent.set(id, message);
+    for (const call of calls) {
+      call.sent = message;
+      call.frame = NO_FRAME; // sent: the bytes may go
+    }
+    try {
+      nc.publish(subject, payload, { reply: `${inbox}.${id}` });
+    } catch (error) {
+      for (const call of calls) this.settle(call.id, errors.notConnected(this.address, (error as Error).message));
     }
   }
 
   private onReply(error: NatsError | null, msg: Msg): void {
     if (error !== null) return;
-    const id = Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1));
-    const pending = this.pending.get(id);
-    if (pending === undefined) return; // cancelled, timed out or failed already
-    this.pending.delete(id);
     const h = msg.headers;
-    if (h !== undefined && h.hasError && h.code === 503) {
-      pending.onResponse(noResponders(pending.service, this.target.instance), undefined);
+    if (h !== undefined) {
+      // A message-level answer for every call of one request message: no responders, or an error.
+      const message = this.sent.get(Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1)));
+      if (message === undefined) return;
+      let failure: RpcError;
+      if (h.hasError && h.code === 503) failure = noResponders(message.calls[0]!.service, this.target.instance);
+      else {
+        try {
+          const r = decodeResponse(h, msg.data);
+          failure = RpcError.fromWire(r.status || CODE_NUMBERS.INTERNAL, r.message ?? 'the server refused the message', r.details, r.metadata);
+        } catch (e) {
+          failure = errors.protocolError(`the reply headers do not parse (${(e as Error).message})`);
+        }
+      }
+      for (const call of message.calls) this.settle(call.id, failure);
       return;
     }
-    let response;
     try {
-      response = decodeResponse(h, msg.data);
-    } catch (e) {
-      pending.onResponse(errors.protocolError(`the reply headers do not parse (${(e as Error).message})`), undefined);
-      return;
+      new FrameDecoder({ maxFrameSize: Number.MAX_SAFE_INTEGER }).push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length), (frame) => {
+        if (frame.kind !== FrameKind.RESPONSE) return;
+        const pending = this.take(frame.id);
+        if (pending === undefined) return; // cancelled, timed out or failed already
+        if (!frame.codec) frame.codec = 'json';
+        pending.onResponse(undefined, frame);
+      });
+    } catch {
+      // Garbage from whoever else published on our inbox: the calls still waiting run into their deadlines.
     }
-    pending.onResponse(undefined, response);
+  }
+
+  /** Removes a call from the table (and its message, once all of that message's calls are done). */
+  private take(id: number): Pending | undefined {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return undefined;
+    this.pending.delete(id);
+    const message = pending.sent;
+    if (message !== undefined && --message.open === 0) this.sent.delete(message.id);
+    return pending;
   }
 
   private settle(id: number, error: RpcError): void {
-    const pending = this.pending.get(id);
-    if (pending === undefined) return;
-    this.pending.delete(id);
-    pending.onResponse(error, undefined);
+    this.take(id)?.onResponse(error, undefined);
   }
 
   private failAll(error: RpcError): void {
-    for (const pending of this.pending.values()) {
-      this.pending.delete(pending.id);
-      pending.onResponse(error, undefined);
-    }
+    for (const pending of this.pending.values()) this.settle(pending.id, error);
   }
 }

@@ -1,15 +1,16 @@
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { CallTable, Compression, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
-import { CODE_NUMBERS, codeFromNumber } from '@svc/core';
+import { CallTable, Compression, encodeFrameOf, errors, FrameDecoder, FrameKind, type Frame, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CODE_NUMBERS, codeFromNumber, type RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, responseHeaders } from './call-headers.js';
 import { payloadTooLarge } from './nats-errors.js';
 import { ServiceStats } from './service-stats.js';
 import { TickBatch } from './tick-batch.js';
+import { FrameBatch, type Framed } from './frame-batch.js';
 import { SrvResponder } from './srv-responder.js';
 import type { ServedService } from './served-services.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
-import { checkToken, Subjects } from './subjects.js';
+import { checkToken, FRAMES_TOKEN, Subjects } from './subjects.js';
 
 interface InFlight {
   readonly id: number;
@@ -18,7 +19,12 @@ interface InFlight {
   readonly method: string;
   readonly started: number;
   call: Cancellable | undefined;
+  /** A framed call: the caller's inbox and its id for the call (0 and undefined for a plain request). */
+  readonly callerInbox: string | undefined;
+  readonly callerId: number;
 }
+
+type OutboundFrame = Framed;
 
 export interface ListenerHooks {
   /** Runs first in drain(): e.g. deregister from the KV registry. */
@@ -56,13 +62,21 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly inflight = new CallTable<number, InFlight>();
   private readonly outbound = new TickBatch<OutboundReply>((batch) => this.publishBatch(batch));
   private readonly byReply = new CallTable<string, number>();
+  /** Framed calls by caller inbox, then by the caller's id: what a cancel names. */
+  private readonly byCaller = new CallTable<string, CallTable<number, number>>();
+  private readonly framedOut: FrameBatch<OutboundFrame>;
   private srv: SrvResponder | undefined;
   private nextId = 1;
   private idle: (() => void) | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
 
-  constructor(target: NatsAddress, shared: SharedConnection, nc: NatsConnection, pool: ConnectionPool, dispatcher: Dispatcher, subjects: Subjects, services: readonly ServedService[]) {
+  constructor(target: NatsAddress, shared: SharedConnection, nc: NatsConnection, pool: ConnectionPool, dispatcher: Dispatcher, subjects: Subjects, services: readonly ServedService[], callsPerMessage: number) {
+    this.framedOut = new FrameBatch<OutboundFrame>(
+      (reply, _frames, payload) => this.publishFrames(reply, payload),
+      callsPerMessage,
+      () => this.nc.info?.max_payload ?? Infinity,
+    );
     this.instance = target.instance ?? nuid.next();
     checkToken('instance id', this.instance);
     this.address = formatAddress(target.servers, this.instance);
@@ -110,11 +124,17 @@ export class NatsListener implements Listener, ReplyTarget {
     return this.inflight.size;
   }
 
+  private newId(): number {
+    const id = this.nextId;
+    this.nextId = id === 0x7fffffff ? 1 : id + 1;
+    return id;
+  }
+
   private onCall(service: string, method: string, msg: Msg): void {
     if (!msg.reply || this.closed) return; // a publish without a reply subject has no one to answer
-    const id = this.nextId++;
-    if (this.nextId > 0x7fffffff) this.nextId = 1;
-    const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined };
+    if (method === FRAMES_TOKEN) return this.onFrames(msg.reply, msg);
+    const id = this.newId();
+    const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined, callerInbox: undefined, callerId: 0 };
     this.inflight.set(id, entry);
     this.byReply.set(msg.reply, id);
     let request;
@@ -128,8 +148,45 @@ export class NatsListener implements Listener, ReplyTarget {
     if (this.inflight.get(id) === entry) entry.call = call;
   }
 
+  /**
+   * A message of framed calls from an @svc client: each frame is dispatched as a call of its own,
+   * and answered with a frame to the message's reply subject (`<inbox>.<message id>`).
+   */
+  private onFrames(reply: string, msg: Msg): void {
+    const inbox = reply.slice(0, reply.lastIndexOf('.'));
+    let caller = this.byCaller.get(inbox);
+    const frames: Frame[] = [];
+    try {
+      const decoder = new FrameDecoder({ maxFrameSize: Number.MAX_SAFE_INTEGER });
+      decoder.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length), (frame) => frames.push(frame));
+      if (decoder.pendingBytes > 0) throw errors.protocolError('the message ends inside a frame');
+    } catch (error) {
+      const e = error as RpcError;
+      this.outbound.add({ reply, body: EMPTY, headers: responseHeaders(errorResponse(CODE_NUMBERS.INVALID_ARGUMENT, `the message of framed calls does not parse: ${e.message}`)) });
+      return;
+    }
+    const now = Date.now();
+    for (const frame of frames) {
+      if (frame.kind !== FrameKind.REQUEST || !frame.id) continue;
+      if (caller === undefined) this.byCaller.set(inbox, (caller = new CallTable<number, number>()));
+      const id = this.newId();
+      const entry: InFlight = { id, reply, service: frame.service, method: frame.method, started: performance.now(), call: undefined, callerInbox: inbox, callerId: frame.id };
+      this.inflight.set(id, entry);
+      caller.set(frame.id, id);
+      // The frame is the request message: the listener's id, a default codec and the deadline are added.
+      frame.id = id;
+      if (!frame.codec) frame.codec = 'json';
+      if (frame.timeoutMs) frame.deadline = now + frame.timeoutMs;
+      const call = this.dispatcher.dispatch(frame, this);
+      if (this.inflight.get(id) === entry) entry.call = call;
+    }
+  }
+
   private onCancel(msg: Msg): void {
-    const id = this.byReply.get(msg.string());
+    const text = msg.string();
+    const space = text.indexOf(' ');
+    // `<inbox> <id>` for a framed call, the reply subject for a plain request.
+    const id = space < 0 ? this.byReply.get(text) : this.byCaller.get(text.slice(0, space))?.get(Number(text.slice(space + 1)));
     if (id === undefined) return;
     const entry = this.inflight.get(id)!;
     this.forget(id, entry);
@@ -147,7 +204,26 @@ export class NatsListener implements Listener, ReplyTarget {
     }
     const failed = response.status === 0 ? undefined : `${codeFromNumber(response.status)}: ${response.message ?? ''}`;
     this.stats.get(entry.service)?.record(entry.method, performance.now() - entry.started, failed);
-    this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
+    if (entry.callerInbox === undefined) {
+      this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
+      return;
+    }
+    let frame = encodeFrameOf(FrameKind.RESPONSE, entry.callerId, response, 0, response.body, Number.MAX_SAFE_INTEGER);
+    if (frame.length > max) {
+      const error = payloadTooLarge(frame.length, max);
+      frame = encodeFrameOf(FrameKind.RESPONSE, entry.callerId, errorResponse(error.codeNumber, error.message), 0, EMPTY, Number.MAX_SAFE_INTEGER);
+    }
+    this.framedOut.add(entry.reply, { frame });
+  }
+
+  /** Publishes one NATS message of answer frames (see FrameBatch). */
+  private publishFrames(reply: string, payload: Uint8Array): void {
+    try {
+      this.nc.publish(reply, payload);
+    } catch {
+      // The connection closed under us: the caller sees connection lost or its deadline.
+    }
+    this.checkIdle();
   }
 
   /** Publishes the replies of one tick together (see TickBatch). */
@@ -164,13 +240,18 @@ export class NatsListener implements Listener, ReplyTarget {
 
   private forget(id: number, entry: InFlight): void {
     this.inflight.delete(id);
-    this.byReply.delete(entry.reply);
+    const inbox = entry.callerInbox;
+    if (inbox === undefined) this.byReply.delete(entry.reply);
+    else {
+      const caller = this.byCaller.get(inbox);
+      if (caller !== undefined && caller.delete(entry.callerId) && caller.size === 0) this.byCaller.delete(inbox);
+    }
     this.checkIdle();
   }
 
   /** Idle means no call in flight and no reply still waiting in the batch to be published. */
   private checkIdle(): void {
-    if (this.inflight.size === 0 && !this.outbound.holding) this.idle?.();
+    if (this.inflight.size === 0 && !this.outbound.holding && !this.framedOut.holding) this.idle?.();
   }
 
   drain(): Promise<void> {
@@ -182,7 +263,7 @@ export class NatsListener implements Listener, ReplyTarget {
     await this.hooks.beforeDrain?.().catch(() => {});
     this.srv?.stop();
     if (!this.nc.isClosed()) await Promise.all(this.callSubs.map((s) => s.drain().catch(() => {})));
-    if (this.inflight.size > 0 || this.outbound.holding) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.inflight.size > 0 || this.outbound.holding || this.framedOut.holding) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 
   async close(): Promise<void> {
@@ -202,6 +283,8 @@ export class NatsListener implements Listener, ReplyTarget {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 function errorResponse(status: number, message: string): ResponseMessage {
-  return { status, message, metadata: undefined, codec: 'json', compression: Compression.NONE, body: new Uint8Array(0) };
+  return { status, message, metadata: undefined, codec: 'json', compression: Compression.NONE, body: EMPTY };
 }

@@ -24,6 +24,13 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
    * them while it serves and delete them when it drains. `true` for the defaults.
    */
   announce?: AnnounceOptions | boolean;
+  /**
+   * Calls of one tick to one service travel together as @svc frames, at most this many to a NATS
+   * message (and answers likewise), within the server's max_payload. Fewer, larger messages cost
+   * the NATS server and both clients much less per call; a message goes to one instance of the
+   * queue group, so this is also the grain of load balancing. Default 16; 1 sends each call alone.
+   */
+  callsPerMessage?: number;
 }
 
 /** The NATS transport, with its own pool of connections. */
@@ -43,6 +50,8 @@ export interface NatsTransport extends Transport, EventTransport {
  */
 export function nats(options: NatsTransportOptions = {}): NatsTransport {
   const subjects = new Subjects(options.subjectPrefix);
+  const callsPerMessage = options.callsPerMessage ?? 16;
+  if (!(callsPerMessage >= 1)) throw new TypeError(`callsPerMessage must be 1 or more, not ${callsPerMessage}`);
   const pool = new ConnectionPool(options);
   const target = (address: string): NatsAddress => {
     const parsed = parseAddress(address);
@@ -65,7 +74,7 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
         await pool.release(shared);
         throw cannotListen(address, error);
       }
-      const listener = new NatsListener(where, shared, nc, pool, dispatcher, subjects, services);
+      const listener = new NatsListener(where, shared, nc, pool, dispatcher, subjects, services, callsPerMessage);
       await listener.start();
       if (options.announce) {
         const announcer = new RegistryAnnouncer(nc, listener.address, listener.instance, services, options.announce === true ? {} : options.announce);
@@ -90,7 +99,7 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
       return subscribeEvents(pool, target(address), subjects, subscriptions, deliver);
     },
     connect(address: string): Channel {
-      return new NatsChannel(address, target(address), pool, subjects);
+      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage);
     },
   };
 }

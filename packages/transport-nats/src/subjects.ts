@@ -3,6 +3,7 @@
  * prefix `svc`:
  *
  *   svc.rpc.<Service>.<method>                  calls, queue group `svc.rpc.<Service>`: one instance answers
+ *   svc.rpc.<Service>.$frames                   batches of @svc frames (calls to any method), same queue group
  *   svc.inst.<instance>.<Service>.<method>      calls addressed to one instance
  *   svc.cancel.<Service>                        cancels; every instance hears them, the one running the call acts
  *   svc.evt.<topic>                             events; queue group `svc.evt.<topic>.<group>` or none (broadcast)
@@ -47,6 +48,15 @@ export class Subjects {
     return dot < 0 ? { service: rest, method: '' } : { service: rest.slice(0, dot), method: rest.slice(dot + 1) };
   }
 
+  /** Where a client's batches of framed calls to a service go: the service's queue group sees them. */
+  frames(service: string): string {
+    return `${this.prefix}.rpc.${service}.${FRAMES_TOKEN}`;
+  }
+
+  instanceFrames(instance: string, service: string): string {
+    return `${this.prefix}.inst.${instance}.${service}.${FRAMES_TOKEN}`;
+  }
+
   cancel(service: string): string {
     return `${this.prefix}.cancel.${service}`;
   }
@@ -64,6 +74,9 @@ export class Subjects {
     return subject.slice(subject.lastIndexOf('.') + 1);
   }
 }
+
+/** The last token of a batch of framed calls; no method can have this name (see TOKEN). */
+export const FRAMES_TOKEN = '$frames';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 

@@ -63,14 +63,57 @@ describe('calls over NATS', () => {
     expect(['a', 'b', 'c']).toContain(md?.served);
   });
 
-  it('spreads calls over the instances of the queue group', async () => {
+  it('spreads calls over the instances of the queue group, a message of up to 16 calls at a time', async () => {
     const before = instances.map((i) => i.calls);
-    const results = await Promise.all(Array.from({ length: 300 }, (_, n) => client.invoke<{ name: string }>('Echo', 'who', { n })));
-    const seen = new Set(results.map((r) => r.name));
-    expect(seen).toEqual(new Set(['a', 'b', 'c']));
+    const results = await Promise.all(Array.from({ length: 3_000 }, (_, n) => client.invoke<{ name: string }>('Echo', 'who', { n })));
+    expect(new Set(results.map((r) => r.name))).toEqual(new Set(['a', 'b', 'c']));
     const delta = instances.map((i, k) => i.calls - before[k]!);
-    expect(delta.reduce((x, y) => x + y, 0)).toBe(300);
-    for (const d of delta) expect(d).toBeGreaterThan(30);
+    expect(delta.reduce((x, y) => x + y, 0)).toBe(3_000);
+    for (const d of delta) expect(d).toBeGreaterThan(300); // about 1,000 each, in about 190 messages
+  });
+
+  it('spreads single calls with callsPerMessage: 1', async () => {
+    const single = new Client({ transport: nats({ callsPerMessage: 1 }), registry: staticRegistry({ Echo: [natsd.url] }), timeout: 5_000 });
+    try {
+      const before = instances.map((i) => i.calls);
+      await Promise.all(Array.from({ length: 300 }, (_, n) => single.invoke('Echo', 'who', { n })));
+      const delta = instances.map((i, k) => i.calls - before[k]!);
+      expect(delta.reduce((x, y) => x + y, 0)).toBe(300);
+      for (const d of delta) expect(d).toBeGreaterThan(30);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('sends a burst as few NATS messages of framed calls, and answers every call with its own result', async () => {
+    const nc: NatsConnection = await connect({ servers: natsd.url });
+    const replies: string[] = [];
+    // A plain subscriber sees every message its subject gets, besides the queue group.
+    const watch = nc.subscribe('svc.rpc.Echo.$frames', { callback: (_e, msg) => replies.push(msg.reply ?? '') });
+    await nc.flush();
+    try {
+      const results = await Promise.all(Array.from({ length: 1_000 }, (_, n) => client.invoke<{ n: number }>('Echo', 'who', { n })));
+      results.forEach((r, n) => expect(r.n).toBe(n));
+      await nc.flush();
+      expect(replies.length).toBeGreaterThanOrEqual(Math.ceil(1_000 / 16));
+      expect(replies.length).toBeLessThan(200);
+      for (const reply of replies) expect(reply).toMatch(/^_INBOX\.\w+\.\d+$/);
+    } finally {
+      watch.unsubscribe();
+      await nc.close();
+    }
+  });
+
+  it('answers a message of framed calls that does not parse with INVALID_ARGUMENT, and goes on serving', async () => {
+    const nc: NatsConnection = await connect({ servers: natsd.url });
+    try {
+      const reply = await nc.request('svc.rpc.Echo.$frames', new Uint8Array([0x53, 0x56, 1, 0, 0, 0, 9]), { timeout: 2_000 });
+      expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('3');
+      expect(reply.headers?.get('Nats-Service-Error')).toContain('does not parse');
+      expect((await client.invoke<{ n: number }>('Echo', 'who', { n: 2 })).n).toBe(2);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('routes a call addressed to one instance to that instance only', async () => {

@@ -45,6 +45,13 @@ describe("bodies above the NATS server's max_payload", () => {
     await expect(client.invoke('Blob', 'take', { data: 'y'.repeat(10_000) })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('4096') });
   });
 
+  it('splits a burst of calls into messages that each fit in max_payload, both ways', async () => {
+    const sizes = await Promise.all(Array.from({ length: 40 }, (_, i) => client.invoke<number>('Blob', 'take', { data: 'z'.repeat(900 + i) })));
+    expect(sizes).toEqual(Array.from({ length: 40 }, (_, i) => 900 + i));
+    const made = await Promise.all(Array.from({ length: 40 }, (_, i) => client.invoke<string>('Blob', 'make', { size: 900 + i })));
+    expect(made.map((m) => m.length)).toEqual(sizes);
+  });
+
   it('answers RESOURCE_EXHAUSTED when the response is too large', async () => {
     expect((await client.invoke<string>('Blob', 'make', { size: 1_000 })).length).toBe(1_000);
     await expect(client.invoke('Blob', 'make', { size: 10_000 })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('max_payload') });

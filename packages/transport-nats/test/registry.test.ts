@@ -52,7 +52,7 @@ describe('registry on JetStream KV', () => {
     expect(await registry.lookup('Echo')).toEqual([{ address: natsd.url, version: '1.2.3', weight: 6, tags: {} }]);
     const client = new Client({ transport: nats(), registry });
     try {
-      const names = await Promise.all(Array.from({ length: 90 }, (_, n) => client.invoke<{ name: string }>('Echo', 'who', { n })));
+      const names = await Promise.all(Array.from({ length: 900 }, (_, n) => client.invoke<{ name: string }>('Echo', 'who', { n })));
       expect(new Set(names.map((r) => r.name))).toEqual(new Set(['a', 'b', 'c']));
       await expect(client.invoke('Missing', 'x', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     } finally {

@@ -14,7 +14,7 @@ describe('CallTable', () => {
     expect(table.get(4_900)).toBeUndefined();
     expect(table.delete(4_900)).toBe(false);
     expect(table.size).toBe(100);
-    expect(table.values().map((v) => v.id)).toEqual(Array.from({ length: 100 }, (_, i) => 4_901 + i));
+    expect(table.values().map((v) => v.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => 4_901 + i));
   });
 
   it('replacing a value does not count it twice', () => {
@@ -53,5 +53,36 @@ describe('CallTable', () => {
     table.clear();
     expect(table.size).toBe(0);
     expect(table.values()).toEqual([]);
+  });
+
+  it('keeps a long-lived call while ids wrap around the ring many times, and grows under load', () => {
+    const table = new CallTable<number, string>();
+    table.set(1, 'long-lived');
+    const live: number[] = [];
+    for (let id = 2; id <= 100_000; id++) {
+      table.set(id, `call ${id}`);
+      live.push(id);
+      if (live.length > 50) table.delete(live.shift()!);
+    }
+    expect(table.get(1)).toBe('long-lived');
+    expect(table.size).toBe(51);
+    for (const id of live) expect(table.get(id)).toBe(`call ${id}`);
+    // Thousands in flight at once, ids far apart: all found, all removed.
+    const many = Array.from({ length: 5_000 }, (_, i) => 1_000_000 + i * 37);
+    for (const id of many) table.set(id, `far ${id}`);
+    expect(table.size).toBe(5_051);
+    for (const id of many) expect(table.get(id)).toBe(`far ${id}`);
+    for (const id of many) expect(table.delete(id)).toBe(true);
+    expect(table.get(1)).toBe('long-lived');
+    expect(table.size).toBe(51);
+    expect(table.delete(1)).toBe(true);
+    expect(table.has(1)).toBe(false);
+  });
+
+  it('handles ids up to 2^32 - 1, as TCP request ids go', () => {
+    const table = new CallTable<number, number>();
+    for (const id of [0xffffffff, 0xfffffffe, 1, 0x80000000]) table.set(id, id);
+    for (const id of [0xffffffff, 0xfffffffe, 1, 0x80000000]) expect(table.get(id)).toBe(id);
+    expect(table.size).toBe(4);
   });
 });

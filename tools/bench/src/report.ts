@@ -100,18 +100,21 @@ export function targetLines(rows: readonly RowResult[], filters?: readonly Filte
     return `${(cps(a) / cps(b)).toFixed(2)}×${cpu}`;
   };
   for (const c of new Set(rows.map((r) => r.concurrency))) {
-    const tcp = ok('svc-tcp-json', c);
     const tcpPeer = fastest(['moleculer-tcp', 'nest-tcp'], c);
     const raw = ok('raw-net', c);
-    if (tcp && tcpPeer) {
-      const p99 = tcp.load!.latency.p99 / tcpPeer.load!.latency.p99;
-      lines.push(`C=${c}: @svc TCP = ${times(tcp, tcpPeer)} ${tcpPeer.title} (target ≥ 2×), p99 ${p99.toFixed(2)}× theirs (target ≤ 0.5×)`);
-    }
-    if (tcp && raw) {
-      const ct = cpuPerCall(tcp);
-      const cr = cpuPerCall(raw);
-      const cpu = ct !== undefined && cr !== undefined ? ` [CPU/call ${ct.toFixed(0)} vs ${cr.toFixed(0)} µs]` : '';
-      lines.push(`C=${c}: @svc TCP = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)${cpu}`);
+    // Both codecs: JSON (any value, no codegen) and protobuf (what svc-gen's schemas give).
+    for (const [id, label] of [['svc-tcp-json', 'TCP'], ['svc-tcp-proto', 'TCP protobuf']] as const) {
+      const tcp = ok(id, c);
+      if (tcp && tcpPeer) {
+        const p99 = tcp.load!.latency.p99 / tcpPeer.load!.latency.p99;
+        lines.push(`C=${c}: @svc ${label} = ${times(tcp, tcpPeer)} ${tcpPeer.title} (target ≥ 2×), p99 ${p99.toFixed(2)}× theirs (target ≤ 0.5×)`);
+      }
+      if (tcp && raw) {
+        const ct = cpuPerCall(tcp);
+        const cr = cpuPerCall(raw);
+        const cpu = ct !== undefined && cr !== undefined ? ` [CPU/call ${ct.toFixed(0)} vs ${cr.toFixed(0)} µs]` : '';
+        lines.push(`C=${c}: @svc ${label} = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)${cpu}`);
+      }
     }
     const nats = ok('svc-nats', c);
     const molNats = ok('moleculer-nats', c);

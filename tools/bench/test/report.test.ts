@@ -62,20 +62,22 @@ const row = (id: string, kind: RowResult['kind'], concurrency: number, callsPerS
 });
 
 describe('report', () => {
-  const rows = [row('svc-tcp-json', 'svc', 100, 60_000, 2000), row('raw-net', 'ceiling', 100, 70_000), row('nest-tcp', 'peer', 100, 20_000)];
+  const rows = [row('svc-tcp-json', 'svc', 100, 60_000, 2000), row('svc-tcp-proto', 'svc', 100, 80_000, 1000), row('raw-net', 'ceiling', 100, 70_000), row('nest-tcp', 'peer', 100, 20_000)];
   rows.push({ id: 'svc-nats', title: '@svc NATS', kind: 'svc', concurrency: 100, status: 'skipped', note: 'needs x', rss: {} });
 
   it('prints a table with one line per row', () => {
     const lines = formatTable(rows).split('\n');
     expect(lines).toHaveLength(2 + rows.length);
     expect(lines[2]).toContain('60,000');
-    expect(lines[5]).toContain('skipped');
+    expect(lines[6]).toContain('skipped');
   });
 
   it('computes the targets of the issue as ratios', () => {
     expect(targetLines(rows)).toEqual([
       'C=100: @svc TCP = 3.00× [CPU/call 30 vs 30 µs] nest-tcp <&> (target ≥ 2×), p99 0.40× theirs (target ≤ 0.5×)',
       'C=100: @svc TCP = 86 % of raw net (target ≥ 75 %) [CPU/call 30 vs 30 µs]',
+      'C=100: @svc TCP protobuf = 4.00× [CPU/call 30 vs 30 µs] nest-tcp <&> (target ≥ 2×), p99 0.20× theirs (target ≤ 0.5×)',
+      'C=100: @svc TCP protobuf = 114 % of raw net (target ≥ 75 %) [CPU/call 30 vs 30 µs]',
     ]);
   });
 
@@ -98,6 +100,6 @@ describe('report', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('svc-tcp-json &lt;&amp;&gt;');
     expect(svg).not.toMatch(/<&>/);
-    expect(svg.match(/<rect /g)).toHaveLength(1 + 3 * 2); // background, then calls/s and p99 per ok row
+    expect(svg.match(/<rect /g)).toHaveLength(1 + 4 * 2); // background, then calls/s and p99 per ok row
   });
 });

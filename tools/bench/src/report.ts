@@ -116,11 +116,13 @@ export function targetLines(rows: readonly RowResult[], filters?: readonly Filte
         lines.push(`C=${c}: @svc ${label} = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)${cpu}`);
       }
     }
-    const nats = ok('svc-nats', c);
     const molNats = ok('moleculer-nats', c);
     const plain = ok('nats-request', c);
-    if (nats && molNats) lines.push(`C=${c}: @svc NATS = ${times(nats, molNats)} ${molNats.title} (target ≥ 1.5×)`);
-    if (nats && plain) lines.push(`C=${c}: @svc NATS = ${times(nats, plain)} ${plain.title} (target ≥ 2×)`);
+    for (const [id, label] of [['svc-nats', 'NATS'], ['svc-nats-proto', 'NATS protobuf']] as const) {
+      const nats = ok(id, c);
+      if (nats && molNats) lines.push(`C=${c}: @svc ${label} = ${times(nats, molNats)} ${molNats.title} (target ≥ 1.5×)`);
+      if (nats && plain) lines.push(`C=${c}: @svc ${label} = ${times(nats, plain)} ${plain.title} (target ≥ 2×)`);
+    }
   }
   const five = filters?.find((f) => f.filters === 5);
   if (five) lines.push(`5 no-op filters per side cost ${five.inprocCostPercent.toFixed(1)} % of in-process throughput (target < 10 %)`);

@@ -1,0 +1,23 @@
+/** @svc over NATS with the protobuf codec, from the schema svc-gen made of the Echo service. */
+import { Client, protobufCodec, Server, staticRegistry } from '@svc/core';
+import { nats } from '@svc/transport-nats';
+import { schemas } from '../generated/index.js';
+import type { RowImpl } from '../row.js';
+import { Echo } from './svc-echo.js';
+
+export const row: RowImpl = {
+  async server(env) {
+    const server = new Server({ transport: nats(), codecs: [protobufCodec({ schemas })] }).register(new Echo());
+    await server.listen(env.natsUrl!);
+    // Clients call the service's queue group on this NATS, not one instance.
+    return { address: env.natsUrl!, close: () => server.close({ drainTimeout: 1000 }) };
+  },
+
+  async client(env) {
+    const client = new Client({ transport: nats(), codecs: [protobufCodec({ schemas })], registry: staticRegistry({ Echo: [env.address] }) });
+    return {
+      call: (message) => client.invoke('Echo', 'echo', message),
+      close: () => client.close(),
+    };
+  },
+};

@@ -244,7 +244,11 @@ export class NatsListener implements Listener, ReplyTarget {
     if (inbox === undefined) this.byReply.delete(entry.reply);
     else {
       const caller = this.byCaller.get(inbox);
-      if (caller !== undefined && caller.delete(entry.callerId) && caller.size === 0) this.byCaller.delete(inbox);
+      // Only this call's own entry: a caller reusing an id while the first call runs replaced it.
+      if (caller !== undefined && caller.get(entry.callerId) === id) {
+        caller.delete(entry.callerId);
+        if (caller.size === 0) this.byCaller.delete(inbox);
+      }
     }
     this.checkIdle();
   }

@@ -104,6 +104,25 @@ describe('calls over NATS', () => {
     }
   });
 
+  it('never sends a call cancelled in the tick it was made', async () => {
+    const nc: NatsConnection = await connect({ servers: natsd.url });
+    let frames = 0;
+    const watch = nc.subscribe('svc.rpc.Echo.$frames', { callback: () => frames++ });
+    await nc.flush();
+    try {
+      const controller = new AbortController();
+      const cancelled = client.invoke('Echo', 'who', { n: 1 }, { signal: controller.signal });
+      controller.abort();
+      await expect(cancelled).rejects.toMatchObject({ code: 'CANCELLED' });
+      expect((await client.invoke<{ n: number }>('Echo', 'who', { n: 2 })).n).toBe(2); // a later call goes out
+      await nc.flush();
+      expect(frames).toBe(1);
+    } finally {
+      watch.unsubscribe();
+      await nc.close();
+    }
+  });
+
   it('answers a message of framed calls that does not parse with INVALID_ARGUMENT, and goes on serving', async () => {
     const nc: NatsConnection = await connect({ servers: natsd.url });
     try {

@@ -1,7 +1,11 @@
 import type { Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { encodeFrame, encodeFrameOf, FrameDecoder, FrameKind, errors, type Frame, type FrameHeader, type HeaderFields } from '@svc/core/transport';
+import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, writeFrameAt, type Frame, type FrameHeader, type HeaderFields } from '@svc/core/transport';
 import type { ResolvedTcpOptions } from './tcp-options.js';
+
+const EMPTY = new Uint8Array(0);
+/** Size of a write arena: a few batches' worth, so that a new one is needed every few writes. */
+const ARENA_BYTES = 64 * 1024;
 
 export interface FrameConnectionEvents {
   /** A frame other than PING/PONG, which the connection answers itself. */
@@ -22,8 +26,14 @@ export class FrameConnection {
   private readonly decoder: FrameDecoder;
   private readonly maxFrameSize: number;
   private readonly writeBatchBytes: number;
-  private queue: Buffer[] = [];
-  private queuedBytes = 0;
+  /**
+   * Frames are written one after another into this buffer and leave as slices of it: no buffer
+   * per frame and no copy to join them. Bytes before `start` have been handed to the socket and
+   * are never touched again; a new arena replaces a full one.
+   */
+  private arena = Buffer.allocUnsafe(0);
+  private start = 0;
+  private used = 0;
   private flushScheduled = false;
   private lastReceived = Date.now();
   private lastSent = Date.now();
@@ -50,7 +60,7 @@ export class FrameConnection {
 
   /** Bytes queued here or in the socket, not yet handed to the kernel. */
   get unsentBytes(): number {
-    return this.queuedBytes + this.socket.writableLength;
+    return this.used - this.start + this.socket.writableLength;
   }
 
   get isClosed(): boolean {
@@ -58,21 +68,18 @@ export class FrameConnection {
   }
 
   /** Queues a frame; it leaves with the others of this tick (or batch). Throws if it exceeds the frame size. */
-  send(header: FrameHeader, body?: Uint8Array): void {
-    if (this.closed) return;
-    this.enqueue(encodeFrame(header, body, this.maxFrameSize));
+  send(header: FrameHeader, body: Uint8Array = EMPTY): void {
+    this.sendMessage(header.kind, header.id, header, header.timeoutMs ?? 0, body);
   }
 
   /** The same for a request or response: its fields are written as they are, no header object. */
   sendMessage(kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, body: Uint8Array): void {
     if (this.closed) return;
-    this.enqueue(encodeFrameOf(kind, id, fields, timeoutMs, body, this.maxFrameSize));
-  }
-
-  private enqueue(frame: Buffer): void {
-    this.queue.push(frame);
-    this.queuedBytes += frame.length;
-    if (this.queuedBytes >= this.writeBatchBytes) {
+    const headLength = headerSize(id, fields, timeoutMs);
+    const bytes = checkedFrameBytes(headLength, body.length, this.maxFrameSize);
+    if (this.arena.length - this.used < bytes) this.newArena(bytes);
+    this.used = writeFrameAt(this.arena, this.used, kind, id, fields, timeoutMs, body, headLength);
+    if (this.used - this.start >= this.writeBatchBytes) {
       this.flush();
       return;
     }
@@ -86,12 +93,19 @@ export class FrameConnection {
   }
 
   private flush(): void {
-    if (this.closed || this.queue.length === 0) return;
-    const out = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes);
-    this.queue = [];
-    this.queuedBytes = 0;
+    if (this.closed || this.used === this.start) return;
+    const out = this.arena.subarray(this.start, this.used);
+    this.start = this.used;
     this.lastSent = Date.now();
     this.socket.write(out);
+  }
+
+  /** What is written so far leaves first; then a fresh arena, large enough for the next frame. */
+  private newArena(bytes: number): void {
+    this.flush();
+    this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, bytes));
+    this.start = 0;
+    this.used = 0;
   }
 
   private receive(chunk: Buffer): void {
@@ -152,7 +166,8 @@ export class FrameConnection {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.queue = [];
+    this.arena = Buffer.allocUnsafe(0);
+    this.start = this.used = 0;
     this.events.onClose(reason);
   }
 }

@@ -15,7 +15,8 @@
  * So numeric ids, which transports hand out in sequence, live in a ring of slots indexed by the
  * id's low bits: an addition, lookup or deletion is an array access (about 20 ns for all three).
  * An id whose slot is still held by a call from a full turn of the ring ago goes to a dictionary
- * object beside it; the ring doubles when it is half full. String keys use the dictionary.
+ * object beside it; the ring doubles when it is half full (and keeps that size: a table is as
+ * large as its busiest moment, 16 bytes a slot). String keys use the dictionary.
  * Values must not be `undefined`.
  */
 export class CallTable<K extends number | string, V> {

@@ -24,15 +24,30 @@ export function encodeFrame(header: FrameHeader, body: Uint8Array = EMPTY, maxFr
  */
 export function encodeFrameOf(kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, body: Uint8Array, maxFrameSize: number): Buffer {
   const headLength = headerSize(id, fields, timeoutMs);
-  const total = 4 + headLength + body.length;
-  if (total > maxFrameSize) throw frameTooLarge(total, maxFrameSize);
-  const out = Buffer.allocUnsafe(PREFIX_BYTES + headLength + body.length);
-  out[0] = MAGIC_0;
-  out[1] = MAGIC_1;
-  out[2] = WIRE_VERSION;
-  out.writeUInt32BE(total, 3);
-  out.writeUInt32BE(headLength, 7);
-  writeHeader(out, PREFIX_BYTES, kind, id, fields, timeoutMs);
-  out.set(body, PREFIX_BYTES + headLength);
+  const out = Buffer.allocUnsafe(checkedFrameBytes(headLength, body.length, maxFrameSize));
+  writeFrameAt(out, 0, kind, id, fields, timeoutMs, body, headLength);
   return out;
+}
+
+/** Bytes the whole frame takes (prefix included); throws if it exceeds the frame size. */
+export function checkedFrameBytes(headLength: number, bodyLength: number, maxFrameSize: number): number {
+  const total = 4 + headLength + bodyLength;
+  if (total > maxFrameSize) throw frameTooLarge(total, maxFrameSize);
+  return PREFIX_BYTES + headLength + bodyLength;
+}
+
+/**
+ * Writes a frame at `pos` of `out`, which has room for it (checkedFrameBytes), with the header
+ * length headerSize() gave; returns the position after it. Lets a transport write frames one
+ * after another into one buffer of its own.
+ */
+export function writeFrameAt(out: Buffer, pos: number, kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, body: Uint8Array, headLength: number): number {
+  out[pos] = MAGIC_0;
+  out[pos + 1] = MAGIC_1;
+  out[pos + 2] = WIRE_VERSION;
+  out.writeUInt32BE(4 + headLength + body.length, pos + 3);
+  out.writeUInt32BE(headLength, pos + 7);
+  const bodyAt = writeHeader(out, pos + PREFIX_BYTES, kind, id, fields, timeoutMs);
+  out.set(body, bodyAt);
+  return bodyAt + body.length;
 }

@@ -62,8 +62,14 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly inflight = new CallTable<number, InFlight>();
   private readonly outbound = new TickBatch<OutboundReply>((batch) => this.publishBatch(batch));
   private readonly byReply = new CallTable<string, number>();
-  /** Framed calls by caller inbox, then by the caller's id: what a cancel names. */
+  /**
+   * Framed calls by caller inbox, then by the caller's id: what a cancel names. A caller's table
+   * outlives its calls (a busy caller empties and refills it all the time); tables left empty
+   * are dropped by a sweep every CALLER_SWEEP_MS.
+   */
   private readonly byCaller = new CallTable<string, CallTable<number, number>>();
+  private readonly callerInboxes: string[] = [];
+  private callerSweep: NodeJS.Timeout | undefined;
   private readonly framedOut: FrameBatch<OutboundFrame>;
   private srv: SrvResponder | undefined;
   private nextId = 1;
@@ -168,7 +174,7 @@ export class NatsListener implements Listener, ReplyTarget {
     const now = Date.now();
     for (const frame of frames) {
       if (frame.kind !== FrameKind.REQUEST || !frame.id) continue;
-      if (caller === undefined) this.byCaller.set(inbox, (caller = new CallTable<number, number>()));
+      if (caller === undefined) caller = this.addCaller(inbox);
       const id = this.newId();
       const entry: InFlight = { id, reply, service: frame.service, method: frame.method, started: performance.now(), call: undefined, callerInbox: inbox, callerId: frame.id };
       this.inflight.set(id, entry);
@@ -179,6 +185,29 @@ export class NatsListener implements Listener, ReplyTarget {
       if (frame.timeoutMs) frame.deadline = now + frame.timeoutMs;
       const call = this.dispatcher.dispatch(frame, this);
       if (this.inflight.get(id) === entry) entry.call = call;
+    }
+  }
+
+  private addCaller(inbox: string): CallTable<number, number> {
+    const caller = new CallTable<number, number>();
+    this.byCaller.set(inbox, caller);
+    this.callerInboxes.push(inbox);
+    this.callerSweep ??= setInterval(() => this.sweepCallers(), CALLER_SWEEP_MS).unref();
+    return caller;
+  }
+
+  /** Drops the tables of callers with no call in flight; stops when none is left. */
+  private sweepCallers(): void {
+    const kept: string[] = [];
+    for (const inbox of this.callerInboxes) {
+      if (this.byCaller.get(inbox)!.size > 0) kept.push(inbox);
+      else this.byCaller.delete(inbox);
+    }
+    this.callerInboxes.length = 0;
+    this.callerInboxes.push(...kept);
+    if (kept.length === 0) {
+      clearInterval(this.callerSweep);
+      this.callerSweep = undefined;
     }
   }
 
@@ -245,10 +274,7 @@ export class NatsListener implements Listener, ReplyTarget {
     else {
       const caller = this.byCaller.get(inbox);
       // Only this call's own entry: a caller reusing an id while the first call runs replaced it.
-      if (caller !== undefined && caller.get(entry.callerId) === id) {
-        caller.delete(entry.callerId);
-        if (caller.size === 0) this.byCaller.delete(inbox);
-      }
+      if (caller !== undefined && caller.get(entry.callerId) === id) caller.delete(entry.callerId);
     }
     this.checkIdle();
   }
@@ -271,6 +297,8 @@ export class NatsListener implements Listener, ReplyTarget {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.callerSweep);
+    this.callerSweep = undefined;
     if (this.closed) return;
     this.closed = true;
     this.srv?.stop();
@@ -288,6 +316,7 @@ export class NatsListener implements Listener, ReplyTarget {
 }
 
 const EMPTY = new Uint8Array(0);
+const CALLER_SWEEP_MS = 30_000;
 
 function errorResponse(status: number, message: string): ResponseMessage {
   return { status, message, metadata: undefined, codec: 'json', compression: Compression.NONE, body: EMPTY };

@@ -4,7 +4,8 @@ import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, header
 import type { ResolvedTcpOptions } from './tcp-options.js';
 
 const EMPTY = new Uint8Array(0);
-/** Size of a write arena: a few batches' worth, so that a new one is needed every few writes. */
+const NO_ARENA = Buffer.alloc(0);
+/** Largest write arena: a few batches' worth, so that a busy connection needs a new one every few writes. */
 const ARENA_BYTES = 64 * 1024;
 
 export interface FrameConnectionEvents {
@@ -29,11 +30,15 @@ export class FrameConnection {
   /**
    * Frames are written one after another into this buffer and leave as slices of it: no buffer
    * per frame and no copy to join them. Bytes before `start` have been handed to the socket and
-   * are never touched again; a new arena replaces a full one.
+   * are never touched again; a new arena replaces a full one. Its size follows the traffic (twice
+   * the bytes of the last tick, at most ARENA_BYTES), and a quiet tick lets it go, so that idle
+   * connections hold no arena and small ones come from Node's buffer pool.
    */
-  private arena = Buffer.allocUnsafe(0);
+  private arena = NO_ARENA;
   private start = 0;
   private used = 0;
+  private tickBytes = 0;
+  private lastTickBytes = 0;
   private flushScheduled = false;
   private lastReceived = Date.now();
   private lastSent = Date.now();
@@ -79,16 +84,23 @@ export class FrameConnection {
     const bytes = checkedFrameBytes(headLength, body.length, this.maxFrameSize);
     if (this.arena.length - this.used < bytes) this.newArena(bytes);
     this.used = writeFrameAt(this.arena, this.used, kind, id, fields, timeoutMs, body, headLength);
-    if (this.used - this.start >= this.writeBatchBytes) {
-      this.flush();
-      return;
-    }
+    this.tickBytes += bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
+      process.nextTick(() => this.endTick());
+    }
+    if (this.used - this.start >= this.writeBatchBytes) this.flush();
+  }
+
+  private endTick(): void {
+    this.flushScheduled = false;
+    this.flush();
+    this.lastTickBytes = this.tickBytes;
+    this.tickBytes = 0;
+    // A quiet tick: let the arena go rather than hold it while the connection idles.
+    if (this.lastTickBytes * 8 < this.arena.length) {
+      this.arena = NO_ARENA;
+      this.start = this.used = 0;
     }
   }
 
@@ -100,12 +112,18 @@ export class FrameConnection {
     this.socket.write(out);
   }
 
-  /** What is written so far leaves first; then a fresh arena, large enough for the next frame. */
+  /**
+   * A fresh arena with room for `bytes` more: sized by the traffic, and for what is still unsent
+   * in the old one, which moves along (so that a tick still leaves in one write, or in batches).
+   */
   private newArena(bytes: number): void {
-    this.flush();
-    this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, bytes));
+    const pending = this.used - this.start;
+    const traffic = Math.min(ARENA_BYTES, 2 * Math.max(this.lastTickBytes, this.tickBytes + bytes));
+    const next = Buffer.allocUnsafe(Math.max(pending > 0 ? 2 * (pending + bytes) : bytes, traffic));
+    if (pending > 0) this.arena.copy(next, 0, this.start, this.used);
+    this.arena = next;
     this.start = 0;
-    this.used = 0;
+    this.used = pending;
   }
 
   private receive(chunk: Buffer): void {
@@ -166,7 +184,7 @@ export class FrameConnection {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.arena = Buffer.allocUnsafe(0);
+    this.arena = NO_ARENA;
     this.start = this.used = 0;
     this.events.onClose(reason);
   }

@@ -94,6 +94,37 @@ describe('write coalescing', () => {
     }
   });
 
+  it('lets a quiet connection drop its write arena: after a burst, single calls write from small buffers', async () => {
+    const backing: number[] = [];
+    const raw = net.createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const port = (raw.address() as net.AddressInfo).port;
+    const originalWrite = net.Socket.prototype.write;
+    net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+      if (this.remotePort === port && Buffer.isBuffer(chunk)) backing.push(chunk.buffer.byteLength);
+      return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof originalWrite;
+    const client = new Client({ transport: tcp(), registry: staticRegistry({ Echo: [`tcp://127.0.0.1:${port}`] }), timeout: 10_000 });
+    try {
+      const burst = Array.from({ length: 2_000 }, (_, i) => client.invoke('Echo', 'echo', { i, pad: 'p'.repeat(40) }).catch(() => undefined));
+      await until(() => backing.length > 0);
+      await sleep(50);
+      expect(Math.max(...backing)).toBeGreaterThanOrEqual(32 * 1024); // the burst had a large arena
+      const quiet: Promise<unknown>[] = [];
+      for (let i = 0; i < 3; i++) {
+        quiet.push(client.invoke('Echo', 'echo', { quiet: i }).catch(() => undefined));
+        await sleep(20);
+      }
+      // The first quiet tick still writes from the burst's arena and then lets it go.
+      expect(backing.slice(-2).every((size) => size <= 8 * 1024)).toBe(true);
+      await client.close();
+      await Promise.all([...burst, ...quiet]);
+    } finally {
+      net.Socket.prototype.write = originalWrite;
+      raw.close();
+    }
+  });
+
   it('answers every call whatever the batch size, down to a write per frame', async () => {
     const server = new Server({ transport: tcp({ writeBatchBytes: 0 }), logger: silentLogger }).register(new Echo());
     const address = await server.listen('tcp://127.0.0.1:0');

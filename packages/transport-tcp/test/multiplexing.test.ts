@@ -62,15 +62,7 @@ describe('write coalescing', () => {
 
   it('sends a larger burst in writes of writeBatchBytes, so the peer can start early', async () => {
     const sizes: number[] = [];
-    const raw = net.createServer((socket) => socket.resume());
-    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    const port = (raw.address() as net.AddressInfo).port;
-    const originalWrite = net.Socket.prototype.write;
-    // Count the writes of client sockets to this server only.
-    net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
-      if (this.remotePort === port && Buffer.isBuffer(chunk)) sizes.push(chunk.length);
-      return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof originalWrite;
+    const { port, stop } = await watchWrites((chunk) => sizes.push(chunk.length));
     try {
       for (const [writeBatchBytes, expectWrites] of [
         [Infinity, (n: number) => n === 1],
@@ -89,21 +81,13 @@ describe('write coalescing', () => {
         await Promise.all(calls);
       }
     } finally {
-      net.Socket.prototype.write = originalWrite;
-      raw.close();
+      stop();
     }
   });
 
   it('lets a quiet connection drop its write arena: after a burst, single calls write from small buffers', async () => {
     const backing: number[] = [];
-    const raw = net.createServer((socket) => socket.resume());
-    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    const port = (raw.address() as net.AddressInfo).port;
-    const originalWrite = net.Socket.prototype.write;
-    net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
-      if (this.remotePort === port && Buffer.isBuffer(chunk)) backing.push(chunk.buffer.byteLength);
-      return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof originalWrite;
+    const { port, stop } = await watchWrites((chunk) => backing.push(chunk.buffer.byteLength));
     const client = new Client({ transport: tcp(), registry: staticRegistry({ Echo: [`tcp://127.0.0.1:${port}`] }), timeout: 10_000 });
     try {
       const burst = Array.from({ length: 2_000 }, (_, i) => client.invoke('Echo', 'echo', { i, pad: 'p'.repeat(40) }).catch(() => undefined));
@@ -120,8 +104,7 @@ describe('write coalescing', () => {
       await client.close();
       await Promise.all([...burst, ...quiet]);
     } finally {
-      net.Socket.prototype.write = originalWrite;
-      raw.close();
+      stop();
     }
   });
 
@@ -135,3 +118,25 @@ describe('write coalescing', () => {
     await server.close();
   });
 });
+
+/**
+ * A server that reads and never answers, and a watch on every socket write a client makes to it
+ * (its `port`); `stop()` undoes the watch and closes the server.
+ */
+async function watchWrites(onWrite: (chunk: Buffer) => void): Promise<{ port: number; stop: () => void }> {
+  const raw = net.createServer((socket) => socket.resume());
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const port = (raw.address() as net.AddressInfo).port;
+  const originalWrite = net.Socket.prototype.write;
+  net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+    if (this.remotePort === port && Buffer.isBuffer(chunk)) onWrite(chunk);
+    return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof originalWrite;
+  return {
+    port,
+    stop: () => {
+      net.Socket.prototype.write = originalWrite;
+      raw.close();
+    },
+  };
+}

@@ -23,7 +23,7 @@ const USAGE = `usage: pnpm bench [options]
   --only=ID,ID            only these rows: ${ROWS.map((r) => r.id).join(', ')}
   --concurrency=N,N       concurrent callers (default 100,1000)
   --duration=S --warmup=S seconds measured / of warm-up per row
-  --repeat=N              N interleaved rounds; each row reports its median round (default 1)
+  --repeat=N              N interleaved rounds; each row reports its median round (default 1; odd N is best)
   --no-filters            skip the filter-chain micro-benchmark
   --profile               CPU profile of every server and client into <out>/profiles/
   --out=DIR               where <mode>.json, .md and .svg go (default tools/bench/results)`;

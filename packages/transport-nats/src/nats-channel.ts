@@ -51,6 +51,8 @@ export class NatsChannel implements Channel, EventChannel {
   private readonly outbound: FrameBatch<Pending>;
   private nextId = 1;
   private nextMessageId = 1;
+  private lastService = '';
+  private lastSubject = '';
   private closed = false;
 
   constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number) {
@@ -165,8 +167,7 @@ export class NatsChannel implements Channel, EventChannel {
       this.inbox = createInbox();
       this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => this.onReply(error, msg) });
     }
-    const subject =
-      this.target.instance === undefined ? this.subjects.frames(request.service) : this.subjects.instanceFrames(this.target.instance, request.service);
+    const subject = this.subjectOf(request.service);
     // On the wire a deadline is the time left, so clocks of client and server need not agree.
     const timeoutMs = request.deadline === 0 ? 0 : Math.max(1, request.deadline - Date.now());
     const frame = encodeFrameOf(FrameKind.REQUEST, id, request, timeoutMs, request.body, Number.MAX_SAFE_INTEGER);
@@ -174,6 +175,18 @@ export class NatsChannel implements Channel, EventChannel {
     if (frame.length > max) return this.settle(id, payloadTooLarge(frame.length, max));
     pending.frame = frame;
     this.outbound.add(subject, pending);
+  }
+
+  /**
+   * The subject of a service's calls. Kept from the last call: a string built anew would be hashed
+   * again for every lookup in the batch (1-2 % of the client at high load).
+   */
+  private subjectOf(service: string): string {
+    if (service === this.lastService) return this.lastSubject;
+    const instance = this.target.instance;
+    this.lastSubject = instance === undefined ? this.subjects.frames(service) : this.subjects.instanceFrames(instance, service);
+    this.lastService = service;
+    return this.lastSubject;
   }
 
   /** Publishes one NATS message of requests (see FrameBatch). */

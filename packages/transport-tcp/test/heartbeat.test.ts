@@ -22,7 +22,9 @@ describe('heartbeat', () => {
   });
 
   it('detects a dead server: the call in flight fails with UNAVAILABLE long before its deadline', async () => {
-    const server = new Server({ transport: tcp({ heartbeat }), logger: silentLogger }).register(new Echo());
+    // The server waits longer than the client: otherwise its own timeout may close the connection
+    // first (through the proxy), and the client would see a close rather than its heartbeat fail.
+    const server = new Server({ transport: tcp({ heartbeat: { interval: 50, timeout: 5_000 } }), logger: silentLogger }).register(new Echo());
     const proxy = await Proxy.start(portOf(await server.listen('tcp://127.0.0.1:0')));
     const client = new Client({ transport: tcp({ heartbeat }), registry: staticRegistry({ Echo: [proxy.address] }), timeout: 20_000 });
     await client.invoke('Echo', 'echo', {});

@@ -26,6 +26,13 @@ export interface NatsConnectionOptions extends NatsSecurityOptions {
   reconnectTimeWait?: number;
   /** Milliseconds the first connect may take. Default 5000. */
   connectTimeout?: number;
+  /**
+   * nats.js writes what is published in one tick in one socket write, or as soon as this many
+   * bytes are queued. Early writes let the NATS server, and the service behind it, start on the
+   * first messages of a burst while the rest are still being encoded, so the processes work at
+   * once instead of taking turns. Default 16 KiB (nats.js alone: 32 KiB); Infinity: one write per tick.
+   */
+  writeBatchBytes?: number;
   /** Any other nats.js ConnectionOptions, passed through; they win over the fields above. */
   connection?: ConnectionOptions;
 }
@@ -43,6 +50,8 @@ export function toNatsOptions(servers: string[], options: NatsConnectionOptions)
     reconnectJitter: 100,
     timeout: options.connectTimeout ?? 5000,
   };
+  // nats.js honours `pendingLimit` but leaves it out of its ConnectionOptions type.
+  (out as { pendingLimit?: number }).pendingLimit = options.writeBatchBytes ?? 16 * 1024;
   if (options.token !== undefined) out.token = options.token;
   if (options.user !== undefined) out.user = options.user;
   if (options.pass !== undefined) out.pass = options.pass;

@@ -52,6 +52,7 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
   const subjects = new Subjects(options.subjectPrefix);
   const callsPerMessage = options.callsPerMessage ?? 16;
   if (!(callsPerMessage >= 1)) throw new TypeError(`callsPerMessage must be 1 or more, not ${callsPerMessage}`);
+  if (options.writeBatchBytes !== undefined && !(options.writeBatchBytes >= 1)) throw new TypeError(`writeBatchBytes must be 1 or more, not ${options.writeBatchBytes}`);
   const pool = new ConnectionPool(options);
   const target = (address: string): NatsAddress => {
     const parsed = parseAddress(address);

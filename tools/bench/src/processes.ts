@@ -107,8 +107,26 @@ export function peakRssKb(pid: number | undefined): number | undefined {
 export interface NatsServer {
   readonly url: string;
   readonly process: ChildProcess;
+  /** CPU time (user + system) it has spent so far, in microseconds; undefined off Linux. */
+  cpuUs(): number | undefined;
   /** Reads its peak RSS, stops it by pid (SIGTERM, then SIGKILL) and waits for it to exit. */
   stop(): Promise<number | undefined>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat: USER_HZ, 100 on every Linux this runs on. */
+const USER_HZ = 100;
+
+/** CPU time of a live process in microseconds, from /proc (utime + stime). */
+export function processCpuUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A private nats-server on a free loopback port, never the shared one on 4222. */
@@ -130,6 +148,7 @@ export async function startNats(): Promise<NatsServer> {
   return {
     url: `nats://127.0.0.1:${port}`,
     process: child,
+    cpuUs: () => processCpuUs(child.pid),
     async stop() {
       const rss = peakRssKb(child.pid);
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');

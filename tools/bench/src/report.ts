@@ -41,12 +41,13 @@ const thousands = (x: number): string => Math.round(x).toLocaleString('en-US');
 const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 const mb = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(0));
 
-const COLUMNS = ['row', 'C', 'calls/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/call srv+cli', 'RSS srv MB', 'RSS cli MB', 'RSS nats MB', 'load', 'note'] as const;
+const COLUMNS = ['row', 'C', 'calls/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU µs/call srv+cli(+nats)', 'RSS srv MB', 'RSS cli MB', 'RSS nats MB', 'load', 'note'] as const;
 
 function cpu(r: RowResult): string {
   const c = r.cpuUsPerCall;
   if (!c || r.status !== 'ok') return '-';
-  return c.server === undefined ? `? + ${c.client.toFixed(0)}` : `${c.server.toFixed(0)} + ${c.client.toFixed(0)}`;
+  const sides = `${c.server === undefined ? '?' : c.server.toFixed(0)} + ${c.client.toFixed(0)}`;
+  return c.broker === undefined ? sides : `${sides} + ${c.broker.toFixed(0)}`;
 }
 
 function cells(r: RowResult): string[] {
@@ -91,7 +92,9 @@ export function targetLines(rows: readonly RowResult[], filters?: readonly Filte
   const cps = (r: RowResult): number => r.load!.callsPerSecond;
   const fastest = (ids: string[], c: number): RowResult | undefined =>
     ids.map((id) => ok(id, c)).reduce<RowResult | undefined>((best, r) => (r && (!best || cps(r) > cps(best)) ? r : best), undefined);
-  const cpuPerCall = (r: RowResult): number | undefined => (r.cpuUsPerCall?.server === undefined ? undefined : r.cpuUsPerCall.server + r.cpuUsPerCall.client);
+  // Every process the call passes through, the broker included: on two cores they share the CPU.
+  const cpuPerCall = (r: RowResult): number | undefined =>
+    r.cpuUsPerCall?.server === undefined ? undefined : r.cpuUsPerCall.server + r.cpuUsPerCall.client + (r.cpuUsPerCall.broker ?? 0);
   // CPU per call is the steadier measure on a shared machine: give it next to every throughput ratio.
   const times = (a: RowResult, b: RowResult): string => {
     const ca = cpuPerCall(a);
@@ -142,7 +145,7 @@ export function renderMarkdown(report: Report, chartFile: string): string {
       (report.settings.repeat > 1 ? ` ${report.settings.repeat} interleaved rounds; each line is the round with the median calls/s.` : ''),
     '',
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadavg[0]} at the start, ${m.loadavg[1]} at the end ` +
-      `('load' in the table: the 1-minute load average as each row finished). CPU µs/call is the CPU time of the server and of the client ` +
+      `('load' in the table: the 1-minute load average as each row finished). CPU µs/call is the CPU time of the server, of the client and of nats-server (for the rows that use one) ` +
       `divided by the calls they completed (warm-up included): steadier than calls/s when the machine is shared.`,
     '',
     header,

@@ -31,7 +31,7 @@ export interface RowResult {
    * CPU time per call in microseconds (user + system, warm-up included) of each side: steadier
    * than calls/s when other work shares the machine.
    */
-  cpuUsPerCall?: { server?: number; client: number };
+  cpuUsPerCall?: { server?: number; client: number; broker?: number };
   /** With --repeat: calls/s of every round (0 for a failed one); this result is the median one. */
   rounds?: number[];
   /** The 1-minute load average when the row finished: how busy the machine was. */
@@ -69,10 +69,12 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
 
     const env: ClientEnv = { address: ready.address, natsUrl: nats?.url, concurrency };
     const load: LoadOptions = { concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs, maxCalls: 50_000_000 };
+    const brokerCpuAtStart = nats?.cpuUs();
     client.send({ type: 'start', env, load } satisfies RunnerMessage);
     const timeout = START_TIMEOUT + settings.warmupMs + settings.durationMs + 30_000;
     const answer = await nextMessage(client, timeout, `${spec.id} client`);
     if (answer.type !== 'result') throw new Error(`${spec.id} client sent '${answer.type}' instead of its result`);
+    const brokerCpuAtEnd = nats?.cpuUs();
     rss.client = mib(answer.maxRssKb);
     phase('client result');
 
@@ -81,6 +83,7 @@ export async function runRow(spec: RowSpec, concurrency: number, settings: RunSe
     const result = answer.result;
     const perCall = (us: number): number => Math.round((us / Math.max(1, result.totalCalls)) * 10) / 10;
     const cpuUsPerCall: RowResult['cpuUsPerCall'] = { client: perCall(result.cpuUs) };
+    if (brokerCpuAtStart !== undefined && brokerCpuAtEnd !== undefined) cpuUsPerCall.broker = perCall(brokerCpuAtEnd - brokerCpuAtStart);
     if (stopped?.type === 'stopped') {
       rss.server = mib(stopped.maxRssKb);
       cpuUsPerCall.server = perCall(stopped.cpuUs);

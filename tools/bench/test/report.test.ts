@@ -81,6 +81,15 @@ describe('report', () => {
     ]);
   });
 
+  it('counts the CPU of nats-server in the rows that use one, and in their ratios', () => {
+    const natsRows = [
+      { ...row('svc-nats', 'svc', 100, 45_000), cpuUsPerCall: { server: 15, client: 17, broker: 8 } },
+      { ...row('moleculer-nats', 'peer', 100, 30_000), cpuUsPerCall: { server: 24, client: 28, broker: 12 } },
+    ];
+    expect(formatTable(natsRows).split('\n')[2]).toContain('15 + 17 + 8');
+    expect(targetLines(natsRows)[0]).toBe('C=100: @svc NATS = 1.50× [CPU/call 40 vs 64 µs] moleculer-nats <&> (target ≥ 1.5×)');
+  });
+
   it('writes markdown and a well-formed SVG with escaped titles', () => {
     const report: Report = {
       startedAt: 'a',

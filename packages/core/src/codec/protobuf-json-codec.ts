@@ -7,6 +7,7 @@ import { WireSchema } from './protobuf-wire.js';
 import { isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
 import { protobufCodec, type ProtobufCodecOptions } from './protobuf-codec.js';
 import { eventError, type EventCodec, type EventSerializers } from '../events/event-codec.js';
+import { INVALID, SchemaJsonCompiler, type CompiledJson } from './schema-json-compiler.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -76,14 +77,22 @@ export function schemaJsonCodec(options: ProtobufCodecOptions | readonly Service
   };
 }
 
-/** The schema's messages (for reviving) and its wire format (whose encoder is the validation). */
+/**
+ * The schema's messages (for reviving), its wire format (whose encoder is the validation) and
+ * its compiled JSON (the fast path for values and text in the common form).
+ */
 class Converter {
   private readonly messages = new Map<string, MessageSchema>();
   readonly wire: WireSchema;
+  private compiler: SchemaJsonCompiler | undefined;
 
   constructor(readonly schema: ServiceSchema) {
     for (const m of schema.messages) this.messages.set(m.name, m);
     this.wire = new WireSchema(schema);
+  }
+
+  fast(name: string, wrapped: boolean): CompiledJson | undefined {
+    return (this.compiler ??= new SchemaJsonCompiler(this.schema)).compile(name, wrapped);
   }
 
   message(name: string): MessageSchema {
@@ -101,7 +110,11 @@ class Converter {
 
 function encoder(converter: Converter, name: string | null, wrapped: boolean, side: Side): (value: unknown) => Uint8Array {
   if (name === null) return () => EMPTY;
+  const fast = converter.fast(name, wrapped);
   return (value) => {
+    // The fast path writes only values the check below would pass; anything else comes here.
+    const bytes = fast?.encode(value);
+    if (bytes !== undefined) return bytes;
     converter.check(name, wrapped ? { value } : value, side);
     return Buffer.from(JSON.stringify(value, replacer));
   };
@@ -110,13 +123,14 @@ function encoder(converter: Converter, name: string | null, wrapped: boolean, si
 function decoder(converter: Converter, name: string | null, wrapped: boolean, side: Side, label: string): (bytes: Uint8Array) => unknown {
   if (name === null) return () => undefined;
   const message = converter.message(name);
+  const fast = converter.fast(name, wrapped);
   return (bytes) => {
-    let parsed: unknown;
-    try {
-      const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      parsed = bytes.length === 0 ? undefined : JSON.parse(buf.toString('utf8'));
-    } catch (error) {
-      throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not valid JSON (${(error as Error).message})`, { cause: error });
+    let parsed = parseBody(bytes, side, label);
+    if (fast !== undefined && parsed !== undefined) {
+      // A body whose every field is as the schema says needs nothing more than the fast check.
+      const checked = fast.check(parsed);
+      if (checked !== INVALID) return checked;
+      parsed = parseBody(bytes, side, label);
     }
     const revived = wrapped ? reviveField(converter, message.fields[0]!.type, parsed) : reviveMessage(converter, message, parsed);
     try {
@@ -127,6 +141,16 @@ function decoder(converter: Converter, name: string | null, wrapped: boolean, si
     }
     return revived;
   };
+}
+
+function parseBody(bytes: Uint8Array, side: Side, label: string): unknown {
+  if (bytes.length === 0) return undefined;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (error) {
+    throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
 }
 
 /** JSON.stringify's view of the TypeScript-only values. */

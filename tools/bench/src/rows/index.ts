@@ -7,9 +7,9 @@ import type { RowSpec } from '../row.js';
  * `row`) and one entry here.
  */
 export const ROWS: readonly RowSpec[] = [
-  { id: 'svc-tcp-json', title: '@svc over TCP (JSON)', kind: 'svc', load: () => import('./svc-tcp-json.js').then((m) => m.row) },
+  { id: 'svc-tcp-json', title: '@svc over TCP (JSON, svc-gen schema)', kind: 'svc', load: () => import('./svc-tcp-json.js').then((m) => m.row) },
   { id: 'svc-tcp-proto', title: '@svc over TCP (protobuf)', kind: 'svc', load: () => import('./svc-tcp-proto.js').then((m) => m.row) },
-  { id: 'svc-nats', title: '@svc over NATS (JSON)', kind: 'svc', broker: 'nats', load: () => import('./svc-nats.js').then((m) => m.row) },
+  { id: 'svc-nats', title: '@svc over NATS (JSON, svc-gen schema)', kind: 'svc', broker: 'nats', load: () => import('./svc-nats.js').then((m) => m.row) },
   { id: 'svc-nats-proto', title: '@svc over NATS (protobuf)', kind: 'svc', broker: 'nats', load: () => import('./svc-nats-proto.js').then((m) => m.row) },
   { id: 'raw-net', title: 'raw net, length-prefixed frames', kind: 'ceiling', load: () => import('./raw-net.js').then((m) => m.row) },
   { id: 'grpc-js', title: 'grpc-js unary (protobuf)', kind: 'peer', load: () => import('./grpc-js.js').then((m) => m.row) },

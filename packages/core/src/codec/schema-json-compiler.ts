@@ -155,12 +155,14 @@ class Scope {
   encodeMessage(message: MessageSchema): string {
     const lines = [
       `if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof value.toJSON === 'function') return false;`,
-      // Any property the schema does not name (or one set to undefined) is for JSON.stringify to
-      // handle: counted first, so that a value with more properties than fields gives up at once.
+      // Any property the schema does not name is for JSON.stringify to handle: counted first, so
+      // that a value with more properties than fields gives up at once. `n` counts the fields
+      // written, `u` those present but undefined (left out, as JSON.stringify does).
       `let keys = 0;`,
       `for (const k in value) keys++;`,
       `if (keys > ${message.fields.length}) return false;`,
       `let n = 0;`,
+      `let u = 0;`,
       `w.byte(${OPEN_OBJECT});`,
     ];
     for (const f of message.fields) {
@@ -173,10 +175,10 @@ class Scope {
         `if (${v} !== undefined) {`,
         `  w.raw(${key}, n === 0 ? 1 : 0); n++;`,
         this.encodeValue(f.type, v),
-        `}${mayBeMissing ? '' : ' else return false;'}`,
+        mayBeMissing ? `} else if (${JSON.stringify(f.name)} in value) u++;` : `} else return false;`,
       );
     }
-    lines.push(`if (keys !== n) return false;`, `w.byte(${CLOSE_OBJECT});`, `return true;`);
+    lines.push(`if (keys !== n + u) return false;`, `w.byte(${CLOSE_OBJECT});`, `return true;`);
     return lines.join('\n');
   }
 

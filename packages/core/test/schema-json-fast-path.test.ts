@@ -143,6 +143,9 @@ describe('compiled schema JSON', () => {
     const big = { ...order(), tags: Array.from({ length: 5000 }, (_, i) => `tag-${i}`) };
     const bytes = compiled.encode(big)!;
     expect(Buffer.from(bytes).toString()).toBe(JSON.stringify(big));
+    // The grown slab is let go: the next value starts on a slab of the usual size.
+    expect(bytes.buffer.byteLength).toBeGreaterThan(64 * 1024);
+    expect(compiled.encode(order())!.buffer.byteLength).toBe(64 * 1024);
   });
 });
 

@@ -23,7 +23,8 @@ export class JsonWriter {
     if (this.active) return false;
     this.active = true;
     this.start = this.pos;
-    if (this.buf.length - this.pos < MIN_ROOM) this.renew(0);
+    // A slab grown for one large value is not kept for the small ones after it.
+    if (this.buf.length - this.pos < MIN_ROOM || this.buf.length > SLAB_BYTES) this.renew(0);
     return true;
   }
 

@@ -159,8 +159,7 @@ class Scope {
       // that a value with more properties than fields gives up at once. `n` counts the fields
       // written, `u` those present but undefined (left out, as JSON.stringify does).
       `let keys = 0;`,
-      `for (const k in value) keys++;`,
-      `if (keys > ${message.fields.length}) return false;`,
+      `for (const k in value) if (++keys > ${message.fields.length}) return false;`,
       `let n = 0;`,
       `let u = 0;`,
       `w.byte(${OPEN_OBJECT});`,

@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, encodeFrameOf, errors, FrameDecoder, FrameKind, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
@@ -14,6 +14,12 @@ interface Pending extends Framed {
   readonly id: number;
   readonly onResponse: ResponseHandler;
   readonly service: string;
+  /** The request, until its frame is written into a message. */
+  request: RequestMessage | undefined;
+  /** Time left when the call was sent, as the frame says it. */
+  timeoutMs: number;
+  headLength: number;
+  frameBytes: number;
   /** The NATS message it left in, once published. */
   sent: SentMessage | undefined;
 }
@@ -26,8 +32,6 @@ interface SentMessage {
   /** Calls of it still waiting; at 0 the message is forgotten. */
   open: number;
 }
-
-const NO_FRAME = new Uint8Array(0);
 
 /**
  * The client side. Each call is an @svc frame; the calls of one tick to one service travel
@@ -60,12 +64,13 @@ export class NatsChannel implements Channel, EventChannel {
     this.target = target;
     this.pool = pool;
     this.subjects = subjects;
-    this.outbound = new FrameBatch<Pending>(
-      (subject, calls, payload) => this.publish(subject, calls, payload),
-      callsPerMessage,
-      () => this.shared?.nc?.info?.max_payload ?? Infinity,
-      (call) => this.pending.get(call.id) === call, // cancelled meanwhile: never sent
-    );
+    this.outbound = new FrameBatch<Pending>({
+      send: (subject, calls, payload) => this.publish(subject, calls, payload),
+      write: writeRequestFrame,
+      maxFrames: callsPerMessage,
+      maxBytes: () => this.shared?.nc?.info?.max_payload ?? Infinity,
+      alive: (call) => this.pending.get(call.id) === call, // cancelled meanwhile: never sent
+    });
   }
 
   call(request: RequestMessage, onResponse: ResponseHandler): number {
@@ -75,7 +80,7 @@ export class NatsChannel implements Channel, EventChannel {
       queueMicrotask(() => onResponse(errors.channelClosed(this.address), undefined));
       return id;
     }
-    const pending: Pending = { id, onResponse, service: request.service, frame: NO_FRAME, sent: undefined };
+    const pending: Pending = { id, onResponse, service: request.service, request: undefined, timeoutMs: 0, headLength: 0, frameBytes: 0, sent: undefined };
     this.pending.set(id, pending);
     const shared = this.connection();
     if (shared.nc !== undefined) {
@@ -170,10 +175,14 @@ export class NatsChannel implements Channel, EventChannel {
     const subject = this.subjectOf(request.service);
     // On the wire a deadline is the time left, so clocks of client and server need not agree.
     const timeoutMs = request.deadline === 0 ? 0 : Math.max(1, request.deadline - Date.now());
-    const frame = encodeFrameOf(FrameKind.REQUEST, id, request, timeoutMs, request.body, Number.MAX_SAFE_INTEGER);
+    const headLength = headerSize(id, request, timeoutMs);
+    const frameBytes = checkedFrameBytes(headLength, request.body.length, Number.MAX_SAFE_INTEGER);
     const max = nc.info?.max_payload ?? Infinity;
-    if (frame.length > max) return this.settle(id, payloadTooLarge(frame.length, max));
-    pending.frame = frame;
+    if (frameBytes > max) return this.settle(id, payloadTooLarge(frameBytes, max));
+    pending.request = request;
+    pending.timeoutMs = timeoutMs;
+    pending.headLength = headLength;
+    pending.frameBytes = frameBytes;
     this.outbound.add(subject, pending);
   }
 
@@ -201,10 +210,7 @@ export class NatsChannel implements Channel, EventChannel {
     this.nextMessageId = id === 0x7fffffff ? 1 : id + 1;
     const message: SentMessage = { id, inbox, calls, open: calls.length };
     this.sent.set(id, message);
-    for (const call of calls) {
-      call.sent = message;
-      call.frame = NO_FRAME; // sent: the bytes may go
-    }
+    for (const call of calls) call.sent = message;
     try {
       nc.publish(subject, payload, { reply: `${inbox}.${id}` });
     } catch (error) {
@@ -262,4 +268,11 @@ export class NatsChannel implements Channel, EventChannel {
   private failAll(error: RpcError): void {
     for (const pending of this.pending.values()) this.settle(pending.id, error);
   }
+}
+
+/** A request's frame, written into its NATS message; the request (and its body) may then go. */
+function writeRequestFrame(call: Pending, out: Buffer, pos: number): number {
+  const request = call.request!;
+  call.request = undefined;
+  return writeFrameAt(out, pos, FrameKind.REQUEST, call.id, request, call.timeoutMs, request.body, call.headLength);
 }

@@ -1,5 +1,5 @@
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { CallTable, Compression, encodeFrameOf, errors, FrameDecoder, FrameKind, type Frame, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, Compression, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Frame, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { CODE_NUMBERS, codeFromNumber, type RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, responseHeaders } from './call-headers.js';
@@ -24,7 +24,13 @@ interface InFlight {
   readonly callerId: number;
 }
 
-type OutboundFrame = Framed;
+/** An answer to a framed call, written into its NATS message when that leaves. */
+interface OutboundFrame extends Framed {
+  /** The caller's id of the call. */
+  readonly callerId: number;
+  readonly response: ResponseMessage;
+  readonly headLength: number;
+}
 
 export interface ListenerHooks {
   /** Runs first in drain(): e.g. deregister from the KV registry. */
@@ -78,11 +84,12 @@ export class NatsListener implements Listener, ReplyTarget {
   private closed = false;
 
   constructor(target: NatsAddress, shared: SharedConnection, nc: NatsConnection, pool: ConnectionPool, dispatcher: Dispatcher, subjects: Subjects, services: readonly ServedService[], callsPerMessage: number) {
-    this.framedOut = new FrameBatch<OutboundFrame>(
-      (reply, _frames, payload) => this.publishFrames(reply, payload),
-      callsPerMessage,
-      () => this.nc.info?.max_payload ?? Infinity,
-    );
+    this.framedOut = new FrameBatch<OutboundFrame>({
+      send: (reply, _frames, payload) => this.publishFrames(reply, payload),
+      write: (f, out, pos) => writeFrameAt(out, pos, FrameKind.RESPONSE, f.callerId, f.response, 0, f.response.body, f.headLength),
+      maxFrames: callsPerMessage,
+      maxBytes: () => this.nc.info?.max_payload ?? Infinity,
+    });
     this.instance = target.instance ?? nuid.next();
     checkToken('instance id', this.instance);
     this.address = formatAddress(target.servers, this.instance);
@@ -237,12 +244,12 @@ export class NatsListener implements Listener, ReplyTarget {
       this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
       return;
     }
-    let frame = encodeFrameOf(FrameKind.RESPONSE, entry.callerId, response, 0, response.body, Number.MAX_SAFE_INTEGER);
-    if (frame.length > max) {
-      const error = payloadTooLarge(frame.length, max);
-      frame = encodeFrameOf(FrameKind.RESPONSE, entry.callerId, errorResponse(error.codeNumber, error.message), 0, EMPTY, Number.MAX_SAFE_INTEGER);
+    let answer = outboundFrame(entry.callerId, response);
+    if (answer.frameBytes > max) {
+      const error = payloadTooLarge(answer.frameBytes, max);
+      answer = outboundFrame(entry.callerId, errorResponse(error.codeNumber, error.message));
     }
-    this.framedOut.add(entry.reply, { frame });
+    this.framedOut.add(entry.reply, answer);
   }
 
   /** Publishes one NATS message of answer frames (see FrameBatch). */
@@ -320,4 +327,9 @@ const CALLER_SWEEP_MS = 30_000;
 
 function errorResponse(status: number, message: string): ResponseMessage {
   return { status, message, metadata: undefined, codec: 'json', compression: Compression.NONE, body: EMPTY };
+}
+
+function outboundFrame(callerId: number, response: ResponseMessage): OutboundFrame {
+  const headLength = headerSize(callerId, response, 0);
+  return { callerId, response, headLength, frameBytes: checkedFrameBytes(headLength, response.body.length, Number.MAX_SAFE_INTEGER) };
 }

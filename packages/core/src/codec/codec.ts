@@ -10,6 +10,10 @@ export interface Codec {
   forMethod(service: string, method: string): MethodSerializers | undefined;
 }
 
+/**
+ * The bytes an encode returns are the caller's from then on: a transport may hold them until the
+ * end of the tick (it writes a tick's frames together), so a codec never writes to them again.
+ */
 export interface MethodSerializers {
   encodeRequest(value: unknown): Uint8Array;
   decodeRequest(bytes: Uint8Array): unknown;

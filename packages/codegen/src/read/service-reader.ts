@@ -3,6 +3,7 @@ import { CodegenError } from '../errors.js';
 import type { DraftEvent, DraftField, DraftMethod, DraftService, TsTypeRef } from '../model/draft.js';
 import { isIdentifier, pascal, snake } from '../model/naming.js';
 import { TypeMapper, relative, type Site } from './type-mapper.js';
+import { svcDecorators } from './svc-decorators.js';
 
 export interface ReadResult {
   readonly services: DraftService[];
@@ -22,9 +23,10 @@ export function readServices(files: readonly SourceFile[], root: string): ReadRe
   const services: DraftService[] = [];
   const errors: Error[] = [];
   for (const sf of files) {
-    if (!sf.getFullText().includes('@Service')) continue;
     for (const cls of sf.getClasses()) {
-      const decorator = cls.getDecorator('Service');
+      const decorators = cls.getDecorators();
+      if (decorators.length === 0) continue;
+      const decorator = svcDecorators(decorators, 'Service')[0];
       if (!decorator) continue;
       try {
         services.push(readService(cls, decorator, root));
@@ -85,7 +87,9 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
       const property = m.getName();
       if (seen.has(property)) continue;
       seen.add(property);
-      for (const sd of m.getDecorators().filter((d) => d.getName() === 'Subscribe')) {
+      const decorators = m.getDecorators();
+      if (decorators.length === 0) continue;
+      for (const sd of svcDecorators(decorators, 'Subscribe')) {
         try {
           const event = readEvent(name, m, sd, mapper);
           if (event) addEvent(events, event);
@@ -93,7 +97,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
           errors.push(error as Error);
         }
       }
-      const md = m.getDecorator('Method');
+      const md = svcDecorators(decorators, 'Method')[0];
       if (!md) continue;
       try {
         methods.push(readMethod(name, m, md, mapper));

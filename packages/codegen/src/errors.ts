@@ -13,6 +13,36 @@ export class CodegenError extends Error {
   }
 }
 
+/**
+ * Problems found together inside the reader (the fields of one type, the methods of one service),
+ * passed up so that all of them are reported; nested ones are flattened.
+ */
+export class AggregateErrors extends Error {
+  readonly errors: readonly Error[];
+
+  constructor(errors: readonly Error[]) {
+    const flat = errors.flatMap((e) => (e instanceof AggregateErrors ? e.errors : [e]));
+    super(flat.map((e) => e.message).join('\n'));
+    this.errors = flat;
+  }
+
+  /** One error as it is, several as one AggregateErrors. */
+  static of(errors: readonly Error[]): Error {
+    return errors.length === 1 ? errors[0]! : new AggregateErrors(errors);
+  }
+}
+
+/** Runs `step`; the problems in the user's code it throws are added to `problems` rather than thrown. */
+export function collecting<T>(problems: Error[], step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (error) {
+    if (!(error instanceof CodegenError || error instanceof AggregateErrors)) throw error;
+    problems.push(error);
+    return undefined;
+  }
+}
+
 /** Several CodegenErrors at once: generation reports all it found before stopping. */
 export class CodegenFailure extends Error {
   constructor(readonly errors: readonly Error[]) {

@@ -118,3 +118,39 @@ describe('a typed client that would need an unexported class', () => {
     }
   });
 });
+
+describe('several problems in one type or one method', () => {
+  it('reports every field that cannot travel, and a bad response beside a bad request', () => {
+    const many = tempProject({
+      'src/many.ts': `import { Method, Service } from '@svc/core';
+
+export interface Order {
+  id: string;
+  callback: () => void;
+  lines: { sku: string; extra: unknown }[];
+  meta: any;
+}
+
+@Service('Many')
+export class Many {
+  @Method() async place(order: Order): Promise<{ ok: boolean; tags: Set<string> }> { return { ok: true, tags: new Set() }; }
+}
+`,
+    });
+    let failure: CodegenFailure | undefined;
+    try {
+      new Generator({ tsconfig: many.tsconfig }).generate();
+    } catch (error) {
+      failure = error as CodegenFailure;
+    } finally {
+      many.remove();
+    }
+    expect(failure).toBeInstanceOf(CodegenFailure);
+    const messages = failure!.errors.map((e) => e.message);
+    expect(messages, messages.join('\n')).toHaveLength(4);
+    expect(messages[0]).toMatch(/^src\/many\.ts:5:3 Many\.place → order\.callback: functions cannot travel/);
+    expect(messages[1]).toMatch(/^src\/many\.ts:6:25 Many\.place → order\.lines\[\]\.extra: 'unknown' has no wire shape/);
+    expect(messages[2]).toMatch(/^src\/many\.ts:7:3 Many\.place → order\.meta: 'any' has no wire shape/);
+    expect(messages[3]).toMatch(/Many\.place → returns\.tags: a Set has no wire shape/);
+  });
+});

@@ -1,5 +1,5 @@
 import { Node, type ClassDeclaration, type Decorator, type MethodDeclaration, type Project, type SourceFile, type Type } from 'ts-morph';
-import { CodegenError } from '../errors.js';
+import { AggregateErrors, CodegenError, collecting } from '../errors.js';
 import type { DraftEvent, DraftField, DraftMethod, DraftService, TsTypeRef } from '../model/draft.js';
 import { isIdentifier, pascal, snake } from '../model/naming.js';
 import { TypeMapper, relative, type Site } from './type-mapper.js';
@@ -106,8 +106,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
       }
     }
   }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateErrors(errors);
+  if (errors.length > 0) throw AggregateErrors.of(errors);
   const wireNames = new Set<string>();
   for (const m of methods) {
     if (wireNames.has(m.name)) throw new CodegenError(m.source, `${name}.${m.name}`, `two methods share the wire name '${m.name}'`, 'Give one of them another name: @Method({ name: ... })');
@@ -129,13 +128,6 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
   };
 }
 
-/** Errors of several methods of one service, flattened by the caller. */
-export class AggregateErrors extends Error {
-  constructor(readonly errors: Error[]) {
-    super(errors.map((e) => e.message).join('\n'));
-  }
-}
-
 function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper: TypeMapper): DraftMethod {
   const property = m.getName();
   const options = md.getArguments()[0];
@@ -145,6 +137,8 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
   const label = `${service}.${name}`;
   if (!isIdentifier(name)) throw new CodegenError(where, label, `the method name '${name}' is not a protobuf identifier`, 'Use letters, digits and _');
 
+  // A request and a response that both cannot travel are reported together.
+  const problems: Error[] = [];
   const param = m.getParameters()[0];
   let request: string | null = null;
   let requestWrapped = false;
@@ -155,10 +149,11 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
     const typeNode = param.getTypeNode();
     if (!typeNode) throw new CodegenError(mapper.where(param), `${label} → ${paramName}`, 'the request parameter has no type annotation', 'Annotate it: (args: MulArgs)');
     const site: Site = { path: `${label} → ${paramName}`, node: param, nameHint: `${pascal(name)}Request`, typeNode };
-    const t = param.getType();
-    const top = topLevel(t, site, mapper, param.isOptional() || param.hasInitializer());
-    request = top.name;
-    requestWrapped = top.wrapped;
+    const top = collecting(problems, () => topLevel(param.getType(), site, mapper, param.isOptional() || param.hasInitializer()));
+    if (top) {
+      request = top.name;
+      requestWrapped = top.wrapped;
+    }
     requestTs = typeRef(typeNode, 'param');
   }
 
@@ -171,11 +166,14 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
   if (returnNode && Node.isTypeReference(returnNode) && returnNode.getTypeName().getText() === 'Promise') returnNode = returnNode.getTypeArguments()[0];
   if (!(returned.isVoid() || returned.isUndefined())) {
     const site: Site = { path: `${label} → returns`, node: m, nameHint: `${pascal(name)}Response`, ...(returnNode ? { typeNode: returnNode } : {}) };
-    const top = topLevel(returned, site, mapper, false);
-    response = top.name;
-    responseWrapped = top.wrapped;
+    const top = collecting(problems, () => topLevel(returned, site, mapper, false));
+    if (top) {
+      response = top.name;
+      responseWrapped = top.wrapped;
+    }
     responseTs = returnNode ? typeRef(returnNode, 'result') : { kind: 'result' };
   }
+  if (problems.length > 0) throw AggregateErrors.of(problems);
   return { name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs, ...(idempotent !== undefined ? { idempotent } : {}), source: where.replace(/:\d+$/, '') };
 }
 

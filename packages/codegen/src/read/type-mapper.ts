@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { Node, ts, type Symbol as MorphSymbol, type Type } from 'ts-morph';
 import type { FieldType, MapKeyName, ScalarName } from '@svc/core';
-import { CodegenError } from '../errors.js';
+import { AggregateErrors, CodegenError, collecting } from '../errors.js';
 import { BIGINT_WIDTHS, NUMBER_WIDTHS, SCALARS, type DraftEnum, type DraftField, type DraftMessage } from '../model/draft.js';
 import { isIdentifier, pascal, upperSnake } from '../model/naming.js';
 
@@ -212,28 +212,37 @@ export class TypeMapper {
     return finalName;
   }
 
+  /** The fields of a message; every field that cannot travel is reported, not only the first. */
   private fieldsOf(t: Type, site: Site, skip?: string): DraftField[] {
     const fields: DraftField[] = [];
+    const problems: Error[] = [];
     for (const prop of t.getProperties()) {
-      const name = prop.getName();
-      if (name === skip) continue;
-      const decl = prop.getDeclarations()[0];
-      if (decl && (Node.isMethodDeclaration(decl) || Node.isMethodSignature(decl) || Node.isGetAccessorDeclaration(decl) || Node.isSetAccessorDeclaration(decl))) continue;
-      if (decl && Node.isPropertyDeclaration(decl) && (decl.isStatic() || decl.hasModifier(ts.SyntaxKind.PrivateKeyword) || decl.hasModifier(ts.SyntaxKind.ProtectedKeyword))) continue;
-      const node = decl ?? site.node;
-      const fieldSite: Site = { path: `${site.path}.${name}`, node, nameHint: `${site.nameHint}${pascal(name)}`, property: prop };
-      if (name.startsWith('__@') || name.startsWith('#')) this.fail(fieldSite, 'symbol-keyed and #private fields cannot travel over the wire', 'Use a string-named field');
-      if (!isIdentifier(name)) this.fail(fieldSite, `the field name '${name}' is not a protobuf identifier`, 'Use letters, digits and _ (e.g. camelCase)');
-      if (decl) this.dependencies.add(decl.getSourceFile().getFilePath());
-      const mapped = this.map(prop.getTypeAtLocation(site.node), fieldSite);
-      fields.push({
-        name,
-        type: mapped.type,
-        ...(mapped.optional || prop.isOptional() ? { optional: true } : {}),
-        ...(mapped.nullable ? { nullable: true } : {}),
-      });
+      const field = collecting(problems, () => this.fieldOf(prop, site, skip));
+      if (field) fields.push(field);
     }
+    if (problems.length > 0) throw AggregateErrors.of(problems);
     return fields;
+  }
+
+  /** One property as a field; undefined for what is not data (methods, accessors, statics, private and protected members). */
+  private fieldOf(prop: MorphSymbol, site: Site, skip: string | undefined): DraftField | undefined {
+    const name = prop.getName();
+    if (name === skip) return undefined;
+    const decl = prop.getDeclarations()[0];
+    if (decl && (Node.isMethodDeclaration(decl) || Node.isMethodSignature(decl) || Node.isGetAccessorDeclaration(decl) || Node.isSetAccessorDeclaration(decl))) return undefined;
+    if (decl && Node.isPropertyDeclaration(decl) && (decl.isStatic() || decl.hasModifier(ts.SyntaxKind.PrivateKeyword) || decl.hasModifier(ts.SyntaxKind.ProtectedKeyword))) return undefined;
+    const node = decl ?? site.node;
+    const fieldSite: Site = { path: `${site.path}.${name}`, node, nameHint: `${site.nameHint}${pascal(name)}`, property: prop };
+    if (name.startsWith('__@') || name.startsWith('#')) this.fail(fieldSite, 'symbol-keyed and #private fields cannot travel over the wire', 'Use a string-named field');
+    if (!isIdentifier(name)) this.fail(fieldSite, `the field name '${name}' is not a protobuf identifier`, 'Use letters, digits and _ (e.g. camelCase)');
+    if (decl) this.dependencies.add(decl.getSourceFile().getFilePath());
+    const mapped = this.map(prop.getTypeAtLocation(site.node), fieldSite);
+    return {
+      name,
+      type: mapped.type,
+      ...(mapped.optional || prop.isOptional() ? { optional: true } : {}),
+      ...(mapped.nullable ? { nullable: true } : {}),
+    };
   }
 
   /** Unions without null/undefined: literal unions → enum, object unions → oneof. */

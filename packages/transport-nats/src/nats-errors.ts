@@ -18,3 +18,11 @@ export function cannotListen(address: string, cause: unknown): RpcError {
 export function registryUnavailable(reason: string): RpcError {
   return new RpcError('UNAVAILABLE', `the NATS KV registry cannot be read (${reason}); is NATS up, with JetStream enabled?`);
 }
+
+export function answersTooLarge(size: number, max: number): RpcError {
+  return new RpcError(
+    'RESOURCE_EXHAUSTED',
+    `the answers to the calls of one message come to ${size} bytes, more than the NATS server's max_payload of ${max} bytes, and this service may send only one reply per message (allow_responses); raise max_payload, send less, or allow the service's NATS user to publish to _INBOX.>`,
+    { retryable: false },
+  );
+}

@@ -1,12 +1,15 @@
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { CallTable, Compression, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Frame, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, errors, FrameDecoder, FrameKind, type Frame, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { CODE_NUMBERS, codeFromNumber, type RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, responseHeaders } from './call-headers.js';
 import { payloadTooLarge } from './nats-errors.js';
 import { ServiceStats } from './service-stats.js';
 import { TickBatch } from './tick-batch.js';
-import { FrameBatch, type Framed } from './frame-batch.js';
+import { FrameBatch } from './frame-batch.js';
+import { errorResponse, fittingAnswer, writeAnswerFrame, type AnswerFrame } from './answer-frame.js';
+import { HeldAnswers } from './held-answers.js';
+import { isInboxSubject, mayPublishToInboxes } from './inbox-permission.js';
 import { SrvResponder } from './srv-responder.js';
 import type { ServedService } from './served-services.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
@@ -22,14 +25,8 @@ interface InFlight {
   /** A framed call: the caller's inbox and its id for the call (0 and undefined for a plain request). */
   readonly callerInbox: string | undefined;
   readonly callerId: number;
-}
-
-/** An answer to a framed call, written into its NATS message when that leaves. */
-interface OutboundFrame extends Framed {
-  /** The caller's id of the call. */
-  readonly callerId: number;
-  readonly response: ResponseMessage;
-  readonly headLength: number;
+  /** Where its answer waits for the other calls of its message, when answers are held (see HeldAnswers). */
+  readonly held: HeldAnswers | undefined;
 }
 
 export interface ListenerHooks {
@@ -76,17 +73,23 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly byCaller = new CallTable<string, CallTable<number, number>>();
   private readonly callerInboxes: string[] = [];
   private callerSweep: NodeJS.Timeout | undefined;
-  private readonly framedOut: FrameBatch<OutboundFrame>;
+  private readonly framedOut: FrameBatch<AnswerFrame>;
   private srv: SrvResponder | undefined;
+  /**
+   * Answer the framed calls of a message together, in one reply (HeldAnswers), because this
+   * NATS user may only answer what it receives; decided at start, and again on a refused reply.
+   */
+  private holdAnswers = false;
+  private unwatchRefusals: (() => void) | undefined;
   private nextId = 1;
   private idle: (() => void) | undefined;
   private draining: Promise<void> | undefined;
   private closed = false;
 
   constructor(target: NatsAddress, shared: SharedConnection, nc: NatsConnection, pool: ConnectionPool, dispatcher: Dispatcher, subjects: Subjects, services: readonly ServedService[], callsPerMessage: number) {
-    this.framedOut = new FrameBatch<OutboundFrame>({
+    this.framedOut = new FrameBatch<AnswerFrame>({
       send: (reply, _frames, payload) => this.publishFrames(reply, payload),
-      write: (f, out, pos) => writeFrameAt(out, pos, FrameKind.RESPONSE, f.callerId, f.response, 0, f.response.body, f.headLength),
+      write: writeAnswerFrame,
       maxFrames: callsPerMessage,
       maxBytes: () => this.nc.info?.max_payload ?? Infinity,
     });
@@ -131,6 +134,19 @@ export class NatsListener implements Listener, ReplyTarget {
       })),
     );
     await nc.flush();
+    this.holdAnswers = !(await mayPublishToInboxes(this.shared, nc));
+    if (this.holdAnswers) {
+      this.dispatcher.logger?.info(
+        `${this.address}: this NATS user may only answer the messages it receives (allow_responses), not publish to callers' inboxes (_INBOX.>), so the calls that arrive in one message are answered together, when the slowest of them is done; allow it to publish to _INBOX.> to answer each call as soon as it is done`,
+      );
+    }
+    this.unwatchRefusals = this.shared.onRefusal((refusal) => {
+      if (refusal.operation !== 'publish' || !isInboxSubject(refusal.subject) || this.holdAnswers) return;
+      this.holdAnswers = true;
+      this.dispatcher.logger?.warn(
+        `${this.address}: the NATS server refused an answer to ${refusal.subject} (permissions violation); from now on the calls that arrive in one message are answered together, in one reply, and the calls whose answers were refused run into their deadlines. Allow this NATS user to publish to _INBOX.> to answer each call as soon as it is done`,
+      );
+    });
   }
 
   get inflightCount(): number {
@@ -147,7 +163,7 @@ export class NatsListener implements Listener, ReplyTarget {
     if (!msg.reply || this.closed) return; // a publish without a reply subject has no one to answer
     if (method === FRAMES_TOKEN) return this.onFrames(msg.reply, msg);
     const id = this.newId();
-    const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined, callerInbox: undefined, callerId: 0 };
+    const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined, callerInbox: undefined, callerId: 0, held: undefined };
     this.inflight.set(id, entry);
     this.byReply.set(msg.reply, id);
     let request;
@@ -179,11 +195,13 @@ export class NatsListener implements Listener, ReplyTarget {
       return;
     }
     const now = Date.now();
+    const held = this.holdAnswers ? new HeldAnswers(reply, (to, payload) => this.publishFrames(to, payload), () => this.maxPayload()) : undefined;
     for (const frame of frames) {
       if (frame.kind !== FrameKind.REQUEST || !frame.id) continue;
       if (caller === undefined) caller = this.addCaller(inbox);
       const id = this.newId();
-      const entry: InFlight = { id, reply, service: frame.service, method: frame.method, started: performance.now(), call: undefined, callerInbox: inbox, callerId: frame.id };
+      held?.expect();
+      const entry: InFlight = { id, reply, service: frame.service, method: frame.method, started: performance.now(), call: undefined, callerInbox: inbox, callerId: frame.id, held };
       this.inflight.set(id, entry);
       caller.set(frame.id, id);
       // The frame is the request message: the listener's id, a default codec and the deadline are added.
@@ -193,6 +211,11 @@ export class NatsListener implements Listener, ReplyTarget {
       const call = this.dispatcher.dispatch(frame, this);
       if (this.inflight.get(id) === entry) entry.call = call;
     }
+    held?.done();
+  }
+
+  private maxPayload(): number {
+    return this.nc.info?.max_payload ?? Infinity;
   }
 
   private addCaller(inbox: string): CallTable<number, number> {
@@ -232,8 +255,7 @@ export class NatsListener implements Listener, ReplyTarget {
   reply(id: number, response: ResponseMessage): void {
     const entry = this.inflight.get(id);
     if (entry === undefined) return;
-    this.forget(id, entry);
-    const max = this.nc.info?.max_payload ?? Infinity;
+    const max = this.maxPayload();
     if (response.body.length > max) {
       const error = payloadTooLarge(response.body.length, max);
       response = errorResponse(error.codeNumber, error.message);
@@ -241,15 +263,15 @@ export class NatsListener implements Listener, ReplyTarget {
     const failed = response.status === 0 ? undefined : `${codeFromNumber(response.status)}: ${response.message ?? ''}`;
     this.stats.get(entry.service)?.record(entry.method, performance.now() - entry.started, failed);
     if (entry.callerInbox === undefined) {
+      this.forget(id, entry);
       this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
       return;
     }
-    let answer = outboundFrame(entry.callerId, response);
-    if (answer.frameBytes > max) {
-      const error = payloadTooLarge(answer.frameBytes, max);
-      answer = outboundFrame(entry.callerId, errorResponse(error.codeNumber, error.message));
-    }
-    this.framedOut.add(entry.reply, answer);
+    const answer = fittingAnswer(entry.callerId, response, max);
+    // A held answer goes in before forget(), whose done() may publish the answers of its message.
+    if (entry.held !== undefined) entry.held.answer(answer);
+    this.forget(id, entry);
+    if (entry.held === undefined) this.framedOut.add(entry.reply, answer);
   }
 
   /** Publishes one NATS message of answer frames (see FrameBatch). */
@@ -283,6 +305,7 @@ export class NatsListener implements Listener, ReplyTarget {
       // Only this call's own entry: a caller reusing an id while the first call runs replaced it.
       if (caller !== undefined && caller.get(entry.callerId) === id) caller.delete(entry.callerId);
     }
+    entry.held?.done();
     this.checkIdle();
   }
 
@@ -306,6 +329,7 @@ export class NatsListener implements Listener, ReplyTarget {
   async close(): Promise<void> {
     clearInterval(this.callerSweep);
     this.callerSweep = undefined;
+    this.unwatchRefusals?.();
     if (this.closed) return;
     this.closed = true;
     this.srv?.stop();
@@ -324,12 +348,3 @@ export class NatsListener implements Listener, ReplyTarget {
 
 const EMPTY = new Uint8Array(0);
 const CALLER_SWEEP_MS = 30_000;
-
-function errorResponse(status: number, message: string): ResponseMessage {
-  return { status, message, metadata: undefined, codec: 'json', compression: Compression.NONE, body: EMPTY };
-}
-
-function outboundFrame(callerId: number, response: ResponseMessage): OutboundFrame {
-  const headLength = headerSize(callerId, response, 0);
-  return { callerId, response, headLength, frameBytes: checkedFrameBytes(headLength, response.body.length, Number.MAX_SAFE_INTEGER) };
-}

@@ -3,6 +3,12 @@ import { toNatsOptions, type NatsConnectionOptions } from './connection-options.
 
 export type ConnectionEvent = 'down' | 'up' | 'closed';
 
+/** What the NATS server refused this connection (a permissions violation; the connection stays up). */
+export interface Refusal {
+  readonly operation: 'publish' | 'subscription';
+  readonly subject: string;
+}
+
 /**
  * One NATS connection shared by every channel and listener of a transport that talks to the same
  * servers. It connects once, reconnects by itself (nats.js restores subscriptions), and tells its
@@ -18,6 +24,7 @@ export class SharedConnection {
   failed: Error | undefined = undefined;
   refs = 0;
   private readonly watchers = new Set<(event: ConnectionEvent) => void>();
+  private readonly refusalWatchers = new Set<(refusal: Refusal) => void>();
 
   constructor(key: string, servers: string[], options: NatsConnectionOptions) {
     this.key = key;
@@ -42,6 +49,12 @@ export class SharedConnection {
     return () => this.watchers.delete(watcher);
   }
 
+  /** Tells `watcher` of every permissions violation the NATS server reports. */
+  onRefusal(watcher: (refusal: Refusal) => void): () => void {
+    this.refusalWatchers.add(watcher);
+    return () => this.refusalWatchers.delete(watcher);
+  }
+
   private emit(event: ConnectionEvent): void {
     for (const watcher of [...this.watchers]) watcher(event);
   }
@@ -58,6 +71,9 @@ export class SharedConnection {
       } else if (status.type === Events.Reconnect) {
         this.connected = true;
         this.emit('up');
+      } else if (status.type === Events.Error && status.permissionContext !== undefined) {
+        const refusal: Refusal = { operation: status.permissionContext.operation as Refusal['operation'], subject: status.permissionContext.subject };
+        for (const watcher of [...this.refusalWatchers]) watcher(refusal);
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { Metadata } from '../metadata.js';
 import type { Compression } from '../wire/header.js';
 import type { RpcError } from '../errors/rpc-error.js';
+import type { Logger } from '../logger.js';
 
 /**
  * The seam between core and the ways bytes travel. Core encodes values into bodies and handles
@@ -72,6 +73,8 @@ export interface Cancellable {
 /** The server side of core, as transports see it. */
 export interface Dispatcher {
   dispatch(request: RequestMessage, replyTo: ReplyTarget): Cancellable;
+  /** Where a transport tells the operator what it had to adapt to (the Server's logger). */
+  readonly logger?: Logger;
 }
 
 export interface Listener {

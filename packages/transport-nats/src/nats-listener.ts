@@ -12,7 +12,7 @@ import { HeldAnswers } from './held-answers.js';
 import { isInboxSubject, mayPublishToInboxes } from './inbox-permission.js';
 import { SrvResponder } from './srv-responder.js';
 import type { ServedService } from './served-services.js';
-import type { ConnectionPool, SharedConnection } from './shared-connection.js';
+import type { ConnectionPool, Refusal, SharedConnection } from './shared-connection.js';
 import { checkToken, FRAMES_TOKEN, Subjects } from './subjects.js';
 
 interface InFlight {
@@ -81,6 +81,7 @@ export class NatsListener implements Listener, ReplyTarget {
    */
   private holdAnswers = false;
   private unwatchRefusals: (() => void) | undefined;
+  private reportedUnanswerable = false;
   private nextId = 1;
   private idle: (() => void) | undefined;
   private draining: Promise<void> | undefined;
@@ -140,13 +141,23 @@ export class NatsListener implements Listener, ReplyTarget {
         `${this.address}: this NATS user may only answer the messages it receives (allow_responses), not publish to callers' inboxes (_INBOX.>), so the calls that arrive in one message are answered together, when the slowest of them is done; allow it to publish to _INBOX.> to answer each call as soon as it is done`,
       );
     }
-    this.unwatchRefusals = this.shared.onRefusal((refusal) => {
-      if (refusal.operation !== 'publish' || !isInboxSubject(refusal.subject) || this.holdAnswers) return;
+    this.unwatchRefusals = this.shared.onRefusal((refusal) => this.refused(refusal));
+  }
+
+  /** The NATS server refused a publish: if an answer, hold answers from now on, or say that even that is refused. */
+  private refused(refusal: Refusal): void {
+    if (refusal.operation !== 'publish' || !isInboxSubject(refusal.subject)) return;
+    if (!this.holdAnswers) {
       this.holdAnswers = true;
       this.dispatcher.logger?.warn(
         `${this.address}: the NATS server refused an answer to ${refusal.subject} (permissions violation); from now on the calls that arrive in one message are answered together, in one reply, and the calls whose answers were refused run into their deadlines. Allow this NATS user to publish to _INBOX.> to answer each call as soon as it is done`,
       );
-    });
+    } else if (!this.reportedUnanswerable) {
+      this.reportedUnanswerable = true;
+      this.dispatcher.logger?.error(
+        `${this.address}: the NATS server refused an answer to ${refusal.subject} although this service sends one reply per message: its NATS user may not answer at all (or its allow_responses expired before a slow call was done), so calls run into their deadlines. Give it allow_responses, or permission to publish to _INBOX.>`,
+      );
+    }
   }
 
   get inflightCount(): number {

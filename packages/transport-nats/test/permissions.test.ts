@@ -118,6 +118,20 @@ describe('a service whose NATS user may only answer what it receives (allow_resp
   });
 });
 
+describe('a service that may not answer at all', () => {
+  it('lets the calls run into their deadlines and says why, once', async () => {
+    await withService(
+      await natsWith('["$SRV.>"]'),
+      async (client, logger) => {
+        expect(outcomes(await staggered(client, [0, 10]))).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+        expect(outcomes(await staggered(client, [0]))).toEqual(['DEADLINE_EXCEEDED']);
+        expect(logger.warnings.filter((w) => w.includes('may not answer at all'))).toHaveLength(1);
+      },
+      500,
+    );
+  });
+});
+
 describe('a service allowed to publish to callers’ inboxes', () => {
   it('answers each call of a message as soon as it is done, and logs nothing about it', async () => {
     await withService(await natsWith('["$SRV.>", "_INBOX.>"]'), async (client, logger) => {

@@ -273,16 +273,16 @@ export class NatsListener implements Listener, ReplyTarget {
     }
     const failed = response.status === 0 ? undefined : `${codeFromNumber(response.status)}: ${response.message ?? ''}`;
     this.stats.get(entry.service)?.record(entry.method, performance.now() - entry.started, failed);
+    // The answer is queued before the call is forgotten: forget() may find the listener idle
+    // (ending a drain), and a held answer's done() publishes those of its message.
     if (entry.callerInbox === undefined) {
-      this.forget(id, entry);
       this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
-      return;
+    } else {
+      const answer = fittingAnswer(entry.callerId, response, max);
+      if (entry.held !== undefined) entry.held.answer(answer);
+      else this.framedOut.add(entry.reply, answer);
     }
-    const answer = fittingAnswer(entry.callerId, response, max);
-    // A held answer goes in before forget(), whose done() may publish the answers of its message.
-    if (entry.held !== undefined) entry.held.answer(answer);
     this.forget(id, entry);
-    if (entry.held === undefined) this.framedOut.add(entry.reply, answer);
   }
 
   /** Publishes one NATS message of answer frames (see FrameBatch). */

@@ -92,7 +92,7 @@ export class NatsListener implements Listener, ReplyTarget {
       send: (reply, _frames, payload) => this.publishFrames(reply, payload),
       write: writeAnswerFrame,
       maxFrames: callsPerMessage,
-      maxBytes: () => this.nc.info?.max_payload ?? Infinity,
+      maxBytes: () => this.maxPayload(),
     });
     this.instance = target.instance ?? nuid.next();
     checkToken('instance id', this.instance);

@@ -113,3 +113,9 @@ export function unencodableEvent(topic: string, error: unknown): RpcError {
 export function noEventAddress(topic: string): RpcError {
   return new RpcError('FAILED_PRECONDITION', `no address to publish event '${topic}' to; set ClientOptions.eventAddress (e.g. 'nats://127.0.0.1:4222') or pass { address }`, { retryable: false });
 }
+
+// Limits and hostile input: the wire, metadata and the call path (core).
+
+// Limits and hostile input: TCP connections.
+
+// Limits and hostile input: codecs (protobuf wire, schema JSON).

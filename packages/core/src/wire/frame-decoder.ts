@@ -42,6 +42,8 @@ export class FrameDecoder {
   private buffered = 0;
   /** Bytes the frame at the head of the buffer needs in all (0 while its prefix is incomplete). */
   private needed = 0;
+  /** Set by close(): nothing more is parsed or handed on, not even the rest of the current chunk. */
+  private closed = false;
 
   constructor(options: { maxFrameSize?: number } = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -52,7 +54,31 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /**
+   * Stops the decoder for good: frames still in the chunk being parsed are dropped and later
+   * pushes are ignored. A connection calls it on a protocol violation (also from inside
+   * `onFrame`), so that nothing after the violation reaches a handler.
+   */
+  close(): void {
+    this.closed = true;
+    this.reset();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
+    if (this.closed) return;
+    try {
+      this.take(chunk, onFrame);
+    } catch (error) {
+      this.close(); // a violation leaves the decoder unusable: nothing behind it is parsed
+      throw error;
+    }
+  }
+
+  private take(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (this.buffered === 0) {
       this.parse(chunk, onFrame);
       return;
@@ -103,6 +129,7 @@ export class FrameDecoder {
       offset += frameBytes;
       frame.body = buf.subarray(bodyStart, offset);
       onFrame(frame);
+      if (this.closed) return;
     }
     if (offset < end) {
       const rest = buf.subarray(offset);

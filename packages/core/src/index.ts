@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 import 'reflect-metadata';
 
 export { Service, type ServiceDecorator } from './decorators/service.js';
@@ -30,3 +31,4 @@ export type { ServiceSchema, EventSchema, MessageSchema, FieldSchema, FieldType,
 export { protobufCodec, type ProtobufCodecOptions } from './codec/protobuf-codec.js';
 export { schemaJsonCodec, schemaCodecs } from './codec/protobuf-json-codec.js';
 export { toProtobufJson } from './codec/protobuf-reflection.js';
+export type { InprocOptions } from './transport/inproc-transport.js';

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * For transport implementers (@svc/transport-tcp, @svc/transport-nats, ...): the message types,
  * the wire frame and the errors a transport raises. Applications do not need this entry point.
@@ -10,3 +11,6 @@ export { FrameDecoder, Frame } from './wire/frame-decoder.js';
 export { FrameKind, Compression, encodeHeader, decodeHeader, headerSize, type FrameHeader, type HeaderFields } from './wire/header.js';
 export * as errors from './errors/framework-errors.js';
 export { topicMatches, carriesEvents, publishesEvents, type EventMessage, type EventSubscription, type EventSubscriber, type EventDelivery, type EventTransport, type EventChannel } from './events/event-transport.js';
+export type { FrameDecoderOptions } from './wire/frame-decoder.js';
+export { DEFAULT_MAX_METADATA_ENTRIES, DEFAULT_MAX_METADATA_BYTES, checkMetadata, copyMetadata, createMetadata, type MetadataLimits } from './metadata.js';
+export { DEFAULT_MAX_DECOMPRESSED_SIZE } from './codec/compression.js';

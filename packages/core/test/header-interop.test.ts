@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { decodeHeader, encodeHeader, FrameKind, type FrameHeader } from '../src/wire/header.js';
+import { RpcError } from '../src/errors/rpc-error.js';
 
 // The .proto of docs/wire-format.md, read by protobufjs: the hand-written codec must agree with it.
 const root = protobuf.parse(`
@@ -46,7 +47,7 @@ describe('frame header codec against protobufjs', () => {
     }
   });
 
-  it('throws, never hangs or reads out of bounds, on 5,000 random byte strings', () => {
+  it('throws only protocol errors, never hangs or reads out of bounds, on 5,000 random byte strings', () => {
     const rand = lcg(7);
     let threw = 0;
     for (let i = 0; i < 5_000; i++) {
@@ -54,7 +55,8 @@ describe('frame header codec against protobufjs', () => {
       try {
         decodeHeader(bytes);
       } catch (error) {
-        expect(error).toBeInstanceOf(Error);
+        expect(error).toBeInstanceOf(RpcError);
+        expect(error).toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/^protocol error: /) });
         threw++;
       }
     }

@@ -2,12 +2,12 @@ import type { Codec, MethodSerializers } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
 import { schemaCodecs } from '../codec/protobuf-json-codec.js';
 import type { ServiceSchema } from '../codec/protobuf-schema.js';
-import { Compressor, decompress, type CompressionOptions } from '../codec/compression.js';
+import { Compressor, decompress, resolveMaxDecompressedSize, type CompressionOptions } from '../codec/compression.js';
 import { composeFilters, type Call, type Filter, type Terminal } from '../filter/filter.js';
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
 import { Compression } from '../wire/header.js';
-import type { Metadata } from '../metadata.js';
+import { checkMetadata, metadataLimits, type Metadata, type MetadataLimits } from '../metadata.js';
 import { transportFor, type Channel, type RequestMessage, type ResponseMessage, type Transport } from '../transport/transport.js';
 import type { Registry, ServiceNode } from './registry.js';
 import { roundRobin, type Selector } from './selector.js';
@@ -37,12 +37,27 @@ export interface ClientOptions {
   timeout?: number;
   /** Where publish() sends events, e.g. 'nats://127.0.0.1:4222' or 'inproc://bus'. */
   eventAddress?: string;
+  /**
+   * The most bytes a compressed response body may inflate to; beyond, the call fails with
+   * RESOURCE_EXHAUSTED, having cost at most this much memory. Default 4 MiB, the frame size.
+   */
+  maxDecompressedSize?: number;
+  /**
+   * Request metadata a call may carry: entries (default 64) and bytes of keys and values in UTF-8
+   * (default 16 KiB). A call over them fails with RESOURCE_EXHAUSTED before anything is sent.
+   * What the client accepts in responses is its transport's limit.
+   */
+  maxMetadataEntries?: number;
+  maxMetadataBytes?: number;
 }
 
 export interface CallOptions {
   /** Milliseconds the call may take, end to end. Overrides the client's default; 0 for none. */
   timeout?: number;
-  /** Request metadata. */
+  /**
+   * Request metadata: string keys to string values (see `Metadata` for what is allowed). A value
+   * of another type fails the call with INVALID_ARGUMENT naming the key, before anything is sent.
+   */
   metadata?: Metadata;
   /** Aborting it cancels the call: the caller gets CANCELLED and the handler's signal fires. */
   signal?: AbortSignal;
@@ -78,6 +93,8 @@ export class Client {
   private readonly codecs: readonly Codec[];
   private readonly compressor: Compressor;
   private readonly defaultTimeout: number;
+  private readonly maxDecompressedSize: number;
+  private readonly metadataLimits: MetadataLimits;
   private readonly chain: Terminal;
   private readonly hasFilters: boolean;
   private readonly channels = new Map<string, Channel>();
@@ -92,6 +109,8 @@ export class Client {
     this.codecs = [...(options.schemas ? schemaCodecs(options.schemas) : []), ...(options.codecs ?? []), jsonCodec()];
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
+    this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
+    this.metadataLimits = metadataLimits(options);
     this.hasFilters = (options.filters?.length ?? 0) > 0;
     this.chain = composeFilters(options.filters ?? [], (call) => new Promise((resolve, reject) => this.send(call as ClientCall, { succeed: resolve, fail: reject })));
     this.eventAddress = options.eventAddress;
@@ -103,9 +122,10 @@ export class Client {
     let deadline = timeoutMs > 0 ? now + timeoutMs : 0;
     const parent = options?.parent;
     if (parent !== undefined && parent.deadline !== 0 && (deadline === 0 || parent.deadline < deadline)) deadline = parent.deadline;
-    // Filters may add metadata: they get a copy. Without filters nothing writes to it.
+    // Filters may add metadata: they get a copy. Without filters nothing writes to it. What is not
+    // an object is passed on as it is, for sendTo to refuse.
     const given = options?.metadata;
-    const metadata = this.hasFilters ? { ...given } : (given ?? NO_METADATA);
+    const metadata = given == null ? (this.hasFilters ? {} : NO_METADATA) : this.hasFilters && typeof given === 'object' && !Array.isArray(given) ? { ...given } : given;
     const call = new ClientCall(service, method, request, metadata, deadline, options?.address, now);
     if (options?.onMetadata) call.onMetadata = options.onMetadata;
     return new Promise<Res>((resolve, reject) => {
@@ -202,7 +222,16 @@ export class Client {
     } catch (error) {
       return sink.fail(RpcError.from(error));
     }
+    // Checked here, after the filters: what goes on the wire is what the rules allow (Metadata).
     const metadata = call.metadata;
+    let entries = 0;
+    if (metadata !== NO_METADATA) {
+      try {
+        entries = checkMetadata(metadata, 'request', this.metadataLimits);
+      } catch (error) {
+        return sink.fail(error as RpcError);
+      }
+    }
     const request: RequestMessage = {
       id: 0,
       service: call.service,
@@ -210,7 +239,7 @@ export class Client {
       codec,
       compression,
       deadline: call.deadline,
-      metadata: hasKeys(metadata) ? metadata : undefined,
+      metadata: entries > 0 ? metadata : undefined,
       body,
     };
     const id = channel.call(request, (error, response) => {
@@ -225,12 +254,14 @@ export class Client {
   }
 
   private receive(call: ClientCall, sink: CallSink, serializers: MethodSerializers, response: ResponseMessage): void {
+    // The transport took the response apart but found it over a limit (metadata caps).
+    if (response.violation !== undefined) return sink.fail(response.violation);
     if (response.metadata) call.responseMetadata = response.metadata;
     if (response.status !== 0) {
       return sink.fail(RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack));
     }
     if (response.compression !== Compression.NONE) {
-      decompress(response.compression, response.body).then(
+      decompress(response.compression, response.body, this.maxDecompressedSize).then(
         (bytes) => this.decode(sink, serializers, response.codec, bytes),
         (error: unknown) => sink.fail(RpcError.from(error)),
       );
@@ -276,9 +307,4 @@ export class Client {
     methods.set(method, resolved!);
     return resolved!;
   }
-}
-
-function hasKeys(record: Metadata): boolean {
-  for (const _ in record) return true;
-  return false;
 }

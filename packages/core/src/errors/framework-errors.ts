@@ -116,6 +116,141 @@ export function noEventAddress(topic: string): RpcError {
 
 // Limits and hostile input: the wire, metadata and the call path (core).
 
+/** Metadata that is not string keys to well-formed string values; `key` undefined: not an object at all. */
+export function invalidMetadata(what: 'request' | 'response' | 'frame', key: string | undefined, value: unknown): RpcError {
+  const code = what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL';
+  const rule = 'metadata maps string keys to string values';
+  if (key === undefined) {
+    return new RpcError(code, `${what} metadata must be an object, not ${Array.isArray(value) ? 'an array' : describeValue(value)}; ${rule} (e.g. { tenant: 'acme' })`, { retryable: false });
+  }
+  if (typeof value !== 'string') {
+    return new RpcError(code, `${what} metadata key '${key}' has ${describeValue(value)}; ${rule}: convert the value (String(value), JSON.stringify(value)) or leave the key out`, { retryable: false });
+  }
+  const where = LONE_SURROGATE.test(key) ? 'key' : 'value';
+  return new RpcError(code, `${what} metadata key '${key}' has a lone surrogate in its ${where}, which UTF-8 cannot carry (it would arrive as U+FFFD); send well-formed Unicode`, { retryable: false });
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'a null value';
+  if (value === undefined) return 'an undefined value';
+  const type = typeof value;
+  const shown = type === 'number' || type === 'boolean' || type === 'bigint' ? ` (${String(value)})` : '';
+  return `${type === 'object' ? 'an' : 'a'} ${type} value${shown}`;
+}
+
+export function metadataTooLarge(what: 'request' | 'response' | 'frame', measure: 'entries' | 'bytes', size: number, limit: number): RpcError {
+  const option = measure === 'entries' ? 'maxMetadataEntries' : 'maxMetadataBytes';
+  return new RpcError(
+    'RESOURCE_EXHAUSTED',
+    `the ${what} metadata has ${size} ${measure === 'entries' ? 'entries' : 'bytes of keys and values'}, more than ${option} (${limit}); send less metadata (large data belongs in the body), or raise ${option} on both sides`,
+    { retryable: false },
+  );
+}
+
+export function decompressedTooLarge(algorithm: string, limit: number): RpcError {
+  return new RpcError(
+    'RESOURCE_EXHAUSTED',
+    `the ${algorithm} body inflates to more than ${limit} bytes, the receiver's maxDecompressedSize (${limit}), so it was refused before it was decoded; send less, or raise maxDecompressedSize where it is received (ServerOptions for requests, ClientOptions for responses)`,
+    { retryable: false },
+  );
+}
+
+export function unencodableId(id: number): RpcError {
+  return new RpcError('INTERNAL', `frame id ${id} is not an integer from 0 to 4294967295, so it cannot be written (truncated, it would name another call); a transport must keep its ids in that range`, { retryable: false });
+}
+
+export function unencodableErrorDetails(code: string, error: unknown): RpcError {
+  return new RpcError('INTERNAL', `the handler failed with ${code}, but the error's details cannot be encoded as JSON (${(error as Error)?.message ?? String(error)}); give RpcError plain JSON data as details`, { cause: error });
+}
+
+export function addressInUse(address: string): RpcError {
+  return new RpcError('ALREADY_EXISTS', `the address ${address} is already in use by another listener; close that server first, or listen on another address`, { retryable: false });
+}
+
 // Limits and hostile input: TCP connections.
 
+export function tooManyConnections(limit: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `the server already has ${limit} connections (maxConnections), so it refused this one before any call on it ran; retry later or on another instance, or raise maxConnections`);
+}
+
+export function tooManyConcurrentCalls(limit: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `this connection already has ${limit} calls in flight (maxConcurrentCalls), so the server refused this call and did not run it; wait for answers before sending more, or raise maxConcurrentCalls on the server`);
+}
+
+export function frameTimedOut(ms: number, received: number): RpcError {
+  return new RpcError('DEADLINE_EXCEEDED', `a frame was started but not completed within ${ms} ms (${received} bytes of it arrived), so the connection is closed; send whole frames promptly, or raise frameTimeout for large frames on slow links`);
+}
+
+export function bufferedBytesExceeded(limit: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `the server holds more than ${limit} bytes of incomplete frames across its connections (maxBufferedBytes) and this connection's frame went over, so it is closed; retry later, or raise maxBufferedBytes`);
+}
+
+export function connectionStalled(address: string, ms: number, waiting: number): RpcError {
+  return new RpcError('UNAVAILABLE', `the peer at ${address} took none of the ${waiting} bytes waiting for it for ${ms} ms (stallTimeout), so the connection is closed; calls on it may or may not have run; a peer must read what it is sent`);
+}
+
+export function closedForShutdown(): RpcError {
+  return new RpcError('UNAVAILABLE', 'the server is shutting down and closed this connection before the call reached it, so the call did not run; retry it, on another instance if there is one');
+}
+
+export function invalidAddress(address: string, problem: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `the address '${address}' ${problem}`, { retryable: false });
+}
+
+export function invalidTransportOption(problem: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `tcp(): ${problem}`, { retryable: false });
+}
+
+export function unsendableMessage(what: 'request' | 'response', error: unknown): RpcError {
+  if (error instanceof RpcError) return new RpcError(error.code, `the ${what} could not be sent: ${error.message}`, { cause: error, retryable: error.retryable });
+  const fix = what === 'request' ? 'pass metadata and fields the wire can carry' : 'this is a bug in the server or a filter; return values and metadata the wire can carry';
+  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} could not be written to the wire (${(error as Error)?.message ?? String(error)}); ${fix}`, { cause: error });
+}
+
 // Limits and hostile input: codecs (protobuf wire, schema JSON).
+
+/**
+ * A value that does not fit its schema (`Catalog.echo: request.points[0].y expected a number
+ * (double), got "two"`): INVALID_ARGUMENT in a request or an event payload, INTERNAL in a response
+ * (the server's fault). `details.field` is the path; `shown` is the path as the message says it.
+ */
+export function schemaViolation(side: 'request' | 'response', field: string, problem: string, label?: string, shown: string = field): RpcError {
+  return new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label === undefined ? '' : `${label}: `}${shown} ${problem}`, { details: { field } });
+}
+
+/** A value to encode nests deeper than the stack, or refers to itself. */
+export function valueTooDeep(label: string, side: 'request' | 'response', noun: string, error: unknown): RpcError {
+  return new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${noun} is nested too deeply or refers to itself (a cycle): ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/** A protobuf body that does not parse as its message (truncated, bad wire types or lengths, nested deeper than the stack). */
+export function undecodableProtobuf(label: string, side: 'request' | 'response', noun: string, message: string, error: unknown): RpcError {
+  return new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${noun} body is not a valid protobuf ${message} (${(error as Error)?.message ?? String(error)}); do both sides use the same generated schema?`, { cause: error });
+}
+
+/** A schema JSON body that is not JSON, or nests deeper than the stack. */
+export function undecodableJson(label: string, side: 'request' | 'response', noun: string, error: unknown): RpcError {
+  return new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${noun} body is not valid JSON (${(error as Error)?.message ?? String(error)})`, { cause: error });
+}
+
+/** A schema names a message or enum it does not hold (hand-edited or mixed up descriptors). */
+export function schemaTypeMissing(service: string, kind: 'message' | 'enum', name: string): RpcError {
+  return new RpcError('INTERNAL', `the schema of ${service} has no ${kind} ${name}; regenerate it with svc-gen`, { retryable: false });
+}
+
+/** A schema with a list or map directly inside a list or map, which protobuf cannot carry (svc-gen never writes one). */
+export function schemaCollectionNested(service: string, kind: 'list' | 'map'): RpcError {
+  return new RpcError('INTERNAL', `nested ${kind} in the schema of ${service}; regenerate it with svc-gen`, { retryable: false });
+}
+
+/** A codec was given a schema of a format version this @svc/core does not read. */
+export function schemaVersionUnsupported(codec: string, service: string, version: unknown, supported: number): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `${codec}: the schema of ${service} has format version ${String(version)}, this @svc/core reads ${supported}; regenerate it with the svc-gen of this version`);
+}
+
+/** A codec was given two schemas of one service. */
+export function duplicateSchema(codec: string, service: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `${codec}: two schemas for the service ${service}; pass each once`);
+}

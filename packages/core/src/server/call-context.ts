@@ -1,7 +1,14 @@
 import type { Call } from '../filter/filter.js';
-import type { Metadata } from '../metadata.js';
+import { checkMetadata, copyMetadata, mergeMetadata, type Metadata, type MetadataLimits } from '../metadata.js';
 import type { RpcError } from '../errors/rpc-error.js';
+import type { Logger } from '../logger.js';
 import type { MethodEntry } from './server.js';
+
+/** What a context needs of its server. */
+export interface CallContextOwner {
+  readonly metadataLimits: MetadataLimits;
+  readonly logger: Logger;
+}
 
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 
@@ -19,17 +26,19 @@ export class CallContext implements Call {
   readonly metadata: Metadata;
   /** Absolute deadline (Date.now() scale), 0 for none. */
   readonly deadline: number;
-  /** Metadata to send back with the response (see sendMetadata). */
+  /** Metadata to send back with the response (see sendMetadata; checked again before it is sent). */
   responseMetadata: Metadata | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortReason: RpcError | undefined = undefined;
 
   /** @internal The method being served. */
   readonly entry: MethodEntry;
+  private readonly owner: CallContextOwner;
 
   /** @internal Made by the server for each call. */
-  constructor(service: string, method: string, metadata: Metadata | undefined, deadline: number, entry: MethodEntry) {
+  constructor(service: string, method: string, metadata: Metadata | undefined, deadline: number, entry: MethodEntry, owner: CallContextOwner) {
     this.entry = entry;
+    this.owner = owner;
     this.service = service;
     this.method = method;
     this.metadata = metadata ?? NO_METADATA;
@@ -55,10 +64,23 @@ export class CallContext implements Call {
     return this.deadline === 0 ? Infinity : Math.max(0, this.deadline - Date.now());
   }
 
-  /** Adds metadata to the response; may be called more than once before the handler returns. */
+  /**
+   * Adds metadata to the response (sent with errors too); may be called more than once before
+   * the handler returns. Values must be strings and the whole within the server's caps (see
+   * `Metadata`): anything else throws an RpcError naming the key at once, here, and adds nothing.
+   */
   sendMetadata(metadata: Metadata): void {
-    const into = (this.responseMetadata ??= {});
-    for (const key in metadata) into[key] = metadata[key]!;
+    const { metadataLimits, logger } = this.owner;
+    try {
+      checkMetadata(metadata, 'response', metadataLimits); // what is added, naming a bad key
+      const before = this.responseMetadata;
+      const merged = before === undefined ? copyMetadata(metadata) : mergeMetadata(before, metadata);
+      if (before !== undefined) checkMetadata(merged, 'response', metadataLimits); // the whole, against the caps
+      this.responseMetadata = merged;
+    } catch (error) {
+      logger.warn(`${this.service}.${this.method}: ctx.sendMetadata refused: ${(error as Error).message}`);
+      throw error;
+    }
   }
 
   /** @internal The server aborts the call; the handler sees it through `signal`. */

@@ -4,7 +4,7 @@ import { Compression } from '../wire/header.js';
 import { decompress } from '../codec/compression.js';
 import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
 import type { Cancellable, ReplyTarget, RequestMessage, ResponseMessage } from '../transport/transport.js';
-import type { Metadata } from '../metadata.js';
+import { checkMetadata, mergeMetadata, type Metadata } from '../metadata.js';
 import type { MethodSerializers } from '../codec/codec.js';
 import { CallContext } from './call-context.js';
 import type { Server } from './server.js';
@@ -39,6 +39,8 @@ export class ServerCall implements Cancellable, DeadlineTarget {
 
   async run(): Promise<void> {
     const { server, request } = this;
+    // The transport took the request apart but found it over a limit (metadata caps): refuse it unrun.
+    if (request.violation !== undefined) return this.fail(request.violation);
     let serializers: MethodSerializers | undefined;
     try {
       const entry = server.lookup(request.service, request.method);
@@ -48,7 +50,7 @@ export class ServerCall implements Cancellable, DeadlineTarget {
         const local = Date.now() + timeout;
         if (deadline === 0 || local < deadline) deadline = local;
       }
-      const ctx = new CallContext(request.service, request.method, request.metadata, deadline, entry);
+      const ctx = new CallContext(request.service, request.method, request.metadata, deadline, entry, server);
       this.ctx = ctx;
       if (deadline !== 0) {
         const ms = deadline - Date.now();
@@ -59,7 +61,7 @@ export class ServerCall implements Cancellable, DeadlineTarget {
         this.timer = armDeadline(this);
       }
       serializers = server.serializersFor(entry, request.codec);
-      const body = request.compression === Compression.NONE ? request.body : await decompress(request.compression, request.body);
+      const body = request.compression === Compression.NONE ? request.body : await decompress(request.compression, request.body, server.maxDecompressedSize);
       try {
         ctx.request = serializers.decodeRequest(body);
       } catch (error) {
@@ -93,24 +95,40 @@ export class ServerCall implements Cancellable, DeadlineTarget {
   /** Answers with an error (thrown by the handler, a filter, or the framework). */
   fail(error: unknown): void {
     if (this.done) return;
-    const rpc = RpcError.from(error);
+    let rpc = RpcError.from(error);
     if (rpc.code === 'DEADLINE_EXCEEDED' || rpc.code === 'UNAVAILABLE') this.ctx?.abortWith(rpc);
     if (!RpcError.is(error) && error instanceof Error) {
       this.server.logger.warn(`${this.request.service}.${this.request.method} threw ${error.name}: ${error.message}`);
     }
     let metadata: Metadata | undefined = this.ctx?.responseMetadata;
-    if (rpc.metadata) metadata = { ...metadata, ...rpc.metadata };
-    const stack = this.server.exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined;
-    this.reply({
+    if (rpc.metadata !== undefined) metadata = mergeMetadata(metadata, rpc.metadata);
+    let details: string | undefined;
+    if (rpc.details !== undefined) {
+      try {
+        details = JSON.stringify(rpc.details);
+      } catch (unencodable) {
+        rpc = errors.unencodableErrorDetails(rpc.code, unencodable);
+        this.warn(rpc.message);
+      }
+    }
+    this.reply(this.errorResponse(rpc, details, metadata));
+  }
+
+  private errorResponse(rpc: RpcError, details: string | undefined, metadata: Metadata | undefined): ResponseMessage {
+    return {
       status: rpc.codeNumber,
       message: rpc.message,
-      details: rpc.details === undefined ? undefined : JSON.stringify(rpc.details),
-      stack,
+      details,
+      stack: this.server.exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined,
       metadata,
       codec: this.request.codec,
       compression: Compression.NONE,
       body: EMPTY,
-    });
+    };
+  }
+
+  private warn(text: string): void {
+    this.server.logger.warn(`${this.request.service}.${this.request.method}: ${text}`);
   }
 
   /** The caller cancelled or went away: stop the handler, send nothing. */
@@ -120,10 +138,34 @@ export class ServerCall implements Cancellable, DeadlineTarget {
     this.ctx?.abortWith(errors.cancelledByCaller());
   }
 
+  /**
+   * Sends the one answer. What a transport could not carry is caught here, so that a caller never
+   * reads a failure as a success: metadata that breaks the rules or the caps becomes an error
+   * answer naming the key, and so does a transport that throws while taking the answer.
+   */
   private reply(response: ResponseMessage): void {
     if (this.done) return;
     this.finish();
-    this.replyTo.reply(this.request.id, response);
+    if (response.metadata !== undefined) {
+      try {
+        checkMetadata(response.metadata, 'response', this.server.metadataLimits);
+      } catch (error) {
+        const rpc = error as RpcError;
+        this.warn(response.status === 0 ? rpc.message : `${rpc.message} (the call failed with status ${response.status}: ${response.message})`);
+        response = this.errorResponse(rpc, undefined, undefined);
+      }
+    }
+    try {
+      this.replyTo.reply(this.request.id, response);
+    } catch (error) {
+      const rpc = errors.unsendableMessage('response', error);
+      this.warn(rpc.message);
+      try {
+        this.replyTo.reply(this.request.id, this.errorResponse(rpc, undefined, undefined));
+      } catch (again) {
+        this.warn(`not even the error could be sent (${(again as Error)?.message ?? String(again)}); the caller will see its deadline or the connection end`);
+      }
+    }
   }
 
   private finish(): void {

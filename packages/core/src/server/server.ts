@@ -2,7 +2,8 @@ import { type Codec, type MethodSerializers } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
 import { schemaCodecs } from '../codec/protobuf-json-codec.js';
 import type { ServiceSchema } from '../codec/protobuf-schema.js';
-import { Compressor, type CompressionOptions } from '../codec/compression.js';
+import { Compressor, resolveMaxDecompressedSize, type CompressionOptions } from '../codec/compression.js';
+import { metadataLimits, type MetadataLimits } from '../metadata.js';
 import { composeFilters, type Filter, type Terminal } from '../filter/filter.js';
 import { getServiceDefinition, type MethodDefinition, type ServiceDefinition } from '../decorators/service-definition.js';
 import * as errors from '../errors/framework-errors.js';
@@ -32,6 +33,19 @@ export interface ServerOptions {
   exposeStack?: boolean;
   /** How long `close()` waits for calls in flight before it cuts them off. Default 10 s. */
   drainTimeout?: number;
+  /**
+   * The most bytes a compressed request body may inflate to; beyond, the call is answered
+   * RESOURCE_EXHAUSTED before its handler runs, having cost at most this much memory. Default
+   * 4 MiB, the frame size. (Uncompressed bodies are bounded by the transport's maxFrameSize.)
+   */
+  maxDecompressedSize?: number;
+  /**
+   * Response metadata a handler may send: entries (default 64) and bytes of keys and values in
+   * UTF-8 (default 16 KiB). `ctx.sendMetadata` refuses more at once (RESOURCE_EXHAUSTED). What the
+   * server accepts in requests is its transport's limit (e.g. `tcp({ maxMetadataEntries })`).
+   */
+  maxMetadataEntries?: number;
+  maxMetadataBytes?: number;
   logger?: Logger;
 }
 
@@ -52,6 +66,8 @@ export class Server implements Dispatcher {
   readonly exposeStack: boolean;
   readonly compressor: Compressor;
   readonly chain: Terminal;
+  readonly maxDecompressedSize: number;
+  readonly metadataLimits: MetadataLimits;
   private readonly transports: readonly Transport[];
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
@@ -72,6 +88,8 @@ export class Server implements Dispatcher {
     this.compressor = new Compressor(options.compression);
     this.exposeStack = options.exposeStack ?? false;
     this.drainTimeout = options.drainTimeout ?? 10_000;
+    this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
+    this.metadataLimits = metadataLimits(options);
     this.logger = options.logger ?? consoleLogger;
     // Not `async`: a handler's own promise is passed on as it is, one promise and hop fewer per call.
     const handler: Terminal = (call) => {

@@ -3,13 +3,24 @@ import type { Cancellable, Channel, Dispatcher, Listener, ReplyTarget, RequestMe
 import type { EventChannel, EventTransport } from '../events/event-transport.js';
 import { InprocEventBus } from '../events/inproc-event-bus.js';
 import { CallTable } from './call-table.js';
+import { checkMetadata, copyMetadata, metadataLimits, type MetadataLimits } from '../metadata.js';
+import { RpcError } from '../errors/rpc-error.js';
+
+export interface InprocOptions {
+  /** Metadata entries a request or response may carry, as over a network. Default 64. */
+  maxMetadataEntries?: number;
+  /** Bytes of metadata keys and values (UTF-8) a request or response may carry. Default 16 KiB. */
+  maxMetadataBytes?: number;
+}
 
 /**
  * Calls within one process, with the same semantics as the network transports (codecs,
- * deadlines, cancel, drain) but no sockets. Share one instance between server and client:
+ * deadlines, cancel, drain, metadata caps; each side gets its own copy of the metadata, without
+ * Object.prototype) but no sockets. Share one instance between server and client:
  * `const t = inproc(); new Server({ transport: t }); new Client({ transport: t, ... })`.
  */
-export function inproc(): Transport & EventTransport {
+export function inproc(options: InprocOptions = {}): Transport & EventTransport {
+  const limits = metadataLimits(options);
   const listeners = new Map<string, InprocListener>();
   // Events: one bus per inproc() instance, whatever the address.
   const bus = new InprocEventBus();
@@ -17,13 +28,13 @@ export function inproc(): Transport & EventTransport {
     schemes: ['inproc'],
     async listen(address, dispatcher) {
       const name = nameOf(address);
-      if (listeners.has(name)) throw new Error(`inproc address ${address} is already in use`);
+      if (listeners.has(name)) throw errors.addressInUse(`inproc://${name}`);
       const listener = new InprocListener(`inproc://${name}`, dispatcher, () => listeners.delete(name));
       listeners.set(name, listener);
       return listener;
     },
     connect(address) {
-      const channel = new InprocChannel(address, () => listeners.get(nameOf(address)));
+      const channel = new InprocChannel(address, () => listeners.get(nameOf(address)), limits);
       const events: EventChannel = { publishEvent: (event) => bus.publish(event) };
       return Object.assign(channel, events);
     },
@@ -31,6 +42,22 @@ export function inproc(): Transport & EventTransport {
       return bus.subscribe(subscriptions, deliver);
     },
   };
+}
+
+/**
+ * What the receiving side gets: the message with its own copy of the metadata, or, when the
+ * metadata breaks the rules or the caps, none of it and the reason as `violation` (as the frame
+ * decoder does for the network transports).
+ */
+function handedOver<M extends RequestMessage | ResponseMessage>(message: M, what: 'request' | 'response', limits: MetadataLimits): M {
+  const metadata = message.metadata;
+  if (metadata === undefined) return message;
+  try {
+    checkMetadata(metadata, what, limits);
+    return { ...message, metadata: copyMetadata(metadata) };
+  } catch (error) {
+    return { ...message, metadata: undefined, violation: RpcError.from(error) };
+  }
 }
 
 function nameOf(address: string): string {
@@ -90,12 +117,14 @@ class InprocChannel implements Channel, ReplyTarget {
   readonly address: string;
   private readonly find: () => InprocListener | undefined;
   private readonly pending = new CallTable<number, Pending>();
+  private readonly limits: MetadataLimits;
   private nextId = 1;
   private closed = false;
 
-  constructor(address: string, find: () => InprocListener | undefined) {
+  constructor(address: string, find: () => InprocListener | undefined, limits: MetadataLimits) {
     this.address = address;
     this.find = find;
+    this.limits = limits;
   }
 
   get pendingCount(): number {
@@ -103,7 +132,8 @@ class InprocChannel implements Channel, ReplyTarget {
   }
 
   call(request: RequestMessage, onResponse: ResponseHandler): number {
-    const id = this.nextId++;
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1; // ids stay uint32, as on the wire
     const listener = this.closed ? undefined : this.find();
     if (!listener || !listener.accepting) {
       const error = this.closed ? errors.channelClosed(this.address) : errors.notConnected(this.address, 'nothing listens at this inproc address');
@@ -116,7 +146,7 @@ class InprocChannel implements Channel, ReplyTarget {
     this.pending.set(id, pending);
     queueMicrotask(() => {
       if (this.pending.get(id) !== pending) return;
-      pending.call = listener.dispatcher.dispatch({ ...request, id }, this);
+      pending.call = listener.dispatcher.dispatch(handedOver({ ...request, id }, 'request', this.limits), this);
     });
     return id;
   }
@@ -125,7 +155,8 @@ class InprocChannel implements Channel, ReplyTarget {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);
-    queueMicrotask(() => pending.onResponse(undefined, response));
+    const received = handedOver(response, 'response', this.limits);
+    queueMicrotask(() => pending.onResponse(undefined, received));
     pending.listener.detachIfIdle(this);
   }
 

@@ -17,7 +17,11 @@ export interface Transport {
   connect(address: string): Channel;
 }
 
-/** A request as core hands it to a transport and a transport hands it to core. */
+/**
+ * A request as core hands it to a transport and a transport hands it to core. Metadata is checked
+ * by core before it is handed to a transport (docs/wire-format.md); what a transport hands to
+ * core is a map without Object.prototype (createMetadata, or the frame decoder's).
+ */
 export interface RequestMessage {
   /** Set by the transport: unique among the calls in flight on its connection. */
   id: number;
@@ -29,6 +33,12 @@ export interface RequestMessage {
   deadline: number;
   metadata: Metadata | undefined;
   body: Uint8Array;
+  /**
+   * Set by a transport when the request is well-formed but breaks one of its limits (metadata
+   * over the caps, nothing of which was kept): the server answers with this error and the
+   * handler does not run.
+   */
+  violation?: RpcError | undefined;
 }
 
 export interface ResponseMessage {
@@ -41,6 +51,8 @@ export interface ResponseMessage {
   codec: string;
   compression: Compression;
   body: Uint8Array;
+  /** As on RequestMessage: the client fails the call with this error. */
+  violation?: RpcError | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type Compression, type FrameKind, type FrameHeader, readHeader } from './header.js';
-import type { Metadata } from '../metadata.js';
+import { metadataLimits, type Metadata, type MetadataLimits } from '../metadata.js';
 import type { RequestMessage, ResponseMessage } from '../transport/transport.js';
+import type { RpcError } from '../errors/rpc-error.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAGIC_0, MAGIC_1, PREFIX_BYTES, WIRE_VERSION } from './frame.js';
 import { protocolError } from '../errors/framework-errors.js';
 
@@ -27,31 +28,75 @@ export class Frame implements FrameHeader, RequestMessage, ResponseMessage {
   body: Uint8Array = EMPTY;
   /** Absolute deadline, set by the receiver from timeoutMs (RequestMessage). */
   deadline = 0;
+  /** A limit the well-formed frame breaks (metadata over the caps): core answers with it. */
+  violation: RpcError | undefined = undefined;
 }
+
+export interface FrameDecoderOptions {
+  /** Largest frame accepted, from its length field alone. Default 4 MiB. */
+  maxFrameSize?: number | undefined;
+  /** Metadata entries one frame may carry; more sets the frame's `violation`. Default 64. */
+  maxMetadataEntries?: number | undefined;
+  /** Bytes of metadata keys and values one frame may carry; more sets `violation`. Default 16 KiB. */
+  maxMetadataBytes?: number | undefined;
+}
+
+/** Frames up to this size are assembled in one buffer of their size from the start. */
+const EAGER_BYTES = 64 * 1024;
 
 /**
  * A pure, incremental frame parser: feed it bytes as they come (split or merged anyhow), it calls
  * back once per whole frame. Sizes are checked from the prefix, before anything is buffered, so a
- * hostile length never allocates. Any violation throws a protocol error; the decoder is then
- * unusable and the connection must be closed.
+ * hostile length never allocates. Any violation throws a protocol error (an RpcError) and closes
+ * the decoder; the connection must be closed. Metadata over the caps is not a violation: the frame
+ * is delivered with `violation` set, so that its call alone is refused.
+ *
+ * Frames inside one pushed chunk are handed on as views of it. A frame split over chunks is
+ * copied into one buffer as its bytes arrive: a buffer of the frame's size for frames up to
+ * 64 KiB, else one that doubles as it fills (up to the frame's size), so what a partial frame
+ * holds is at most max(64 KiB, 2 × pendingBytes), whatever its prefix claims.
  */
 export class FrameDecoder {
   private readonly maxFrameSize: number;
-  /** Leftover bytes of an incomplete frame, kept as chunks to avoid quadratic copying. */
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Bytes the frame at the head of the buffer needs in all (0 while its prefix is incomplete). */
+  private readonly limits: MetadataLimits;
+  /** The first bytes of a frame while fewer than PREFIX_BYTES of it have arrived. */
+  private readonly prefix = Buffer.alloc(PREFIX_BYTES);
+  /** The partial frame's bytes once its prefix is complete; `held` of them are filled. */
+  private assembly: Buffer | undefined = undefined;
+  /** Bytes of the partial frame received so far (0: none). */
+  private held = 0;
+  /** Bytes the partial frame takes in all, prefix included (0 while its prefix is incomplete). */
   private needed = 0;
+  /** Date.now() when the partial frame's first bytes arrived. */
+  private startedAt = 0;
   /** Set by close(): nothing more is parsed or handed on, not even the rest of the current chunk. */
   private closed = false;
 
-  constructor(options: { maxFrameSize?: number } = {}) {
+  constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.limits = metadataLimits(options);
   }
 
-  /** Bytes held while waiting for the rest of a frame. */
+  /**
+   * Bytes held while waiting for the rest of a frame: at most maxFrameSize + 6 (the 7 bytes
+   * before a frame's length field are not counted in it).
+   */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.held;
+  }
+
+  /**
+   * Memory the partial frame takes: its assembly buffer (up to 64 KiB from its first bytes, see
+   * above), else the bytes held. What a server-wide budget counts, since an 11-byte prefix of a
+   * 64 KiB frame already holds 64 KiB.
+   */
+  get pendingCapacity(): number {
+    return this.assembly === undefined ? this.held : this.assembly.length;
+  }
+
+  /** Date.now() when the first bytes of the frame now waiting for its rest arrived; 0 when none waits. */
+  get pendingSince(): number {
+    return this.held === 0 ? 0 : this.startedAt;
   }
 
   /**
@@ -61,7 +106,7 @@ export class FrameDecoder {
    */
   close(): void {
     this.closed = true;
-    this.reset();
+    this.dropPartial();
   }
 
   get isClosed(): boolean {
@@ -71,71 +116,97 @@ export class FrameDecoder {
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (this.closed) return;
     try {
-      this.take(chunk, onFrame);
+      const offset = this.held === 0 ? 0 : this.continuePartial(chunk, onFrame);
+      if (!this.closed) this.parse(chunk, offset, onFrame);
     } catch (error) {
       this.close(); // a violation leaves the decoder unusable: nothing behind it is parsed
       throw error;
     }
   }
 
-  private take(chunk: Buffer, onFrame: (frame: Frame) => void): void {
-    if (this.buffered === 0) {
-      this.parse(chunk, onFrame);
-      return;
-    }
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+  private dropPartial(): void {
+    this.assembly = undefined;
+    this.held = 0;
+    this.needed = 0;
+    this.startedAt = 0;
+  }
+
+  /** Feeds the start of `chunk` to the partial frame; returns where in `chunk` its bytes end. */
+  private continuePartial(chunk: Buffer, onFrame: (frame: Frame) => void): number {
+    let offset = 0;
     if (this.needed === 0) {
       // Still inside the prefix: validate what we have so garbage fails as early as possible.
-      const joined = Buffer.concat(this.chunks, this.buffered);
-      this.reset();
-      this.parse(joined, onFrame);
-      return;
+      offset = Math.min(PREFIX_BYTES - this.held, chunk.length);
+      chunk.copy(this.prefix, this.held, 0, offset);
+      this.held += offset;
+      this.checkPrefix(this.prefix, 0, this.held);
+      if (this.held < PREFIX_BYTES) return offset;
+      this.needed = 7 + this.prefix.readUInt32BE(3);
+      this.assembly = Buffer.allocUnsafe(this.initialCapacity(this.held + chunk.length - offset));
+      this.prefix.copy(this.assembly, 0, 0, PREFIX_BYTES);
     }
-    if (this.buffered < this.needed) return;
-    const joined = Buffer.concat(this.chunks, this.buffered);
-    this.reset();
-    this.parse(joined, onFrame);
+    const take = Math.min(this.needed - this.held, chunk.length - offset);
+    this.ensureCapacity(this.held + take);
+    chunk.copy(this.assembly!, this.held, offset, offset + take);
+    this.held += take;
+    offset += take;
+    if (this.held < this.needed) return offset;
+    const whole = this.assembly!;
+    this.dropPartial();
+    this.deliver(whole, 0, whole.length, onFrame);
+    return offset;
   }
 
-  private reset(): void {
-    this.chunks = [];
-    this.buffered = 0;
-    this.needed = 0;
+  private initialCapacity(have: number): number {
+    return this.needed <= EAGER_BYTES ? this.needed : Math.min(this.needed, Math.max(EAGER_BYTES, have));
   }
 
-  private parse(buf: Buffer, onFrame: (frame: Frame) => void): void {
-    let offset = 0;
+  /** Grows the assembly buffer by doubling (never past the frame's size): copying stays linear. */
+  private ensureCapacity(bytes: number): void {
+    const current = this.assembly!;
+    if (current.length >= bytes) return;
+    const grown = Buffer.allocUnsafe(Math.min(this.needed, Math.max(bytes, current.length * 2)));
+    current.copy(grown, 0, 0, this.held);
+    this.assembly = grown;
+  }
+
+  private parse(buf: Buffer, offset: number, onFrame: (frame: Frame) => void): void {
     const end = buf.length;
     while (offset < end) {
       const available = end - offset;
       this.checkPrefix(buf, offset, available);
-      if (available < PREFIX_BYTES) break;
-      const total = buf.readUInt32BE(offset + 3);
-      const frameBytes = 7 + total;
+      if (available < PREFIX_BYTES) {
+        buf.copy(this.prefix, 0, offset, end);
+        this.startPartial(available, 0);
+        return;
+      }
+      const frameBytes = 7 + buf.readUInt32BE(offset + 3);
       if (available < frameBytes) {
-        this.needed = frameBytes;
-        break;
+        this.startPartial(available, frameBytes);
+        this.assembly = Buffer.allocUnsafe(this.initialCapacity(available));
+        buf.copy(this.assembly, 0, offset, end);
+        return;
       }
-      const headerLength = buf.readUInt32BE(offset + 7);
-      const headerStart = offset + PREFIX_BYTES;
-      const bodyStart = headerStart + headerLength;
-      const frame = new Frame();
-      try {
-        readHeader(buf, headerStart, bodyStart, frame);
-      } catch (error) {
-        throw protocolError(`the frame header is not a valid protobuf message (${(error as Error).message})`);
-      }
+      this.deliver(buf, offset, offset + frameBytes, onFrame);
       offset += frameBytes;
-      frame.body = buf.subarray(bodyStart, offset);
-      onFrame(frame);
       if (this.closed) return;
     }
-    if (offset < end) {
-      const rest = buf.subarray(offset);
-      this.chunks.push(rest);
-      this.buffered = rest.length;
-    }
+  }
+
+  private startPartial(held: number, needed: number): void {
+    this.held = held;
+    this.needed = needed;
+    this.startedAt = Date.now();
+  }
+
+  /** Hands on the whole frame at buf[offset, end): its prefix was checked. */
+  private deliver(buf: Buffer, offset: number, end: number, onFrame: (frame: Frame) => void): void {
+    const headerStart = offset + PREFIX_BYTES;
+    const bodyStart = headerStart + buf.readUInt32BE(offset + 7);
+    const frame = new Frame();
+    readHeader(buf, headerStart, bodyStart, frame, this.limits);
+    frame.body = buf.subarray(bodyStart, end);
+    onFrame(frame);
   }
 
   /** Validates as much of the 11-byte prefix as is available. */

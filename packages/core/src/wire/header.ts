@@ -1,4 +1,6 @@
-import type { Metadata } from '../metadata.js';
+import { createMetadata, DEFAULT_METADATA_LIMITS, type Metadata, type MetadataLimits } from '../metadata.js';
+import { RpcError } from '../errors/rpc-error.js';
+import { invalidMetadata, metadataTooLarge, protocolError, unencodableId } from '../errors/framework-errors.js';
 
 /**
  * The frame header: a small protobuf message, so that any language with protobuf can speak the
@@ -42,8 +44,14 @@ export interface HeaderFields {
 
 export interface FrameHeader extends HeaderFields {
   kind: FrameKind;
-  /** Request id, unique among the calls in flight on one connection; 0 for connection frames. */
+  /** Request id, unique among the calls in flight on one connection; 0 for connection frames. A uint32. */
   id: number;
+  /**
+   * Set by the decoder when the frame is well-formed but breaks a limit of the receiver (its
+   * metadata is over the caps, and none of it was kept): the call is answered or failed with
+   * this error instead of being handled. Never sent.
+   */
+  violation?: RpcError | undefined;
 }
 
 // Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
@@ -62,6 +70,9 @@ const T_STACK = 0x62;
 const T_ENTRY_KEY = 0x0a;
 const T_ENTRY_VALUE = 0x12;
 
+const MAX_UINT32 = 0xffffffff;
+const hasOwn = Object.prototype.hasOwnProperty;
+
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
@@ -72,17 +83,30 @@ function stringField(s: string | undefined): number {
   return 1 + varintSize(n) + n;
 }
 
-/** Bytes the encoded header will take. */
+/**
+ * The timeout as the wire's uint32: a longer one goes as the longest rather than truncated to a
+ * short one, and a set one (a fraction, or already overdue) as 1 ms, never as 0 (no deadline).
+ */
+function wireTimeout(ms: number): number {
+  return ms >= MAX_UINT32 ? MAX_UINT32 : ms >= 1 ? ms >>> 0 : 1;
+}
+
+/** Bytes the encoded header will take. Throws an RpcError for an id or metadata the wire cannot carry. */
 export function headerSize(id: number, h: HeaderFields, timeoutMs: number): number {
+  if (id !== id >>> 0) throw unencodableId(id);
   let n = 2;
-  if (id) n += 1 + varintSize(id >>> 0);
+  if (id) n += 1 + varintSize(id);
   n += stringField(h.service) + stringField(h.method) + stringField(h.codec);
   if (h.compression) n += 2;
-  if (timeoutMs) n += 1 + varintSize(timeoutMs >>> 0);
+  if (timeoutMs) n += 1 + varintSize(wireTimeout(timeoutMs));
   const md = h.metadata;
   if (md) {
+    // Own keys only: `for…in` alone would send keys inherited from the object's prototype.
     for (const key in md) {
-      const entry = entrySize(key, md[key]!);
+      if (!hasOwn.call(md, key)) continue;
+      const value = md[key];
+      if (typeof value !== 'string') throw invalidMetadata('frame', key, value);
+      const entry = entrySize(key, value);
       n += 1 + varintSize(entry) + entry;
     }
   }
@@ -97,6 +121,7 @@ function entrySize(key: string, value: string): number {
   return 1 + varintSize(k) + k + 1 + varintSize(v) + v;
 }
 
+/** Writes a uint32 (callers check the range: headerSize refuses ids beyond it, wireTimeout clamps). */
 function writeVarint(buf: Buffer, pos: number, v: number): number {
   v >>>= 0;
   while (v >= 0x80) {
@@ -116,6 +141,7 @@ function writeString(buf: Buffer, pos: number, tag: number, s: string): number {
 
 /** Writes the header at `pos` (exactly headerSize() bytes); returns the position after it. */
 export function writeHeader(buf: Buffer, pos: number, kind: FrameKind, id: number, h: HeaderFields, timeoutMs: number): number {
+  if (id !== id >>> 0) throw unencodableId(id);
   buf[pos++] = T_KIND;
   buf[pos++] = kind;
   if (id) {
@@ -131,11 +157,12 @@ export function writeHeader(buf: Buffer, pos: number, kind: FrameKind, id: numbe
   }
   if (timeoutMs) {
     buf[pos++] = T_TIMEOUT;
-    pos = writeVarint(buf, pos, timeoutMs);
+    pos = writeVarint(buf, pos, wireTimeout(timeoutMs));
   }
   const md = h.metadata;
   if (md) {
     for (const key in md) {
+      if (!hasOwn.call(md, key)) continue;
       const value = md[key]!;
       buf[pos++] = T_METADATA;
       pos = writeVarint(buf, pos, entrySize(key, value));
@@ -160,7 +187,11 @@ export function encodeHeader(h: FrameHeader): Uint8Array {
   return buf;
 }
 
-/** A cursor over header bytes; every read checks bounds, so a malformed header throws. */
+function malformed(reason: string): RpcError {
+  return protocolError(`the frame header is not a valid protobuf message (${reason})`);
+}
+
+/** A cursor over header bytes; every read checks bounds, so a malformed header throws a protocol error. */
 class HeaderReader {
   pos: number;
   constructor(
@@ -171,25 +202,29 @@ class HeaderReader {
     this.pos = start;
   }
 
+  /**
+   * A varint's value. Bits above 2^32 are kept too (approximately above 2^53), so that a value too
+   * large for its field is seen as such rather than read as its low bits.
+   */
   varint(): number {
     let result = 0;
     let shift = 0;
     for (;;) {
-      if (this.pos >= this.end) throw new Error('truncated varint');
+      if (this.pos >= this.end) throw malformed('truncated varint');
       const b = this.buf[this.pos++]!;
       if (shift < 28) result |= (b & 0x7f) << shift;
-      else if (shift === 28) result += (b & 0x7f) * 0x10000000;
-      else if (shift >= 63) throw new Error('varint too long');
-      if (b < 0x80) return shift < 28 ? result >>> 0 : result;
+      else result += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return result;
       shift += 7;
+      if (shift > 63) throw malformed('varint longer than 10 bytes');
     }
   }
 
   /** Reads a length prefix and steps over the bytes; returns where they start (they end at pos). */
-  private span(): number {
+  span(): number {
     const n = this.varint();
     const start = this.pos;
-    if (start + n > this.end) throw new Error('string runs past the end of the header');
+    if (start + n > this.end) throw malformed('a string runs past the end of the header');
     this.pos = start + n;
     return start;
   }
@@ -197,6 +232,10 @@ class HeaderReader {
   string(): string {
     const start = this.span();
     return this.buf.toString('utf8', start, this.pos);
+  }
+
+  text(start: number, end: number): string {
+    return this.buf.toString('utf8', start, end);
   }
 
   /** A name that repeats on every call (service, method, codec): the same string object again. */
@@ -222,9 +261,9 @@ class HeaderReader {
         this.pos += 4;
         break;
       default:
-        throw new Error(`invalid wire type ${wireType}`);
+        throw malformed(`invalid wire type ${wireType}`);
     }
-    if (this.pos > this.end) throw new Error('field runs past the end of the header');
+    if (this.pos > this.end) throw malformed('a field runs past the end of the header');
   }
 }
 
@@ -254,38 +293,84 @@ function internName(buf: Buffer, start: number, end: number): string {
   return name;
 }
 
-/** Decodes a header; throws on malformed bytes (the caller turns that into a protocol error). */
-export function decodeHeader(bytes: Uint8Array, start = 0, end = bytes.length): FrameHeader {
+/**
+ * Decodes a header; a malformed one throws a protocol error (RpcError INTERNAL). Metadata over
+ * `limits` sets `violation` instead and keeps none of it.
+ */
+export function decodeHeader(bytes: Uint8Array, start = 0, end = bytes.length, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): FrameHeader {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  return readHeader(buf, start, end, { kind: 0 as FrameKind, id: 0 });
+  return readHeader(buf, start, end, { kind: 0 as FrameKind, id: 0 }, limits);
 }
 
-/** Reads header fields into `h` (only those present are assigned); throws on malformed bytes. */
-export function readHeader<H extends FrameHeader>(buf: Buffer, start: number, end: number, h: H): H {
+/**
+ * Reads header fields into `h` (only those present are assigned). Malformed bytes throw a
+ * protocol error and nothing but RpcErrors leave here; metadata over `limits` is counted, not
+ * kept, and sets `h.violation`.
+ */
+export function readHeader<H extends FrameHeader>(buf: Buffer, start: number, end: number, h: H, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): H {
+  try {
+    return readFields(buf, start, end, h, limits);
+  } catch (error) {
+    throw RpcError.is(error) ? error : malformed((error as Error)?.message ?? String(error));
+  }
+}
+
+function readFields<H extends FrameHeader>(buf: Buffer, start: number, end: number, h: H, limits: MetadataLimits): H {
   const r = new HeaderReader(buf, start, end);
+  // Metadata is measured as it is read, and decoded only while within the caps.
+  let entries = 0;
+  let bytes = 0;
+  let over = false;
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
       case T_KIND: h.kind = r.varint() as FrameKind; break;
-      case T_ID: h.id = r.varint(); break;
+      case T_ID: {
+        const id = r.varint();
+        if (id > MAX_UINT32) throw protocolError(`frame id ${id} is above 4294967295, the largest the wire allows; the peer must keep its ids below 2^32`);
+        h.id = id;
+        break;
+      }
       case T_SERVICE: h.service = r.name(); break;
       case T_METHOD: h.method = r.name(); break;
       case T_CODEC: h.codec = r.name(); break;
       case T_COMPRESSION: h.compression = r.varint() as Compression; break;
-      case T_TIMEOUT: h.timeoutMs = r.varint(); break;
+      case T_TIMEOUT: {
+        const ms = r.varint();
+        h.timeoutMs = ms > MAX_UINT32 ? MAX_UINT32 : ms;
+        break;
+      }
       case T_METADATA: {
         const entryLength = r.varint();
         const entryEnd = r.pos + entryLength;
-        if (entryEnd > end) throw new Error('metadata entry runs past the end of the header');
-        let key = '';
-        let value = '';
+        if (entryEnd > end) throw malformed('a metadata entry runs past the end of the header');
+        entries++;
+        if (over) {
+          r.pos = entryEnd; // over the caps already: counted, not read
+          break;
+        }
+        let keyStart = 0;
+        let keyEnd = 0;
+        let valueStart = 0;
+        let valueEnd = 0;
         while (r.pos < entryEnd) {
           const t = r.varint();
-          if (t === T_ENTRY_KEY) key = r.string();
-          else if (t === T_ENTRY_VALUE) value = r.string();
-          else r.skip(t & 7);
+          if (t === T_ENTRY_KEY) {
+            keyStart = r.span();
+            keyEnd = r.pos;
+          } else if (t === T_ENTRY_VALUE) {
+            valueStart = r.span();
+            valueEnd = r.pos;
+          } else r.skip(t & 7);
         }
-        (h.metadata ??= {})[key] = value;
+        if (r.pos !== entryEnd) throw malformed('a metadata entry has a field that runs past its end');
+        bytes += keyEnd - keyStart + valueEnd - valueStart;
+        if (entries > limits.maxMetadataEntries || bytes > limits.maxMetadataBytes) {
+          over = true;
+          h.metadata = undefined;
+          break;
+        }
+        (h.metadata ??= createMetadata())[r.text(keyStart, keyEnd)] = r.text(valueStart, valueEnd);
         break;
       }
       case T_STATUS: h.status = r.varint(); break;
@@ -294,6 +379,12 @@ export function readHeader<H extends FrameHeader>(buf: Buffer, start: number, en
       case T_STACK: h.stack = r.string(); break;
       default: r.skip(tag & 7); // unknown fields from newer peers are skipped
     }
+  }
+  if (over) {
+    const what = h.kind === FrameKind.REQUEST ? 'request' : h.kind === FrameKind.RESPONSE ? 'response' : 'frame';
+    h.violation = entries > limits.maxMetadataEntries
+      ? metadataTooLarge(what, 'entries', entries, limits.maxMetadataEntries)
+      : metadataTooLarge(what, 'bytes', bytes, limits.maxMetadataBytes);
   }
   return h;
 }

@@ -70,6 +70,28 @@ describe('schemaJsonCodec', () => {
   });
 });
 
+describe('schemaJsonCodec: absent wrapped values', () => {
+  it('sends an undefined optional or nullable wrapped value as an empty body, and reads it back (fuzz-codec-schema-json found the TypeError)', () => {
+    const wrappedSchema: ServiceSchema = {
+      schemaVersion: 1,
+      service: 'Maybe',
+      package: 'maybe',
+      methods: [{ name: 'find', request: 'FindRequest', response: 'FindResponse', requestWrapped: true, responseWrapped: true }],
+      messages: [
+        { name: 'FindRequest', fields: [{ name: 'value', no: 1, type: { kind: 'scalar', scalar: 'string' }, optional: true }] },
+        { name: 'FindResponse', fields: [{ name: 'value', no: 1, type: { kind: 'scalar', scalar: 'string' }, nullable: true }] },
+      ],
+      enums: [],
+    };
+    const find = schemaJsonCodec([wrappedSchema]).forMethod('Maybe', 'find')!;
+    expect(find.encodeRequest(undefined)).toHaveLength(0);
+    expect(find.decodeRequest(find.encodeRequest(undefined))).toBeUndefined();
+    expect(find.encodeResponse(undefined)).toHaveLength(0);
+    expect(find.decodeResponse(find.encodeResponse(null))).toBeNull();
+    expect(find.decodeRequest(find.encodeRequest('x'))).toBe('x');
+  });
+});
+
 @Service('Vault')
 class Vault {
   calls = 0;

@@ -1,8 +1,9 @@
 import protobuf from 'protobufjs';
 import type { MethodSerializers } from './codec.js';
-import { eventError, type EventCodec, type EventSerializers } from '../events/event-codec.js';
+import type { EventCodec, EventSerializers } from '../events/event-codec.js';
+import { duplicateSchema, schemaVersionUnsupported, undecodableProtobuf, valueTooDeep } from '../errors/framework-errors.js';
 import { RpcError } from '../errors/rpc-error.js';
-import { withPaths, type Side } from './protobuf-paths.js';
+import { withPaths, type Side, type Subject } from './protobuf-paths.js';
 import { WireSchema } from './protobuf-wire.js';
 import { SCHEMA_VERSION, type ServiceSchema } from './protobuf-schema.js';
 
@@ -21,14 +22,7 @@ const EMPTY = new Uint8Array(0);
  */
 export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSchema[]): EventCodec {
   const schemas = Array.isArray(options) ? (options as readonly ServiceSchema[]) : (options as ProtobufCodecOptions).schemas;
-  const byService = new Map<string, ServiceSchema>();
-  for (const schema of schemas) {
-    if (schema.schemaVersion !== SCHEMA_VERSION) {
-      throw new TypeError(`protobufCodec: the schema of ${schema.service} has format version ${String(schema.schemaVersion)}, this @svc/core reads ${SCHEMA_VERSION}; regenerate it with the svc-gen of this version`);
-    }
-    if (byService.has(schema.service)) throw new TypeError(`protobufCodec: two schemas for the service ${schema.service}; pass each once`);
-    byService.set(schema.service, schema);
-  }
+  const byService = checkedSchemas('protobufCodec', schemas);
   // A topic's payload message: svc-gen checks that every subscriber of a topic has the same one.
   const byTopic = new Map<string, ServiceSchema>();
   for (const schema of schemas) for (const e of schema.events ?? []) if (!byTopic.has(e.topic)) byTopic.set(e.topic, schema);
@@ -52,6 +46,17 @@ export function protobufCodec(options: ProtobufCodecOptions | readonly ServiceSc
       return schema && compiledFor(schema).event(topic);
     },
   };
+}
+
+/** The schemas by service; refuses a format version this @svc/core does not read, and a service given twice. */
+export function checkedSchemas(codec: string, schemas: readonly ServiceSchema[]): Map<string, ServiceSchema> {
+  const byService = new Map<string, ServiceSchema>();
+  for (const schema of schemas) {
+    if (schema.schemaVersion !== SCHEMA_VERSION) throw schemaVersionUnsupported(codec, schema.service, schema.schemaVersion, SCHEMA_VERSION);
+    if (byService.has(schema.service)) throw duplicateSchema(codec, schema.service);
+    byService.set(schema.service, schema);
+  }
+  return byService;
 }
 
 /** One service's schema compiled to the wire format (see protobuf-wire.ts). */
@@ -88,29 +93,14 @@ class CompiledService {
     if (cached) return cached;
     const e = this.schema.events?.find((x) => x.topic === topic);
     if (!e) return undefined;
-    const side = this.side(e.message, e.wrapped === true, 'request', `event '${topic}'`);
-    const relabel = (error: unknown): unknown => (RpcError.is(error) ? eventError(topic, error) : error);
-    const serializers: EventSerializers = {
-      encode(payload) {
-        try {
-          return side.encode(payload);
-        } catch (error) {
-          throw relabel(error);
-        }
-      },
-      decode(bytes) {
-        try {
-          return side.decode(bytes);
-        } catch (error) {
-          throw relabel(error);
-        }
-      },
-    };
+    // Checked like a request, and said of the payload: `event 'orders.created': payload.qty …`.
+    const side = this.side(e.message, e.wrapped === true, 'request', `event '${topic}'`, 'payload');
+    const serializers: EventSerializers = { encode: side.encode, decode: side.decode };
     this.events.set(topic, serializers);
     return serializers;
   }
 
-  private side(name: string | null, wrapped: boolean, side: Side, label: string): { encode(v: unknown): Uint8Array; decode(b: Uint8Array): unknown } {
+  private side(name: string | null, wrapped: boolean, side: Side, label: string, noun: string = side): { encode(v: unknown): Uint8Array; decode(b: Uint8Array): unknown } {
     if (name === null) {
       return {
         encode: () => EMPTY,
@@ -118,6 +108,8 @@ class CompiledService {
       };
     }
     const message = this.wire.message(name);
+    const events = noun === 'payload';
+    const about: Subject = { label, noun, wrapped, wrappedField: events };
     return {
       encode(value: unknown): Uint8Array {
         const input = wrapped ? { value } : value;
@@ -126,30 +118,22 @@ class CompiledService {
             const w = protobuf.Writer.create();
             message.encode(w, input, path, side);
             return w.finish();
-          });
+          }, about);
         } catch (error) {
-          if (error instanceof RangeError) {
-            throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} is nested too deeply or refers to itself (a cycle): ${error.message}`, { cause: error });
-          }
-          throw withLabel(error, label);
+          if (error instanceof RangeError) throw valueTooDeep(label, side, noun, error);
+          throw error;
         }
       },
       decode(bytes: Uint8Array): unknown {
         let value: Record<string, unknown>;
         try {
-          value = withPaths((path) => message.decode(protobuf.Reader.create(bytes), bytes.length, path, side));
+          value = withPaths((path) => message.decode(protobuf.Reader.create(bytes), bytes.length, path, side), about);
         } catch (error) {
-          if (RpcError.is(error)) throw withLabel(error, label);
-          throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not a valid protobuf ${name} (${(error as Error).message}); do both sides use the same generated schema?`, { cause: error });
+          if (RpcError.is(error)) throw error;
+          throw undecodableProtobuf(label, side, noun, name, error);
         }
         return wrapped ? value.value : value;
       },
     };
   }
-}
-
-/** Prefixes a validation error with the method: `Catalog.echo: request.points[0].x expected …`. */
-function withLabel(error: unknown, label: string): unknown {
-  if (!RpcError.is(error)) return error;
-  return new RpcError(error.code, `${label}: ${error.message.replace(/^(request|response)\.value\b/, '$1')}`, { details: error.details, cause: error.cause });
 }

@@ -1,12 +1,12 @@
 import type { MethodSerializers } from './codec.js';
 import { jsonCodec } from './json-codec.js';
-import { RpcError } from '../errors/rpc-error.js';
+import { schemaTypeMissing, undecodableJson, valueTooDeep } from '../errors/framework-errors.js';
 import protobuf from 'protobufjs';
-import { withPaths, type Side } from './protobuf-paths.js';
+import { withPaths, type Side, type Subject } from './protobuf-paths.js';
 import { WireSchema } from './protobuf-wire.js';
 import { isLongScalar, type FieldType, type MessageSchema, type ServiceSchema } from './protobuf-schema.js';
-import { protobufCodec, type ProtobufCodecOptions } from './protobuf-codec.js';
-import { eventError, type EventCodec, type EventSerializers } from '../events/event-codec.js';
+import { checkedSchemas, protobufCodec, type ProtobufCodecOptions } from './protobuf-codec.js';
+import type { EventCodec, EventSerializers } from '../events/event-codec.js';
 import { INVALID, SchemaJsonCompiler, type CompiledJson } from './schema-json-compiler.js';
 
 const EMPTY = new Uint8Array(0);
@@ -23,7 +23,7 @@ export function schemaJsonCodec(options: ProtobufCodecOptions | readonly Service
   const schemas = Array.isArray(options) ? (options as readonly ServiceSchema[]) : (options as ProtobufCodecOptions).schemas;
   const plain = jsonCodec();
   const converters = new Map<string, Converter>();
-  for (const schema of schemas) converters.set(schema.service, new Converter(schema));
+  for (const schema of checkedSchemas('schemaJsonCodec', schemas).values()) converters.set(schema.service, new Converter(schema));
   const cache = new Map<string, MethodSerializers | undefined>();
   const eventCache = new Map<string, EventSerializers | undefined>();
   const byTopic = new Map<string, Converter>();
@@ -35,24 +35,11 @@ export function schemaJsonCodec(options: ProtobufCodecOptions | readonly Service
       const e = converter?.schema.events?.find((x) => x.topic === topic);
       let serializers: EventSerializers | undefined;
       if (converter && e) {
-        const encode = encoder(converter, e.message, e.wrapped === true, 'request');
-        const decode = decoder(converter, e.message, e.wrapped === true, 'request', `event '${topic}'`);
-        const relabel = (error: unknown): unknown => (RpcError.is(error) ? eventError(topic, error) : error);
+        // Checked like a request, and said of the payload: `event 'orders.created': payload.qty …`.
+        const about: Subject = { label: `event '${topic}'`, noun: 'payload', wrapped: e.wrapped === true, wrappedField: true };
         serializers = {
-          encode(payload) {
-            try {
-              return encode(payload);
-            } catch (error) {
-              throw relabel(error);
-            }
-          },
-          decode(bytes) {
-            try {
-              return decode(bytes);
-            } catch (error) {
-              throw relabel(error);
-            }
-          },
+          encode: encoder(converter, e.message, e.wrapped === true, 'request', about),
+          decode: decoder(converter, e.message, e.wrapped === true, 'request', about),
         };
       }
       eventCache.set(topic, serializers);
@@ -65,11 +52,14 @@ export function schemaJsonCodec(options: ProtobufCodecOptions | readonly Service
       const key = `${service}\u0000${method}`;
       if (cache.has(key)) return cache.get(key);
       const m = converter.schema.methods.find((x) => x.name === method);
+      const label = `${service}.${method}`;
+      // An encoder's schema errors carry no label (as they never have); a decoder's do.
+      const about = (side: Side, wrapped: boolean): Subject => ({ label, noun: side, wrapped, wrappedField: false });
       const serializers = m && {
-        encodeRequest: encoder(converter, m.request, m.requestWrapped === true, 'request'),
-        decodeRequest: decoder(converter, m.request, m.requestWrapped === true, 'request', `${service}.${method}`),
-        encodeResponse: encoder(converter, m.response, m.responseWrapped === true, 'response'),
-        decodeResponse: decoder(converter, m.response, m.responseWrapped === true, 'response', `${service}.${method}`),
+        encodeRequest: encoder(converter, m.request, m.requestWrapped === true, 'request', undefined, label),
+        decodeRequest: decoder(converter, m.request, m.requestWrapped === true, 'request', about('request', m.requestWrapped === true)),
+        encodeResponse: encoder(converter, m.response, m.responseWrapped === true, 'response', undefined, label),
+        decodeResponse: decoder(converter, m.response, m.responseWrapped === true, 'response', about('response', m.responseWrapped === true)),
       };
       cache.set(key, serializers);
       return serializers;
@@ -97,59 +87,70 @@ class Converter {
 
   message(name: string): MessageSchema {
     const m = this.messages.get(name);
-    if (!m) throw new RpcError('INTERNAL', `the schema of ${this.schema.service} has no message ${name}; regenerate it with svc-gen`);
+    if (!m) throw schemaTypeMissing(this.schema.service, 'message', name);
     return m;
   }
 
   /** Checks a value exactly as the protobuf codec does (by encoding it), so both refuse the same. */
-  check(name: string, value: unknown, side: Side): void {
+  check(name: string, value: unknown, side: Side, about: Subject | undefined): void {
     const message = this.wire.message(name);
-    withPaths((path) => message.encode(protobuf.Writer.create(), value, path, side));
+    withPaths((path) => message.encode(protobuf.Writer.create(), value, path, side), about);
   }
 }
 
-function encoder(converter: Converter, name: string | null, wrapped: boolean, side: Side): (value: unknown) => Uint8Array {
+function encoder(converter: Converter, name: string | null, wrapped: boolean, side: Side, about: Subject | undefined, label = about?.label ?? ''): (value: unknown) => Uint8Array {
   if (name === null) return () => EMPTY;
   const fast = converter.fast(name, wrapped);
+  const noun = about?.noun ?? side;
   return (value) => {
-    // The fast path writes only values the check below would pass; anything else comes here.
-    const bytes = fast?.encode(value);
-    if (bytes !== undefined) return bytes;
-    converter.check(name, wrapped ? { value } : value, side);
-    return Buffer.from(JSON.stringify(value, replacer));
+    try {
+      // The fast path writes only values the check below would pass; anything else comes here.
+      const bytes = fast?.encode(value);
+      if (bytes !== undefined) return bytes;
+      converter.check(name, wrapped ? { value } : value, side, about);
+      // An absent wrapped value (an optional parameter, a nullable result left undefined) is an empty body.
+      const text = JSON.stringify(value, replacer) as string | undefined;
+      return text === undefined ? EMPTY : Buffer.from(text);
+    } catch (error) {
+      // A value nested deeper than the stack, or one that refers to itself.
+      if (error instanceof RangeError) throw valueTooDeep(label, side, noun, error);
+      throw error;
+    }
   };
 }
 
-function decoder(converter: Converter, name: string | null, wrapped: boolean, side: Side, label: string): (bytes: Uint8Array) => unknown {
+function decoder(converter: Converter, name: string | null, wrapped: boolean, side: Side, about: Subject): (bytes: Uint8Array) => unknown {
   if (name === null) return () => undefined;
   const message = converter.message(name);
   const fast = converter.fast(name, wrapped);
+  const label = about.label ?? '';
   return (bytes) => {
-    let parsed = parseBody(bytes, side, label);
-    if (fast !== undefined && parsed !== undefined) {
-      // A body whose every field is as the schema says needs nothing more than the fast check.
-      const checked = fast.check(parsed);
-      if (checked !== INVALID) return checked;
-      parsed = parseBody(bytes, side, label);
-    }
-    const revived = wrapped ? reviveField(converter, message.fields[0]!.type, parsed) : reviveMessage(converter, message, parsed);
     try {
-      converter.check(name, wrapped ? { value: revived } : revived, side);
+      let parsed = parseBody(bytes, side, label, about.noun);
+      if (fast !== undefined && parsed !== undefined) {
+        // A body whose every field is as the schema says needs nothing more than the fast check.
+        const checked = fast.check(parsed);
+        if (checked !== INVALID) return checked;
+        parsed = parseBody(bytes, side, label, about.noun);
+      }
+      const revived = wrapped ? reviveField(converter, message.fields[0]!.type, parsed) : reviveMessage(converter, message, parsed);
+      converter.check(name, wrapped ? { value: revived } : revived, side, about);
+      return revived;
     } catch (error) {
-      if (!RpcError.is(error)) throw error;
-      throw new RpcError(error.code, `${label}: ${error.message.replace(/^(request|response)\.value\b/, '$1')}`, { details: error.details });
+      // JSON nested deeper than the stack (a recursive message): the checks recurse with it.
+      if (error instanceof RangeError) throw valueTooDeep(label, side, about.noun, error);
+      throw error;
     }
-    return revived;
   };
 }
 
-function parseBody(bytes: Uint8Array, side: Side, label: string): unknown {
+function parseBody(bytes: Uint8Array, side: Side, label: string, noun: string): unknown {
   if (bytes.length === 0) return undefined;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (error) {
-    throw new RpcError(side === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `${label}: the ${side} body is not valid JSON (${(error as Error).message})`, { cause: error });
+    throw undecodableJson(label, side, noun, error);
   }
 }
 
@@ -163,6 +164,9 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
   return value;
 }
 
+/** The names a plain object inherits (`__proto__`, `constructor`, `toString`, …). */
+const INHERITED: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 /** Turns the JSON forms back into bigint, Date, Uint8Array and Map where the schema says so. */
 function reviveMessage(converter: Converter, message: MessageSchema, value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
@@ -171,9 +175,14 @@ function reviveMessage(converter: Converter, message: MessageSchema, value: unkn
     const variant = message.fields.find((f) => f.tag === source[message.discriminant!]);
     return variant ? reviveField(converter, variant.type, source) : value;
   }
+  // A spread defines own properties, `__proto__` too (JSON.parse makes it an own one).
   const out: Record<string, unknown> = { ...source };
   for (const f of message.fields) {
-    if (out[f.name] !== undefined && out[f.name] !== null) out[f.name] = reviveField(converter, f.type, out[f.name]);
+    // A field named like a member of Object.prototype is the value's only when it is its own.
+    if (INHERITED.has(f.name)) {
+      const v = Object.hasOwn(out, f.name) ? out[f.name] : undefined;
+      if (v !== undefined && v !== null) Object.defineProperty(out, f.name, { value: reviveField(converter, f.type, v), writable: true, enumerable: true, configurable: true });
+    } else if (out[f.name] !== undefined && out[f.name] !== null) out[f.name] = reviveField(converter, f.type, out[f.name]);
   }
   return out;
 }
@@ -196,6 +205,7 @@ function reviveField(converter: Converter, type: FieldType, value: unknown): unk
     case 'map': {
       if (typeof value !== 'object' || Array.isArray(value)) return value;
       const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => [type.js === 'map' ? reviveKey(type.key, k) : k, reviveField(converter, type.value, v)] as const);
+      // Object.fromEntries defines each key (a `__proto__` entry stays an entry).
       return type.js === 'map' ? new Map(entries) : Object.fromEntries(entries);
     }
   }

@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import { bad } from './protobuf-paths.js';
+import { schemaCollectionNested } from '../errors/framework-errors.js';
 import type { FieldType, ServiceSchema } from './protobuf-schema.js';
 
 /*
@@ -15,7 +15,7 @@ export function toProtobufJson(schema: ServiceSchema): protobuf.INamespace {
     const fields: Record<string, protobuf.IField & { rule?: string; keyType?: string }> = {};
     const oneofs: Record<string, protobuf.IOneOf> = {};
     for (const f of m.fields) {
-      fields[f.name] = fieldJson(f.type, f.no);
+      fields[f.name] = fieldJson(schema.service, f.type, f.no);
       if ((f.optional || f.nullable) && f.type.kind !== 'list' && f.type.kind !== 'map' && m.discriminant === undefined) {
         // proto3 `optional`: a synthetic oneof gives the field presence, so zeros still travel.
         fields[f.name]!.options = { proto3_optional: true };
@@ -53,21 +53,21 @@ function nestPackage(pkg: string, nested: Record<string, protobuf.AnyNestedObjec
   return inner;
 }
 
-function fieldJson(type: FieldType, id: number): protobuf.IField & { rule?: string; keyType?: string } {
+function fieldJson(service: string, type: FieldType, id: number): protobuf.IField & { rule?: string; keyType?: string } {
   switch (type.kind) {
     case 'list': {
-      const element = elementName(type.element);
+      const element = elementName(service, type.element);
       const packable = type.element.kind === 'enum' || (type.element.kind === 'scalar' && type.element.scalar !== 'string' && type.element.scalar !== 'bytes');
       return { rule: 'repeated', type: element, id, ...(packable ? { options: { packed: true } } : {}) };
     }
     case 'map':
-      return { keyType: type.key, type: elementName(type.value), id };
+      return { keyType: type.key, type: elementName(service, type.value), id };
     default:
-      return { type: elementName(type), id };
+      return { type: elementName(service, type), id };
   }
 }
 
-function elementName(type: FieldType): string {
+function elementName(service: string, type: FieldType): string {
   switch (type.kind) {
     case 'scalar': return type.scalar;
     case 'timestamp': return '.google.protobuf.Timestamp';
@@ -75,7 +75,7 @@ function elementName(type: FieldType): string {
     case 'enum':
       return type.name;
     default:
-      return bad('response', '', `nested ${type.kind} in the schema; regenerate with svc-gen`, undefined);
+      throw schemaCollectionNested(service, type.kind);
   }
 }
 

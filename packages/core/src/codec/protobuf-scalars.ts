@@ -1,4 +1,4 @@
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import { bad, type Path, type Side } from './protobuf-paths.js';
 import { isLongScalar, type FieldType, type ScalarName } from './protobuf-schema.js';
 
@@ -26,11 +26,74 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
+/**
+ * Lone surrogates (half a UTF-16 pair, e.g. '\uD800') have no UTF-8 form: they are written as
+ * U+FFFD, as Buffer, TextEncoder and the platform's other UTF-8 writers do, so that protoc and
+ * other languages read every message the codec writes. protobufjs (8.x) writes a string shorter
+ * than 40 UTF-16 units with its own UTF-8 writer, which wrote a lone surrogate as the invalid bytes
+ * ED A0 80, and longer ones through Buffer (U+FFFD). So a string shorter than 128 units that did
+ * not come out as ASCII (one byte per unit after a one-byte length) is checked, and written again
+ * well-formed if it has to be; ASCII strings, nearly all of them, cost a comparison. Longer ones
+ * are left to Buffer rather than scanned twice. codec-surrogates.test.ts tries the lengths around
+ * 40 and 128, so a protobufjs that moves its threshold is noticed.
+ */
+const CHECKED_BELOW = 128;
+
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// String.prototype.isWellFormed is in Node 20; the fallback is for older engines.
+const isWellFormed: (s: string) => boolean = typeof (String.prototype as Partial<WellFormedString>).isWellFormed === 'function'
+  ? (s) => (s as unknown as WellFormedString).isWellFormed()
+  : (s) => !new RegExp(LONE_SURROGATE.source).test(s);
+const toWellFormed: (s: string) => string = typeof (String.prototype as Partial<WellFormedString>).toWellFormed === 'function'
+  ? (s) => (s as unknown as WellFormedString).toWellFormed()
+  : (s) => s.replace(LONE_SURROGATE, '\uFFFD');
+
+/** Whether a Writer's `pos` is its write cursor, which may be set back (protobufjs 8). */
+function hasCursor(): boolean {
+  try {
+    const w = protobuf.Writer.create();
+    w.string('ab');
+    if (w.pos !== 3) return false;
+    w.pos = 0;
+    w.string('c');
+    const out = w.finish();
+    return out.length === 2 && out[0] === 1 && out[1] === 99;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The string writer: after the write when the Writer's cursor can be set back (only a string that
+ * is not ASCII is looked at), else before it (every short string is looked at).
+ * @internal exported for the test of both.
+ */
+export function stringWriter(cursor: boolean): Write {
+  if (!cursor) {
+    return (w, v, path, side) => void (typeof v === 'string' ? w.string(v.length < CHECKED_BELOW && !isWellFormed(v) ? toWellFormed(v) : v) : bad(side, path, 'expected a string', v));
+  }
+  return (w, v, path, side) => {
+    if (typeof v !== 'string') return bad(side, path, 'expected a string', v);
+    const start = w.pos;
+    w.string(v);
+    if (v.length < CHECKED_BELOW && w.pos - start !== v.length + 1 && !isWellFormed(v)) {
+      w.pos = start;
+      w.string(toWellFormed(v));
+    }
+  };
+}
+
+const writeString = stringWriter(hasCursor());
+
 export function scalarWriter(scalar: ScalarName): Write {
   switch (scalar) {
     case 'double': return (w, v, path, side) => void (typeof v === 'number' ? w.double(v) : bad(side, path, 'expected a number (double)', v));
     case 'float': return (w, v, path, side) => void (typeof v === 'number' ? w.float(v) : bad(side, path, 'expected a number (float)', v));
-    case 'string': return (w, v, path, side) => void (typeof v === 'string' ? w.string(v) : bad(side, path, 'expected a string', v));
+    case 'string': return writeString;
     case 'bool': return (w, v, path, side) => void (typeof v === 'boolean' ? w.bool(v) : bad(side, path, 'expected a boolean', v));
     case 'bytes': return (w, v, path, side) => void (v instanceof Uint8Array ? w.bytes(v) : bad(side, path, 'expected a Uint8Array', v));
     case 'int32': return (w, v, path, side) => void w.int32(typeof v === 'number' && (v | 0) === v ? v : (scalarToWire('int32', v, path, side) as number));

@@ -10,7 +10,8 @@
  * schema says, turns ISO strings into Dates and passes it; otherwise it gives up (INVALID). The
  * schema JSON codec then takes the exact path (its reviving and its checks), so both paths give
  * the same values and the same errors. Messages holding a type the fast path does not cover
- * (64-bit integers, bytes, maps, discriminated unions) are not compiled at all.
+ * (64-bit integers, bytes, maps, discriminated unions), or a field named like a member of
+ * Object.prototype, are not compiled at all.
  */
 import { JsonWriter } from './json-writer.js';
 import type { FieldType, MessageSchema, ServiceSchema } from './protobuf-schema.js';
@@ -92,14 +93,18 @@ export class SchemaJsonCompiler {
       case 'enum':
         return this.enums.has(type.name);
       case 'list':
-        return this.covers(type.element, seen);
+        // A list of lists is no schema svc-gen writes: the exact path says so.
+        return type.element.kind !== 'list' && type.element.kind !== 'map' && this.covers(type.element, seen);
       case 'map':
         return false;
       case 'message': {
         if (seen.has(type.name)) return true;
         seen.add(type.name);
         const m = this.messages.get(type.name);
-        return m !== undefined && m.discriminant === undefined && m.fields.every((f) => this.covers(f.type, seen));
+        // A field named like a member of Object.prototype (`__proto__`, `constructor`, …) would be
+        // read through the prototype when absent, and `__proto__` revived by assignment would set
+        // it: such a message is left to the exact path, which reads and defines own properties.
+        return m !== undefined && m.discriminant === undefined && m.fields.every((f) => !(f.name in Object.prototype) && this.covers(f.type, seen));
       }
     }
   }

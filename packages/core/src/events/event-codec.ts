@@ -1,6 +1,5 @@
 import type { Codec } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
-import { RpcError } from '../errors/rpc-error.js';
 
 /** Turns one topic's payloads into event bodies and back, checking them where a schema says how. */
 export interface EventSerializers {
@@ -59,14 +58,4 @@ export class EventCodecs {
     this.cache.set(topic, resolved);
     return resolved;
   }
-}
-
-/** `payload.items[0].x expected …` rather than `request.…`, prefixed with the topic. */
-export function eventError(topic: string, error: RpcError): RpcError {
-  const label = `event '${topic}': `;
-  const bare = error.message.startsWith(label) ? error.message.slice(label.length) : error.message;
-  const message = bare.replace(/^request(\.value)?\b/, 'payload').replace(/\bthe request\b/g, 'the payload');
-  const details = (typeof error.details === 'object' && error.details !== null ? error.details : {}) as Record<string, unknown>;
-  const field = typeof details.field === 'string' ? { field: details.field.replace(/^request(\.value)?\b/, 'payload') } : {};
-  return new RpcError(error.code, `event '${topic}': ${message}`, { details: { ...details, ...field }, cause: error.cause });
 }

@@ -1,3 +1,5 @@
+import { errors } from '@svc/core/transport';
+
 /** Where to listen or dial: a host and port, or a unix socket path; TLS or not. */
 export interface SocketAddress {
   readonly secure: boolean;
@@ -15,16 +17,16 @@ export function parseAddress(address: string): SocketAddress {
   const scheme = i < 0 ? 'tcp' : address.slice(0, i);
   const rest = i < 0 ? address : address.slice(i + 3);
   if (scheme === 'unix') {
-    if (!rest) throw new TypeError(`'${address}' has no socket path; write unix:///path/to/socket`);
+    if (!rest) throw errors.invalidAddress(address, 'has no socket path; write unix:///path/to/socket');
     return { secure: false, path: rest };
   }
   if (scheme !== 'tcp' && scheme !== 'tls') {
-    throw new TypeError(`'${address}': scheme '${scheme}' is not tcp, tls or unix`);
+    throw errors.invalidAddress(address, `has the scheme '${scheme}', which is not tcp, tls or unix`);
   }
   const match = /^(?:\[([^\]]+)\]|([^:/]+)):(\d+)$/.exec(rest);
-  if (!match) throw new TypeError(`'${address}' is not host:port (IPv6 in brackets: tcp://[::1]:8972)`);
+  if (!match) throw errors.invalidAddress(address, 'is not host:port (IPv6 in brackets: tcp://[::1]:8972)');
   const port = Number(match[3]);
-  if (port > 65535) throw new TypeError(`'${address}': port ${port} is out of range`);
+  if (port > 65535) throw errors.invalidAddress(address, `has the port ${port}, out of range (0 to 65535)`);
   return { secure: scheme === 'tls', host: match[1] ?? match[2]!, port };
 }
 

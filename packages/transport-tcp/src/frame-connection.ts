@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, writeFrameAt, type Frame, type FrameHeader, type HeaderFields } from '@svc/core/transport';
+import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, writeFrameAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
+import type { BufferBudget } from './buffer-budget.js';
+import { closeAfterFlush } from './close-after-flush.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
 
 const EMPTY = new Uint8Array(0);
@@ -15,11 +17,26 @@ export interface FrameConnectionEvents {
   onClose(reason: RpcError | undefined): void;
 }
 
+/** What only the server side of a connection has. */
+export interface ServerSideLimits {
+  /** Shared by the listener's connections: bytes of incomplete frames held. */
+  readonly budget: BufferBudget;
+  /** Stop reading the peer while more than this many bytes wait to be sent to it. */
+  readonly pauseAbove: number;
+}
+
 /**
  * One socket speaking @svc frames, used by both sides: parses what comes in, coalesces what goes
  * out (the frames of one tick leave in a single socket write, or in writes of `writeBatchBytes`
  * when a burst is larger, so that the peer can start on it early), and keeps the line
  * alive with heartbeats that never reach the dispatcher, filters, breakers or limiters.
+ *
+ * It also enforces the limits against a hostile or broken peer, all from the one timer it has
+ * (no timer per frame or call): a started frame must complete within `frameTimeout`, bytes
+ * waiting to be sent must move within `stallTimeout`, and on the server the incomplete frames of
+ * all connections share one budget and a peer that does not read its answers stops being read.
+ * After a protocol violation nothing more it received reaches `onFrame`, not even the rest of the
+ * read that carried the violation.
  */
 export class FrameConnection {
   readonly socket: Socket;
@@ -42,20 +59,39 @@ export class FrameConnection {
   private flushScheduled = false;
   private lastReceived = Date.now();
   private lastSent = Date.now();
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly heartbeat: { interval: number; timeout: number } | undefined;
+  private readonly frameTimeout: number;
+  private readonly stallTimeout: number;
+  /** Server only: the listener's budget for incomplete frames, and what this connection counts in it. */
+  private readonly budget: BufferBudget | undefined;
+  private counted = 0;
+  /** Server only: reading stops above this many unsent bytes (Infinity on the client). */
+  private readonly pauseAbove: number;
+  private paused = false;
+  /** When reading last resumed: a frame's deadline does not run while the server itself held it up. */
+  private resumedAt = 0;
+  /** Bytes the socket had handed to the kernel at the last progress, and when that was. */
+  private sentMark = 0;
+  private progressAt = Date.now();
 
-  constructor(socket: Socket, options: ResolvedTcpOptions, events: FrameConnectionEvents) {
+  constructor(socket: Socket, options: ResolvedTcpOptions, events: FrameConnectionEvents, server?: ServerSideLimits) {
     this.socket = socket;
     this.events = events;
     this.maxFrameSize = options.maxFrameSize;
     this.writeBatchBytes = options.writeBatchBytes;
-    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
+    this.heartbeat = options.heartbeat;
+    this.frameTimeout = options.frameTimeout;
+    this.stallTimeout = options.stallTimeout;
+    this.budget = server?.budget;
+    this.pauseAbove = server?.pauseAbove ?? Infinity;
+    this.decoder = new FrameDecoder(decoderOptions(options));
     socket.setNoDelay(options.noDelay);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => this.terminate(errors.connectionLost(this.peer, error.message)));
     socket.on('close', () => this.terminate(errors.connectionLost(this.peer, 'the peer closed the connection')));
-    if (options.heartbeat) this.startHeartbeat(options.heartbeat.interval, options.heartbeat.timeout);
+    this.startTimer();
   }
 
   get peer(): string {
@@ -109,8 +145,31 @@ export class FrameConnection {
     const out = this.arena.subarray(this.start, this.used);
     this.start = this.used;
     this.lastSent = Date.now();
-    this.socket.write(out);
+    // Only a full socket buffer is looked at further: a comparison per write, none per frame.
+    if (!this.socket.write(out) && this.socket.writableLength > this.pauseAbove) this.pauseReading();
   }
+
+  /**
+   * Backpressure on the server: a peer that sends requests and does not read the answers would
+   * make them queue without bound, so its requests stop being read until the queue has left
+   * ('drain'). A peer that never reads is closed by the stall check.
+   */
+  private pauseReading(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+    this.socket.once('drain', this.resumeReading);
+  }
+
+  private readonly resumeReading = (): void => {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.closed) return;
+    const now = Date.now();
+    // Not hearing from the peer while not listening to it is no sign that it is gone.
+    this.lastReceived = this.resumedAt = now;
+    this.socket.resume();
+  };
 
   /**
    * A fresh arena with room for `bytes` more: sized by the traffic, and for what is still unsent
@@ -127,30 +186,56 @@ export class FrameConnection {
   }
 
   private receive(chunk: Buffer): void {
+    // Once closed, what still arrives is read and dropped (the decoder is closed too): nothing
+    // after a violation reaches a handler, and the socket can close without a reset.
+    if (this.closed) return;
     this.lastReceived = Date.now();
     try {
-      this.decoder.push(chunk, (frame) => {
-        const kind = frame.kind;
-        if (kind === FrameKind.PING) this.send({ kind: FrameKind.PONG, id: 0 });
-        else if (kind !== FrameKind.PONG) this.events.onFrame(frame);
-      });
+      this.decoder.push(chunk, this.onDecoded);
     } catch (error) {
-      this.protocolFailure(error as RpcError);
+      this.protocolViolation(error as RpcError);
+      return;
     }
+    const budget = this.budget;
+    if (budget === undefined || this.closed) return;
+    const held = this.decoder.pendingCapacity;
+    if (held === this.counted) return;
+    budget.used += held - this.counted;
+    const grew = held > this.counted;
+    this.counted = held;
+    if (grew && budget.used > budget.limit) this.goAway(errors.bufferedBytesExceeded(budget.limit));
   }
 
-  /** A protocol violation: tell the peer why (best effort), then drop the connection. */
-  protocolFailure(error: RpcError): void {
+  private readonly onDecoded = (frame: Frame): void => {
+    const kind = frame.kind;
+    if (kind === FrameKind.PING) this.send({ kind: FrameKind.PONG, id: 0 });
+    else if (kind !== FrameKind.PONG) this.events.onFrame(frame);
+  };
+
+  /**
+   * The peer broke the protocol: parsing stops at once (also when called from inside `onFrame`,
+   * for the frames after this one in the same read), what is queued leaves, then a GOAWAY that
+   * says why, and the socket is destroyed as soon as that has been handed to the kernel.
+   */
+  protocolViolation(error: RpcError): void {
+    this.closeWith(error, false);
+  }
+
+  /**
+   * A limit or the server's shutdown ends the connection: the same, except that the peer may read
+   * the GOAWAY and end its side first, within a bound (close-after-flush.ts says why).
+   */
+  goAway(error: RpcError): void {
+    this.closeWith(error, true);
+  }
+
+  private closeWith(error: RpcError, untilPeerEnds: boolean): void {
     if (this.closed) return;
+    this.decoder.close();
     this.flush();
-    try {
-      this.socket.write(encodeFrame({ kind: FrameKind.GOAWAY, id: 0, status: error.codeNumber, message: error.message }));
-    } catch {
-      // the socket may already be unwritable
-    }
-    this.socket.end();
     this.terminate(error);
-    setTimeout(() => this.socket.destroy(), 1_000).unref();
+    this.socket.resume(); // keep reading (and dropping) even if paused, so that the close is clean
+    closeAfterFlush(this.socket, encodeFrame({ kind: FrameKind.GOAWAY, id: 0, status: error.codeNumber, message: error.message }), untilPeerEnds);
   }
 
   /** Flushes what is queued and closes the write side; the peer sees a clean end. */
@@ -167,25 +252,56 @@ export class FrameConnection {
     this.terminate(reason);
   }
 
-  private startHeartbeat(interval: number, timeout: number): void {
-    const tick = Math.max(10, Math.min(interval, timeout) / 2);
-    this.heartbeatTimer = setInterval(() => {
-      const now = Date.now();
-      if (now - this.lastReceived >= timeout) {
-        this.destroy(errors.connectionLost(this.peer, `no frame from the peer for ${timeout} ms (heartbeat timeout)`));
-      } else if (now - this.lastSent >= interval) {
-        this.send({ kind: FrameKind.PING, id: 0 });
+  /** The connection's one timer: heartbeats, the frame deadline and the stall check, at half the shortest period. */
+  private startTimer(): void {
+    const hb = this.heartbeat;
+    const shortest = Math.min(hb?.interval ?? Infinity, hb?.timeout ?? Infinity, this.frameTimeout, this.stallTimeout);
+    if (shortest === Infinity) return;
+    this.timer = setInterval(() => this.check(), Math.max(10, shortest / 2));
+    this.timer.unref();
+  }
+
+  private check(): void {
+    const now = Date.now();
+    const hb = this.heartbeat;
+    // While the server does not read the peer (backpressure), silence is expected: the stall check decides.
+    if (hb && !this.paused && now - this.lastReceived >= hb.timeout) {
+      return this.destroy(errors.connectionLost(this.peer, `no frame from the peer for ${hb.timeout} ms (heartbeat timeout)`));
+    }
+    const since = this.decoder.pendingSince;
+    if (since !== 0 && !this.paused && now - Math.max(since, this.resumedAt) >= this.frameTimeout) {
+      return this.goAway(errors.frameTimedOut(this.frameTimeout, this.decoder.pendingBytes));
+    }
+    const waiting = this.socket.writableLength;
+    if (waiting === 0) {
+      this.progressAt = now;
+    } else {
+      // Bytes handed to the kernel so far: they move as long as the peer reads anything.
+      const sent = this.socket.bytesWritten - waiting;
+      if (sent !== this.sentMark) {
+        this.sentMark = sent;
+        this.progressAt = now;
+      } else if (now - this.progressAt >= this.stallTimeout) {
+        return this.destroy(errors.connectionStalled(this.peer, this.stallTimeout, waiting + this.used - this.start));
       }
-    }, tick);
-    this.heartbeatTimer.unref();
+    }
+    if (hb && now - this.lastSent >= hb.interval) this.send({ kind: FrameKind.PING, id: 0 });
   }
 
   private terminate(reason: RpcError | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.timer) clearInterval(this.timer);
+    if (this.budget) this.budget.used -= this.counted;
+    this.counted = 0;
+    this.decoder.close();
     this.arena = NO_ARENA;
     this.start = this.used = 0;
     this.events.onClose(reason);
   }
+}
+
+/** The decoder's limits: a frame is refused from its length, metadata over the caps refuses its call only. */
+function decoderOptions(options: ResolvedTcpOptions): FrameDecoderOptions {
+  return { maxFrameSize: options.maxFrameSize, maxMetadataEntries: options.maxMetadataEntries, maxMetadataBytes: options.maxMetadataBytes };
 }

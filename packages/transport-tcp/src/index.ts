@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 import type { Transport } from '@svc/core';
 import { resolveOptions, type TcpTransportOptions } from './tcp-options.js';
 import { TcpChannel } from './tcp-channel.js';

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { errors } from '@svc/core/transport';
 import type { SocketAddress } from './address.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
 
@@ -31,7 +32,7 @@ export function dial(address: SocketAddress, options: ResolvedTcpOptions): { soc
 /** A server socket for TCP, TLS or unix addresses. */
 export function createSocketServer(address: SocketAddress, options: ResolvedTcpOptions, onSocket: (socket: net.Socket) => void): net.Server {
   if (address.secure) {
-    if (!options.tls.server) throw new TypeError('listening on a tls:// address needs tcp({ tls: { server: { key, cert } } })');
+    if (!options.tls.server) throw errors.invalidTransportOption('listening on a tls:// address needs tcp({ tls: { server: { key, cert } } })');
     return tls.createServer(options.tls.server, onSocket);
   }
   return net.createServer(onSocket);

@@ -1,4 +1,4 @@
-import type { RpcError } from '@svc/core';
+import { RpcError } from '@svc/core';
 import { CallTable, errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
@@ -102,17 +102,20 @@ export class TcpChannel implements Channel {
     try {
       connection.sendMessage(FrameKind.REQUEST, id, request, timeoutMs, request.body);
     } catch (error) {
-      // Too large for a frame: this call fails, the connection is fine.
+      // Too large for a frame, or a value the header cannot carry: this call fails, the connection is fine.
+      const failure = RpcError.is(error) ? error : errors.unsendableMessage('request', error);
       const pending = this.pending.get(id);
       this.pending.delete(id);
-      if (pending) queueMicrotask(() => pending.onResponse(error as RpcError, undefined));
+      if (pending) queueMicrotask(() => pending.onResponse(failure, undefined));
     }
   }
 
   private connect(): void {
     this.state = 'connecting';
     const { socket, ready } = dial(this.target, this.options);
-    const timer = setTimeout(() => socket.destroy(new Error(`dial timeout of ${this.options.dialTimeout} ms`)), this.options.dialTimeout);
+    // The dial fails with this very error when it times out: recognised by identity, not by its text.
+    let timedOut: RpcError | undefined;
+    const timer = setTimeout(() => socket.destroy((timedOut = errors.dialTimeout(this.address, this.options.dialTimeout))), this.options.dialTimeout);
     ready.then(
       () => {
         clearTimeout(timer);
@@ -136,7 +139,7 @@ export class TcpChannel implements Channel {
         clearTimeout(timer);
         if (this.state === 'closed') return;
         this.lastError = error.message;
-        const failure = error.message.startsWith('dial timeout') ? errors.dialTimeout(this.address, this.options.dialTimeout) : errors.notConnected(this.address, error.message);
+        const failure = error === timedOut ? timedOut : errors.notConnected(this.address, error.message);
         for (const pending of this.pending.values()) {
           if (pending.connection !== undefined) continue;
           this.pending.delete(pending.id);
@@ -164,6 +167,12 @@ export class TcpChannel implements Channel {
       pending.onResponse(undefined, frame);
       this.closeIfDrained(connection);
     } else if (frame.kind === FrameKind.GOAWAY) {
+      if (frame.status !== 0) {
+        // The server ends the connection now and says why (a limit, a violation, or its shutdown
+        // with this connection idle): the calls still waiting on it fail with that error.
+        connection.destroy(RpcError.fromWire(frame.status, frame.message ?? '', frame.details, frame.metadata));
+        return;
+      }
       // The server is shutting down: new calls dial afresh; this connection ends when its calls are answered.
       if (this.connection === connection) {
         this.connection = undefined;

@@ -1,5 +1,5 @@
 import type { TlsOptions, ConnectionOptions } from 'node:tls';
-import { DEFAULT_MAX_FRAME_SIZE } from '@svc/core/transport';
+import { DEFAULT_MAX_FRAME_SIZE, errors } from '@svc/core/transport';
 
 export interface HeartbeatOptions {
   /** Send a ping after this many ms without sending anything. Default 5 000. */
@@ -41,6 +41,54 @@ export interface TcpTransportOptions {
    * still being encoded, so both processes work at once. Default 16 KiB; Infinity: one write per tick.
    */
   writeBatchBytes?: number;
+
+  // Limits against hostile or broken peers. Each has a safe default; Infinity turns one off.
+
+  /**
+   * A frame whose first bytes have arrived must be complete within this many ms, or the
+   * connection is closed after a GOAWAY (DEADLINE_EXCEEDED) that says so: a peer cannot hold a
+   * connection and its buffer by trickling a frame. Checked by the connection's one timer, so the
+   * close comes up to half the shortest timer period late. Default 10 000 (a 4 MiB frame then needs
+   * about 420 KB/s); raise it for large frames on slow links.
+   */
+  frameTimeout?: number;
+  /**
+   * Server: the most bytes of incomplete frames all connections of one listener hold together.
+   * The connection whose bytes go over is closed after a GOAWAY (RESOURCE_EXHAUSTED); the others
+   * are untouched. Default 256 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Server: connections accepted at once by one listener. One more is told why in a GOAWAY
+   * (RESOURCE_EXHAUSTED) and closed before any of its calls runs; the others keep working.
+   * Default 10 000.
+   */
+  maxConnections?: number;
+  /**
+   * Server: calls in flight on one connection (like HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS).
+   * A call beyond it is answered RESOURCE_EXHAUSTED at once, its handler never runs, and the
+   * connection stays. Default 10 000 (the benchmark runs 1 000 over one connection).
+   */
+  maxConcurrentCalls?: number;
+  /**
+   * Server: when more than this many bytes of responses wait to be sent on a connection (its peer
+   * reads slower than it calls), the server stops reading that connection's requests until they
+   * have left. Default 8 MiB.
+   */
+  maxReplyBuffer?: number;
+  /**
+   * Both sides: a connection with bytes waiting to be sent whose peer takes none of them for this
+   * many ms is closed (UNAVAILABLE), so a peer that stops reading cannot hold it. Default 15 000.
+   */
+  stallTimeout?: number;
+  /**
+   * Metadata entries one received frame may carry. A request with more is answered
+   * RESOURCE_EXHAUSTED without its handler running (a response with more fails its call), none of
+   * it is kept, and the connection stays. Default 64 (core's DEFAULT_MAX_METADATA_ENTRIES).
+   */
+  maxMetadataEntries?: number;
+  /** The same for the bytes of metadata keys and values, in UTF-8. Default 16 KiB (DEFAULT_MAX_METADATA_BYTES). */
+  maxMetadataBytes?: number;
 }
 
 export interface ResolvedTcpOptions {
@@ -52,12 +100,20 @@ export interface ResolvedTcpOptions {
   noDelay: boolean;
   maxSendBuffer: number;
   writeBatchBytes: number;
+  frameTimeout: number;
+  maxBufferedBytes: number;
+  maxConnections: number;
+  maxConcurrentCalls: number;
+  maxReplyBuffer: number;
+  stallTimeout: number;
+  maxMetadataEntries: number | undefined;
+  maxMetadataBytes: number | undefined;
 }
 
 export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOptions {
   const heartbeat = options.heartbeat === false ? undefined : { interval: options.heartbeat?.interval ?? 5_000, timeout: options.heartbeat?.timeout ?? 15_000 };
   if (heartbeat && heartbeat.timeout <= heartbeat.interval) {
-    throw new TypeError(`heartbeat.timeout (${heartbeat.timeout} ms) must be larger than heartbeat.interval (${heartbeat.interval} ms)`);
+    throw errors.invalidTransportOption(`heartbeat.timeout (${heartbeat.timeout} ms) must be larger than heartbeat.interval (${heartbeat.interval} ms)`);
   }
   return {
     maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
@@ -73,5 +129,19 @@ export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOp
     noDelay: options.noDelay ?? true,
     maxSendBuffer: options.maxSendBuffer ?? 64 * 1024 * 1024,
     writeBatchBytes: options.writeBatchBytes ?? 16 * 1024,
+    frameTimeout: positive('frameTimeout', options.frameTimeout ?? 10_000),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes ?? 256 * 1024 * 1024),
+    maxConnections: positive('maxConnections', options.maxConnections ?? 10_000),
+    maxConcurrentCalls: positive('maxConcurrentCalls', options.maxConcurrentCalls ?? 10_000),
+    maxReplyBuffer: positive('maxReplyBuffer', options.maxReplyBuffer ?? 8 * 1024 * 1024),
+    stallTimeout: positive('stallTimeout', options.stallTimeout ?? 15_000),
+    maxMetadataEntries: options.maxMetadataEntries,
+    maxMetadataBytes: options.maxMetadataBytes,
   };
+}
+
+/** A limit must be a positive number (Infinity turns it off); 0 or NaN would refuse everything or nothing silently. */
+function positive(name: string, value: number): number {
+  if (!(value > 0)) throw errors.invalidTransportOption(`${name} must be a positive number (Infinity turns the limit off), got ${value}`);
+  return value;
 }

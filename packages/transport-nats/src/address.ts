@@ -1,3 +1,5 @@
+import { errors } from '@svc/core/transport';
+
 /**
  * NATS addresses: `nats://host:port` (several servers: `nats://a:4222,nats://b:4222` or
  * `nats://a:4222,b:4222`), with an optional `?instance=<id>` that names one server instance.
@@ -30,7 +32,7 @@ export function parseAddress(address: string): NatsAddress {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => (s.includes('://') ? s : `nats://${s}`));
-  if (servers.length === 0) throw new TypeError(`'${address}' names no NATS server; write it like nats://127.0.0.1:4222`);
+  if (servers.length === 0) throw errors.invalidAddress(address, 'names no NATS server; write it like nats://127.0.0.1:4222');
   return { servers, key: servers.join(','), instance };
 }
 

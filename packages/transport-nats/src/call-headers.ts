@@ -1,6 +1,10 @@
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import type { Metadata } from '@svc/core';
-import { Compression, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { checkMetadata, Compression, copyMetadata, DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type MetadataLimits, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { metadataHeaderTooLong, undecodableCallHeaders } from './nats-errors.js';
+
+/** Core's caps, as core's own transports apply them unless told otherwise. */
+export const DEFAULT_METADATA_LIMITS: MetadataLimits = Object.freeze({ maxMetadataEntries: DEFAULT_MAX_METADATA_ENTRIES, maxMetadataBytes: DEFAULT_MAX_METADATA_BYTES });
 
 /**
  * Plain NATS requests, as the NATS CLI and other NATS clients send them: the body is the payload
@@ -19,8 +23,16 @@ export const H_SERVICE_ERROR = 'Nats-Service-Error';
 export const H_SERVICE_ERROR_CODE = 'Nats-Service-Error-Code';
 
 /** JSON with every non-ASCII character escaped: a NATS header value is one line of text. */
-function headerJson(value: unknown): string {
+export function headerJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** The key of the first (own) metadata value that is not a string, which the wire cannot carry, if any. */
+export function nonStringKey(metadata: Metadata): string | undefined {
+  for (const key in metadata) if (typeof metadata[key] !== 'string' && hasOwn.call(metadata, key)) return key;
+  return undefined;
 }
 
 function setCommon(h: MsgHdrs, codec: string, compression: Compression, metadata: Metadata | undefined): void {
@@ -34,17 +46,29 @@ function plain(codec: string, compression: Compression, metadata: Metadata | und
   return codec === 'json' && compression === Compression.NONE && metadata === undefined;
 }
 
-/** The request a message carries; `id` is the transport's, the deadline made absolute again. */
-export function decodeRequest(id: number, service: string, method: string, h: MsgHdrs | undefined, body: Uint8Array, now = Date.now()): RequestMessage {
-  const timeout = Number(h?.get(H_TIMEOUT) || 0);
+const DIGITS = /^\d{1,15}$/;
+const MILLISECONDS = /^\d{1,15}(\.\d{1,6})?$/;
+
+/**
+ * The request a message carries; `id` is the transport's, the deadline made absolute again.
+ * Throws an RpcError (INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for metadata over the limits) for
+ * headers that do not parse.
+ */
+export function decodeRequest(id: number, service: string, method: string, h: MsgHdrs | undefined, body: Uint8Array, limits: MetadataLimits = DEFAULT_METADATA_LIMITS, now = Date.now()): RequestMessage {
+  if (h === undefined) return { id, service, method, codec: 'json', compression: Compression.NONE, deadline: 0, metadata: undefined, body };
+  const timeout = h.get(H_TIMEOUT);
+  if (timeout !== '' && !MILLISECONDS.test(timeout)) throw undecodableCallHeaders(`${H_TIMEOUT} '${timeout.slice(0, 40)}' is not a number of milliseconds`);
+  const compression = h.get(H_COMPRESSION);
+  if (compression !== '' && !DIGITS.test(compression)) throw undecodableCallHeaders(`${H_COMPRESSION} '${compression.slice(0, 40)}' is not a number`);
+  const ms = Number(timeout);
   return {
     id,
     service,
     method,
-    codec: h?.get(H_CODEC) || 'json',
-    compression: Number(h?.get(H_COMPRESSION) || 0) as Compression,
-    deadline: timeout > 0 ? now + timeout : 0,
-    metadata: parseMetadata(h?.get(H_METADATA)),
+    codec: h.get(H_CODEC) || 'json',
+    compression: Number(compression) as Compression,
+    deadline: ms > 0 ? now + ms : 0,
+    metadata: parseMetadata(h.get(H_METADATA), 'request', limits),
     body,
   };
 }
@@ -58,7 +82,8 @@ interface WireError {
 
 /**
  * The response's NATS headers; undefined for a plain successful JSON answer, the common case, which
- * then travels as a header-less NATS message (cheaper to write and to parse on both ends).
+ * then travels as a header-less NATS message (cheaper to write and to parse on both ends). The
+ * caller checks the metadata first (nonStringKey): JSON would carry a number, the wire may not.
  */
 export function responseHeaders(response: ResponseMessage): MsgHdrs | undefined {
   if (response.status === 0 && plain(response.codec, response.compression, response.metadata)) return undefined;
@@ -73,24 +98,50 @@ export function responseHeaders(response: ResponseMessage): MsgHdrs | undefined 
   return h;
 }
 
-export function decodeResponse(h: MsgHdrs | undefined, body: Uint8Array): ResponseMessage {
+/** A response from NATS headers; throws when they do not parse or hold values of the wrong type. */
+export function decodeResponse(h: MsgHdrs | undefined, body: Uint8Array, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): ResponseMessage {
   const raw = h?.get(H_ERROR);
-  const error = raw ? (JSON.parse(raw) as WireError) : undefined;
+  const error = raw ? checkWireError(JSON.parse(raw) as unknown) : undefined;
   return {
     status: error?.status ?? 0,
     message: error?.message,
     details: error?.details,
     stack: error?.stack,
-    metadata: parseMetadata(h?.get(H_METADATA)),
+    metadata: parseMetadata(h?.get(H_METADATA), 'response', limits),
     codec: h?.get(H_CODEC) || 'json',
     compression: Number(h?.get(H_COMPRESSION) || 0) as Compression,
     body,
   };
 }
 
-function parseMetadata(raw: string | undefined): Metadata | undefined {
+function checkWireError(value: unknown): WireError {
+  const e = value as Partial<Record<keyof WireError, unknown>> | null;
+  if (typeof e !== 'object' || e === null || !Number.isInteger(e.status) || (e.status as number) < 0) throw new TypeError(`${H_ERROR} is not an error with a status number`);
+  for (const field of ['message', 'details', 'stack'] as const) {
+    if (e[field] !== undefined && typeof e[field] !== 'string') throw new TypeError(`${H_ERROR} has a ${field} that is not a string`);
+  }
+  return e as WireError;
+}
+
+/**
+ * Metadata from the Svc-Metadata header (one-line JSON), checked as core checks metadata (core's
+ * checkMetadata: values are well-formed strings, at most `maxMetadataEntries` entries and
+ * `maxMetadataBytes` bytes of keys and values), and copied into a map without Object.prototype:
+ * own keys only, `__proto__` an ordinary key, nothing inherited. Throws an RpcError:
+ * INVALID_ARGUMENT for a request's (INTERNAL for a response's), RESOURCE_EXHAUSTED over a cap.
+ */
+export function parseMetadata(raw: string | undefined, what: 'request' | 'response', limits: MetadataLimits = DEFAULT_METADATA_LIMITS): Metadata | undefined {
   if (!raw) return undefined;
-  const parsed = JSON.parse(raw) as unknown;
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  return parsed as Metadata;
+  // An entry takes at least 6 characters (`"":"",`) besides its content, and a byte of content at
+  // most 6 (\uXXXX, or one JSON whitespace): a longer header is over the caps whatever it holds,
+  // and is not parsed at all.
+  if (raw.length > 6 * limits.maxMetadataBytes + 6 * limits.maxMetadataEntries + 2) throw metadataHeaderTooLong(raw.length, limits.maxMetadataBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw undecodableCallHeaders(`${H_METADATA} is not JSON: ${(error as Error).message}`);
+  }
+  checkMetadata(parsed, what, limits);
+  return copyMetadata(parsed as Metadata);
 }

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 export { nats, type NatsTransport, type NatsTransportOptions } from './nats-transport.js';
 export type { NatsConnectionOptions, NatsSecurityOptions } from './connection-options.js';
 export { parseAddress, formatAddress, type NatsAddress } from './address.js';

@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Channel, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, checkedFrameBytes, checkMetadata, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
@@ -58,8 +58,24 @@ export class NatsChannel implements Channel, EventChannel {
   private lastService = '';
   private lastSubject = '';
   private closed = false;
+  private readonly metadataLimits: MetadataLimits;
+  private readonly decoderOptions: FrameDecoderOptions;
+  /** One decoder for every reply: each is whole, so it ends empty unless a reply was bad. */
+  private decoder: FrameDecoder;
+  /** Hands each answer frame of a reply to its call; made once (a reply's frames pass through it). */
+  private readonly onAnswer = (frame: Frame): void => {
+    if (frame.kind !== FrameKind.RESPONSE) return;
+    const pending = this.take(frame.id);
+    if (pending === undefined) return; // cancelled, timed out or failed already, or not ours
+    if (!frame.codec) frame.codec = 'json';
+    pending.onResponse(undefined, frame);
+  };
 
-  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number) {
+  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number, metadataLimits: MetadataLimits) {
+    this.metadataLimits = metadataLimits;
+    // A message is never larger than the NATS server's max_payload: frames need no limit of their own.
+    this.decoderOptions = { maxFrameSize: Number.MAX_SAFE_INTEGER, ...metadataLimits };
+    this.decoder = new FrameDecoder(this.decoderOptions);
     this.address = address;
     this.target = target;
     this.pool = pool;
@@ -111,6 +127,8 @@ export class NatsChannel implements Channel, EventChannel {
   /** Publishes an event on `svc.evt.<topic>`; resolves once the NATS server has it. */
   async publishEvent(event: EventMessage): Promise<void> {
     checkEventTopic(event.topic, false);
+    // Subscribers drop an event whose metadata breaks the rules: say so to the publisher instead.
+    if (event.metadata !== undefined) checkMetadata(event.metadata, 'request', this.metadataLimits);
     if (this.closed) throw errors.channelClosed(this.address);
     const shared = this.connection();
     let nc: NatsConnection;
@@ -223,32 +241,39 @@ export class NatsChannel implements Channel, EventChannel {
     const h = msg.headers;
     if (h !== undefined) {
       // A message-level answer for every call of one request message: no responders, or an error.
-      const message = this.sent.get(Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1)));
+      const message = this.sent.get(messageIdOf(msg.subject));
       if (message === undefined) return;
       let failure: RpcError;
       if (h.hasError && h.code === 503) failure = noResponders(message.calls[0]!.service, this.target.instance);
       else {
         try {
-          const r = decodeResponse(h, msg.data);
+          const r = decodeResponse(h, msg.data, this.metadataLimits);
           failure = RpcError.fromWire(r.status || CODE_NUMBERS.INTERNAL, r.message ?? 'the server refused the message', r.details, r.metadata);
         } catch (e) {
           failure = errors.protocolError(`the reply headers do not parse (${(e as Error).message})`);
         }
       }
-      for (const call of message.calls) this.settle(call.id, failure);
+      this.failMessage(message, failure);
       return;
     }
+    const decoder = this.decoder;
     try {
-      new FrameDecoder({ maxFrameSize: Number.MAX_SAFE_INTEGER }).push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length), (frame) => {
-        if (frame.kind !== FrameKind.RESPONSE) return;
-        const pending = this.take(frame.id);
-        if (pending === undefined) return; // cancelled, timed out or failed already
-        if (!frame.codec) frame.codec = 'json';
-        pending.onResponse(undefined, frame);
-      });
-    } catch {
-      // Garbage from whoever else published on our inbox: the calls still waiting run into their deadlines.
+      decoder.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length), this.onAnswer);
+      if (decoder.pendingBytes > 0) throw errors.protocolError('the reply ends inside a frame');
+    } catch (e) {
+      this.decoder = new FrameDecoder(this.decoderOptions);
+      // A reply that breaks the wire format: its frames before the violation were handed on, none
+      // after it is. The calls of the message it answers that are still waiting fail now rather
+      // than at their deadline (or never, without one). Replies naming no message of this channel
+      // (whoever else publishes on its inbox) change nothing.
+      const message = this.sent.get(messageIdOf(msg.subject));
+      if (message !== undefined) this.failMessage(message, errors.protocolError(`a reply to these calls does not parse (${(e as Error).message.replace(/^protocol error: /, '')})`));
     }
+  }
+
+  /** Fails the calls of one request message that still wait for their answers. */
+  private failMessage(message: SentMessage, failure: RpcError): void {
+    for (const call of message.calls) if (call.sent === message && this.pending.get(call.id) === call) this.settle(call.id, failure);
   }
 
   /** Removes a call from the table (and its message, once all of that message's calls are done). */
@@ -268,6 +293,11 @@ export class NatsChannel implements Channel, EventChannel {
   private failAll(error: RpcError): void {
     for (const pending of this.pending.values()) this.settle(pending.id, error);
   }
+}
+
+/** The message id in a reply subject `<inbox>.<message id>`. */
+function messageIdOf(subject: string): number {
+  return Number(subject.slice(subject.lastIndexOf('.') + 1));
 }
 
 /** A request's frame, written into its NATS message; the request (and its body) may then go. */

@@ -26,3 +26,56 @@ export function answersTooLarge(size: number, max: number): RpcError {
     { retryable: false },
   );
 }
+
+// Hostile or broken peers, and the listener's limits.
+
+export function undecodableFrames(reason: string): RpcError {
+  return new RpcError(
+    'INVALID_ARGUMENT',
+    `the message of framed calls does not parse (${reason}), so none of its calls was run; @svc clients send well-formed frames: check what else publishes on this service's subjects`,
+    { retryable: false },
+  );
+}
+
+export function tooManyCallsInMessage(limit: number): RpcError {
+  return new RpcError(
+    'RESOURCE_EXHAUSTED',
+    `the message carries more than ${limit} framed calls, this service's maxCallsPerMessage, so none of them was run; send fewer calls to a message (the client's callsPerMessage) or raise maxCallsPerMessage on the service`,
+    { retryable: false },
+  );
+}
+
+export function tooManyCallsInFlight(limit: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `this instance already has ${limit} calls in flight (maxConcurrentCalls of its NATS listener, all callers together), so it did not run this one; retry later or on another instance, add instances, or raise maxConcurrentCalls`);
+}
+
+export function undecodableCallHeaders(reason: string): RpcError {
+  return new RpcError(
+    'INVALID_ARGUMENT',
+    `the call headers do not parse (${reason}); send Svc-Timeout as milliseconds, Svc-Compression as 0, 1 or 2, and Svc-Metadata as a one-line JSON object of string values`,
+    { retryable: false },
+  );
+}
+
+export function metadataHeaderTooLong(length: number, maxBytes: number): RpcError {
+  return new RpcError(
+    'RESOURCE_EXHAUSTED',
+    `the Svc-Metadata header is ${length} characters long, more than metadata of maxMetadataBytes (${maxBytes}) can take, so it was not read; send less metadata (large data belongs in the body), or raise maxMetadataBytes on both sides`,
+    { retryable: false },
+  );
+}
+
+// Configuration and names.
+
+export function invalidOption(problem: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `nats(): ${problem}`, { retryable: false });
+}
+
+export function invalidSubjectName(what: string, name: string, topic: boolean): RpcError {
+  const rule = topic ? "use tokens of letters, digits, '-' and '_' joined by '.'" : "use letters, digits, '-' and '_' only (it becomes a subject token)";
+  return new RpcError('INVALID_ARGUMENT', `${what} '${name}' cannot travel over NATS: ${rule}`, { retryable: false });
+}
+
+export function servicesUnknown(): RpcError {
+  return new RpcError('INVALID_ARGUMENT', 'the NATS transport subscribes by service name: listen through an @svc Server (its dispatcher lists the services it serves)', { retryable: false });
+}

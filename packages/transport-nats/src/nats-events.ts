@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from 'nats';
 import type { EventDelivery, EventMessage, EventSubscriber, EventSubscription } from '@svc/core/transport';
-import { H_CODEC, H_METADATA } from './call-headers.js';
+import type { MetadataLimits } from '@svc/core/transport';
+import { DEFAULT_METADATA_LIMITS, H_CODEC, H_METADATA, headerJson, parseMetadata } from './call-headers.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import type { NatsAddress } from './address.js';
 import { checkTopic, type Subjects } from './subjects.js';
@@ -15,7 +16,7 @@ export function eventHeaders(event: EventMessage): MsgHdrs | undefined {
   if (event.codec === 'json' && event.metadata === undefined) return undefined;
   const h = natsHeaders();
   if (event.codec !== 'json') h.set(H_CODEC, event.codec);
-  if (event.metadata !== undefined) h.set(H_METADATA, JSON.stringify(event.metadata).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  if (event.metadata !== undefined) h.set(H_METADATA, headerJson(event.metadata));
   return h;
 }
 
@@ -31,6 +32,7 @@ export async function subscribeEvents(
   subjects: Subjects,
   subscriptions: readonly EventSubscription[],
   deliver: EventDelivery,
+  metadataLimits: MetadataLimits = DEFAULT_METADATA_LIMITS,
 ): Promise<EventSubscriber> {
   for (const s of subscriptions) checkEventTopic(s.topic, true);
   const shared: SharedConnection = pool.acquire(target.key, target.servers);
@@ -48,10 +50,11 @@ export async function subscribeEvents(
       callback: (_error, msg: Msg) => {
         let metadata;
         try {
-          const raw = msg.headers?.get(H_METADATA);
-          metadata = raw ? (JSON.parse(raw) as Record<string, string>) : undefined;
+          metadata = parseMetadata(msg.headers?.get(H_METADATA), 'request', metadataLimits);
         } catch {
-          metadata = undefined;
+          // Metadata that is not a JSON object of strings within the limits: the event is dropped
+          // rather than handed over without it or with values no handler expects (at most once).
+          return;
         }
         deliver(subscription, { topic: msg.subject.slice(topicStart), codec: msg.headers?.get(H_CODEC) || 'json', metadata, body: msg.data });
       },

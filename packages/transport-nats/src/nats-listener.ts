@@ -1,13 +1,13 @@
-import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { CallTable, errors, FrameDecoder, FrameKind, type Frame, type Cancellable, type Dispatcher, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
-import { CODE_NUMBERS, codeFromNumber, type RpcError } from '@svc/core';
+import { ErrorCode, nuid, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { CallTable, errors, FrameDecoder, FrameKind, type Frame, type FrameDecoderOptions, type Cancellable, type Dispatcher, type Listener, type MetadataLimits, type ReplyTarget, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { codeFromNumber, RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
-import { decodeRequest, responseHeaders } from './call-headers.js';
-import { payloadTooLarge } from './nats-errors.js';
+import { decodeRequest, nonStringKey, responseHeaders } from './call-headers.js';
+import { payloadTooLarge, tooManyCallsInFlight, tooManyCallsInMessage, undecodableCallHeaders, undecodableFrames } from './nats-errors.js';
 import { ServiceStats } from './service-stats.js';
 import { TickBatch } from './tick-batch.js';
 import { FrameBatch } from './frame-batch.js';
-import { errorResponse, fittingAnswer, writeAnswerFrame, type AnswerFrame } from './answer-frame.js';
+import { errorAnswer, errorResponse, fittingAnswer, writeAnswerFrame, type AnswerFrame } from './answer-frame.js';
 import { HeldAnswers } from './held-answers.js';
 import { isInboxSubject, mayPublishToInboxes } from './inbox-permission.js';
 import { SrvResponder } from './srv-responder.js';
@@ -27,6 +27,17 @@ interface InFlight {
   readonly callerId: number;
   /** Where its answer waits for the other calls of its message, when answers are held (see HeldAnswers). */
   readonly held: HeldAnswers | undefined;
+}
+
+/** What a listener allows a peer (nats() options; docs/transport-nats.md, "Limits"). */
+export interface ListenerLimits {
+  /** Most frames a listener answers in one NATS message: the client's callsPerMessage. */
+  readonly callsPerMessage: number;
+  /** Calls in flight on the listener beyond which a call is answered RESOURCE_EXHAUSTED, unrun. */
+  readonly maxConcurrentCalls: number;
+  /** Framed calls one message may carry; a message with more is refused whole (RESOURCE_EXHAUSTED). */
+  readonly maxCallsPerMessage: number;
+  readonly metadata: MetadataLimits;
 }
 
 export interface ListenerHooks {
@@ -73,6 +84,14 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly byCaller = new CallTable<string, CallTable<number, number>>();
   private readonly callerInboxes: string[] = [];
   private callerSweep: NodeJS.Timeout | undefined;
+  /** The caller tables kept before addCaller() sweeps the empty ones: a flood of inboxes stays bounded. */
+  private callerSweepAt = MIN_CALLERS_BEFORE_SWEEP;
+  private readonly limits: ListenerLimits;
+  private readonly decoderOptions: FrameDecoderOptions;
+  /** One decoder for every message: each message is whole, so it ends empty unless a message was bad. */
+  private decoder: FrameDecoder;
+  /** The answer to a plain request beyond maxConcurrentCalls, made once. */
+  private busyHeaders: MsgHdrs | undefined;
   private readonly framedOut: FrameBatch<AnswerFrame>;
   private srv: SrvResponder | undefined;
   /**
@@ -87,11 +106,15 @@ export class NatsListener implements Listener, ReplyTarget {
   private draining: Promise<void> | undefined;
   private closed = false;
 
-  constructor(target: NatsAddress, shared: SharedConnection, nc: NatsConnection, pool: ConnectionPool, dispatcher: Dispatcher, subjects: Subjects, services: readonly ServedService[], callsPerMessage: number) {
+  constructor(target: NatsAddress, shared: SharedConnection, nc: NatsConnection, pool: ConnectionPool, dispatcher: Dispatcher, subjects: Subjects, services: readonly ServedService[], limits: ListenerLimits) {
+    this.limits = limits;
+    // A message is never larger than the NATS server's max_payload: frames need no limit of their own.
+    this.decoderOptions = { maxFrameSize: Number.MAX_SAFE_INTEGER, ...limits.metadata };
+    this.decoder = new FrameDecoder(this.decoderOptions);
     this.framedOut = new FrameBatch<AnswerFrame>({
       send: (reply, _frames, payload) => this.publishFrames(reply, payload),
       write: writeAnswerFrame,
-      maxFrames: callsPerMessage,
+      maxFrames: limits.callsPerMessage,
       maxBytes: () => this.maxPayload(),
     });
     this.instance = target.instance ?? nuid.next();
@@ -109,7 +132,7 @@ export class NatsListener implements Listener, ReplyTarget {
   async start(): Promise<void> {
     const { nc, subjects } = this;
     for (const service of this.services) {
-      this.stats.set(service.name, new ServiceStats());
+      this.stats.set(service.name, new ServiceStats(service.methods));
       const onCall = (_e: unknown, msg: Msg): void => this.onCall(service.name, Subjects.methodOf(msg.subject), msg);
       this.callSubs.push(nc.subscribe(subjects.serviceCalls(service.name), { queue: subjects.queue(service.name), callback: onCall }));
       this.cancelSubs.push(nc.subscribe(subjects.cancel(service.name), { callback: (_e, msg) => this.onCancel(msg) }));
@@ -164,6 +187,11 @@ export class NatsListener implements Listener, ReplyTarget {
     return this.inflight.size;
   }
 
+  /** @internal Callers (inboxes) whose table of calls is kept, for tests. */
+  get callerCount(): number {
+    return this.callerInboxes.length;
+  }
+
   private newId(): number {
     const id = this.nextId;
     this.nextId = id === 0x7fffffff ? 1 : id + 1;
@@ -173,19 +201,29 @@ export class NatsListener implements Listener, ReplyTarget {
   private onCall(service: string, method: string, msg: Msg): void {
     if (!msg.reply || this.closed) return; // a publish without a reply subject has no one to answer
     if (method === FRAMES_TOKEN) return this.onFrames(msg.reply, msg);
+    if (this.inflight.size >= this.limits.maxConcurrentCalls) return this.refuseBusy(service, method, msg.reply);
     const id = this.newId();
     const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined, callerInbox: undefined, callerId: 0, held: undefined };
     this.inflight.set(id, entry);
     this.byReply.set(msg.reply, id);
-    let request;
+    let request: RequestMessage;
     try {
-      request = decodeRequest(id, service, method, msg.headers, msg.data);
+      request = decodeRequest(id, service, method, msg.headers, msg.data, this.limits.metadata);
     } catch (error) {
-      this.reply(id, errorResponse(CODE_NUMBERS.INVALID_ARGUMENT, `the call headers do not parse (${(error as Error).message})`));
+      const refusal = RpcError.is(error) ? error : undecodableCallHeaders((error as Error)?.message ?? String(error));
+      this.reply(id, errorResponse(refusal.codeNumber, refusal.message));
       return;
     }
     const call = this.dispatcher.dispatch(request, this);
     if (this.inflight.get(id) === entry) entry.call = call;
+  }
+
+  /** A plain request beyond maxConcurrentCalls: answered at once, never dispatched. */
+  private refuseBusy(service: string, method: string, reply: string): void {
+    const error = tooManyCallsInFlight(this.limits.maxConcurrentCalls);
+    this.stats.get(service)?.record(method, 0, `${error.code}: ${error.message}`);
+    this.busyHeaders ??= responseHeaders(errorResponse(error.codeNumber, error.message));
+    this.outbound.add({ reply, body: EMPTY, headers: this.busyHeaders });
   }
 
   /**
@@ -195,20 +233,38 @@ export class NatsListener implements Listener, ReplyTarget {
   private onFrames(reply: string, msg: Msg): void {
     const inbox = reply.slice(0, reply.lastIndexOf('.'));
     let caller = this.byCaller.get(inbox);
+    // Every frame is decoded and checked before any call is dispatched: a message with a
+    // violation anywhere in it (or more calls than maxCallsPerMessage) is refused as a whole, and
+    // none of its calls runs, those before the violation included.
     const frames: Frame[] = [];
+    const limit = this.limits.maxCallsPerMessage;
+    let refusal: RpcError | undefined;
+    const decoder = this.decoder;
     try {
-      const decoder = new FrameDecoder({ maxFrameSize: Number.MAX_SAFE_INTEGER });
-      decoder.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length), (frame) => frames.push(frame));
-      if (decoder.pendingBytes > 0) throw errors.protocolError('the message ends inside a frame');
+      decoder.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length), (frame) => {
+        const violation = requestViolation(frame);
+        if (violation !== undefined) refusal = undecodableFrames(violation);
+        else if (frames.push(frame) > limit) refusal = tooManyCallsInMessage(limit);
+        else return;
+        decoder.close(); // nothing after it is parsed
+      });
+      if (refusal === undefined && decoder.pendingBytes > 0) refusal = undecodableFrames('the message ends inside a frame');
     } catch (error) {
-      const e = error as RpcError;
-      this.outbound.add({ reply, body: EMPTY, headers: responseHeaders(errorResponse(CODE_NUMBERS.INVALID_ARGUMENT, `the message of framed calls does not parse: ${e.message}`)) });
+      refusal = undecodableFrames(reasonOf(error));
+    }
+    if (decoder.isClosed || decoder.pendingBytes > 0) this.decoder = new FrameDecoder(this.decoderOptions);
+    if (refusal !== undefined) {
+      this.outbound.add({ reply, body: EMPTY, headers: responseHeaders(errorResponse(refusal.codeNumber, refusal.message)) });
       return;
     }
     const now = Date.now();
     const held = this.holdAnswers ? new HeldAnswers(reply, (to, payload) => this.publishFrames(to, payload), () => this.maxPayload()) : undefined;
+    const maxInFlight = this.limits.maxConcurrentCalls;
     for (const frame of frames) {
-      if (frame.kind !== FrameKind.REQUEST || !frame.id) continue;
+      if (this.inflight.size >= maxInFlight) {
+        this.refuseBusyFrame(reply, frame, held);
+        continue;
+      }
       if (caller === undefined) caller = this.addCaller(inbox);
       const id = this.newId();
       held?.expect();
@@ -225,11 +281,28 @@ export class NatsListener implements Listener, ReplyTarget {
     held?.done();
   }
 
+  /** A framed call beyond maxConcurrentCalls: answered at once, never dispatched. */
+  private refuseBusyFrame(reply: string, frame: Frame, held: HeldAnswers | undefined): void {
+    const error = tooManyCallsInFlight(this.limits.maxConcurrentCalls);
+    this.stats.get(frame.service)?.record(frame.method, 0, `${error.code}: ${error.message}`);
+    const answer = errorAnswer(frame.id, error.codeNumber, error.message);
+    if (held === undefined) return this.framedOut.add(reply, answer);
+    held.expect();
+    held.answer(answer);
+    held.done();
+  }
+
   private maxPayload(): number {
     return this.nc.info?.max_payload ?? Infinity;
   }
 
   private addCaller(inbox: string): CallTable<number, number> {
+    if (this.callerInboxes.length >= this.callerSweepAt) {
+      this.sweepCallers();
+      // Those left have calls in flight (at most maxConcurrentCalls); sweeping again only once as
+      // many more have come keeps this O(1) a caller.
+      this.callerSweepAt = Math.max(MIN_CALLERS_BEFORE_SWEEP, 2 * this.callerInboxes.length);
+    }
     const caller = new CallTable<number, number>();
     this.byCaller.set(inbox, caller);
     this.callerInboxes.push(inbox);
@@ -271,18 +344,38 @@ export class NatsListener implements Listener, ReplyTarget {
       const error = payloadTooLarge(response.body.length, max);
       response = errorResponse(error.codeNumber, error.message);
     }
+    if (response.metadata !== undefined) {
+      // The wire carries strings only: a response with anything else is an error, never a success.
+      const key = nonStringKey(response.metadata);
+      if (key !== undefined) response = this.unanswerable(entry, errors.invalidMetadata('response', key, response.metadata[key]));
+    }
+    // The answer is made before the call is forgotten: forget() may find the listener idle
+    // (ending a drain), and a held answer's done() publishes those of its message.
+    let headers: MsgHdrs | undefined;
+    let answer: AnswerFrame | undefined;
+    try {
+      if (entry.callerInbox === undefined) headers = responseHeaders(response);
+      else answer = fittingAnswer(entry.callerId, response, max);
+    } catch (error) {
+      response = this.unanswerable(entry, errors.unsendableMessage('response', error));
+      if (entry.callerInbox === undefined) headers = responseHeaders(response);
+      else answer = fittingAnswer(entry.callerId, response, max);
+    }
     const failed = response.status === 0 ? undefined : `${codeFromNumber(response.status)}: ${response.message ?? ''}`;
     this.stats.get(entry.service)?.record(entry.method, performance.now() - entry.started, failed);
-    // The answer is queued before the call is forgotten: forget() may find the listener idle
-    // (ending a drain), and a held answer's done() publishes those of its message.
-    if (entry.callerInbox === undefined) {
-      this.outbound.add({ reply: entry.reply, body: response.body, headers: responseHeaders(response) });
-    } else {
-      const answer = fittingAnswer(entry.callerId, response, max);
-      if (entry.held !== undefined) entry.held.answer(answer);
-      else this.framedOut.add(entry.reply, answer);
-    }
+    if (answer === undefined) this.outbound.add({ reply: entry.reply, body: response.body, headers });
+    else if (entry.held !== undefined) entry.held.answer(answer);
+    else this.framedOut.add(entry.reply, answer);
     this.forget(id, entry);
+  }
+
+  /**
+   * The error that goes instead of a response that cannot be sent; logged, as it is a bug.
+   * (@svc's Server checks responses before they get here; this guards any other dispatcher.)
+   */
+  private unanswerable(entry: InFlight, error: RpcError): ResponseMessage {
+    this.dispatcher.logger?.error(`${entry.service}.${entry.method}: ${error.message}`);
+    return errorResponse(error.codeNumber, error.message);
   }
 
   /** Publishes one NATS message of answer frames (see FrameBatch). */
@@ -300,11 +393,24 @@ export class NatsListener implements Listener, ReplyTarget {
     for (const r of batch) {
       try {
         this.nc.publish(r.reply, r.body, { headers: r.headers });
-      } catch {
-        // The connection closed under us: the caller sees connection lost or its deadline.
+      } catch (error) {
+        // The body fitted, but not with its headers (metadata, an error's message): say so.
+        if ((error as NatsError).code === ErrorCode.MaxPayloadExceeded) this.publishTooLarge(r);
+        // Else the connection closed under us: the caller sees connection lost or its deadline.
       }
     }
     this.checkIdle();
+  }
+
+  private publishTooLarge(r: OutboundReply): void {
+    let size = r.body.length;
+    for (const [key, values] of r.headers ?? []) for (const value of values) size += key.length + value.length + 4;
+    const error = payloadTooLarge(size, this.maxPayload());
+    try {
+      this.nc.publish(r.reply, EMPTY, { headers: responseHeaders(errorResponse(error.codeNumber, error.message)) });
+    } catch {
+      // The connection closed under us.
+    }
   }
 
   private forget(id: number, entry: InFlight): void {
@@ -359,3 +465,19 @@ export class NatsListener implements Listener, ReplyTarget {
 
 const EMPTY = new Uint8Array(0);
 const CALLER_SWEEP_MS = 30_000;
+const MIN_CALLERS_BEFORE_SWEEP = 1024;
+
+/** What went wrong, without the 'protocol error: ' the message it goes into says in its own words. */
+function reasonOf(error: unknown): string {
+  return ((error as Error)?.message ?? String(error)).replace(/^protocol error: /, '');
+}
+
+/** Why a frame cannot be a framed call, or undefined when it can. */
+function requestViolation(frame: Frame): string | undefined {
+  if (frame.kind !== FrameKind.REQUEST) return `a frame of kind ${frame.kind} among calls, where only requests (kind 1) may be`;
+  // The answer carries the id back as it came: one that does not fit in 32 bits would come back as another.
+  if (frame.id < 1 || frame.id > 0xffffffff) return `request id ${frame.id} is not between 1 and 2^32 - 1`;
+  if (!frame.service || !frame.method) return 'a request without a service or method name';
+  return undefined;
+}
+

@@ -3,7 +3,7 @@ import type { Registry, ServiceNode } from '@svc/core';
 import { registryUnavailable } from './nats-errors.js';
 import { parseAddress, formatAddress } from './address.js';
 import type { NatsConnectionOptions } from './connection-options.js';
-import { DEFAULT_BUCKET, openBucket, type RegistryRecord } from './registry-record.js';
+import { DEFAULT_BUCKET, openBucket, readRecord, type RegistryRecord } from './registry-record.js';
 import { ConnectionPool, type SharedConnection } from './shared-connection.js';
 
 export interface NatsRegistryOptions extends NatsConnectionOptions {
@@ -184,11 +184,17 @@ class KvRegistry implements NatsRegistry {
       if (this.live.delete(entry.key)) this.changed();
       return;
     }
-    let record: RegistryRecord;
+    let record: RegistryRecord | undefined;
     try {
-      record = entry.json<RegistryRecord>();
+      record = readRecord(entry.json<unknown>());
     } catch {
-      return; // not ours
+      record = undefined;
+    }
+    if (record === undefined) {
+      // Not a record (anyone who may write the bucket may write anything): ignored, and it
+      // replaces what the key held before, as a PUT does.
+      if (this.live.delete(entry.key)) this.changed();
+      return;
     }
     const isNew = !this.live.has(entry.key);
     this.live.set(entry.key, { record, seenAt: Date.now() });

@@ -4,8 +4,9 @@ import { subscribeEvents } from './nats-events.js';
 import { parseAddress, type NatsAddress } from './address.js';
 import type { NatsConnectionOptions } from './connection-options.js';
 import { NatsChannel } from './nats-channel.js';
-import { cannotListen } from './nats-errors.js';
-import { NatsListener } from './nats-listener.js';
+import { cannotListen, invalidOption } from './nats-errors.js';
+import { NatsListener, type ListenerLimits } from './nats-listener.js';
+import { DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type MetadataLimits } from '@svc/core/transport';
 import { RegistryAnnouncer, type AnnounceOptions } from './registry-announcer.js';
 import { servedServices } from './served-services.js';
 import { ConnectionPool } from './shared-connection.js';
@@ -31,6 +32,31 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
    * queue group, so this is also the grain of load balancing. Default 16; 1 sends each call alone.
    */
   callsPerMessage?: number;
+  /**
+   * Calls in flight on one listener (all its services, all callers together) beyond which a new
+   * call is answered RESOURCE_EXHAUSTED without running: NATS has no connection per caller to
+   * limit, so this bounds what a flood of calls can hold. Default 10,000.
+   */
+  maxConcurrentCalls?: number;
+  /**
+   * Framed calls one NATS message may carry; a message with more is refused as a whole
+   * (RESOURCE_EXHAUSTED), none of its calls run. At least the callsPerMessage of the clients.
+   * Default 1,024.
+   */
+  maxCallsPerMessage?: number;
+  /** Metadata entries one call may carry (Svc-Metadata header or frame); beyond: refused. Default core's (DEFAULT_MAX_METADATA_ENTRIES). */
+  maxMetadataEntries?: number;
+  /** Bytes of metadata keys and values one call may carry; beyond: refused. Default core's (DEFAULT_MAX_METADATA_BYTES). */
+  maxMetadataBytes?: number;
+}
+
+export const DEFAULT_MAX_CONCURRENT_CALLS = 10_000;
+export const DEFAULT_MAX_CALLS_PER_MESSAGE = 1024;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isInteger(value) && value >= 1) && value !== Infinity) throw invalidOption(`${name} must be a whole number, 1 or more, not ${value}`);
+  return value;
 }
 
 /** The NATS transport, with its own pool of connections. */
@@ -51,8 +77,18 @@ export interface NatsTransport extends Transport, EventTransport {
 export function nats(options: NatsTransportOptions = {}): NatsTransport {
   const subjects = new Subjects(options.subjectPrefix);
   const callsPerMessage = options.callsPerMessage ?? 16;
-  if (!(callsPerMessage >= 1)) throw new TypeError(`callsPerMessage must be 1 or more, not ${callsPerMessage}`);
-  if (options.writeBatchBytes !== undefined && !(options.writeBatchBytes >= 1)) throw new TypeError(`writeBatchBytes must be 1 or more, not ${options.writeBatchBytes}`);
+  if (!(callsPerMessage >= 1)) throw invalidOption(`callsPerMessage must be 1 or more, not ${callsPerMessage}`);
+  if (options.writeBatchBytes !== undefined && !(options.writeBatchBytes >= 1)) throw invalidOption(`writeBatchBytes must be 1 or more, not ${options.writeBatchBytes}`);
+  const metadata: MetadataLimits = {
+    maxMetadataEntries: positiveInteger('maxMetadataEntries', options.maxMetadataEntries, DEFAULT_MAX_METADATA_ENTRIES),
+    maxMetadataBytes: positiveInteger('maxMetadataBytes', options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES),
+  };
+  const limits: ListenerLimits = {
+    callsPerMessage,
+    maxConcurrentCalls: positiveInteger('maxConcurrentCalls', options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS),
+    maxCallsPerMessage: positiveInteger('maxCallsPerMessage', options.maxCallsPerMessage, DEFAULT_MAX_CALLS_PER_MESSAGE),
+    metadata,
+  };
   const pool = new ConnectionPool(options);
   const target = (address: string): NatsAddress => {
     const parsed = parseAddress(address);
@@ -75,7 +111,7 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
         await pool.release(shared);
         throw cannotListen(address, error);
       }
-      const listener = new NatsListener(where, shared, nc, pool, dispatcher, subjects, services, callsPerMessage);
+      const listener = new NatsListener(where, shared, nc, pool, dispatcher, subjects, services, limits);
       await listener.start();
       if (options.announce) {
         const announcer = new RegistryAnnouncer(nc, listener.address, listener.instance, services, options.announce === true ? {} : options.announce);
@@ -97,10 +133,10 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
       return listener;
     },
     subscribeEvents(address, subscriptions, deliver) {
-      return subscribeEvents(pool, target(address), subjects, subscriptions, deliver);
+      return subscribeEvents(pool, target(address), subjects, subscriptions, deliver, metadata);
     },
     connect(address: string): Channel {
-      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage);
+      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage, metadata);
     },
   };
 }

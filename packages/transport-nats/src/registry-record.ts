@@ -1,4 +1,5 @@
 import type { KV, NatsConnection } from 'nats';
+import { parseAddress } from './address.js';
 
 /** Default KV bucket of the registry. */
 export const DEFAULT_BUCKET = 'svc_registry';
@@ -20,6 +21,31 @@ export interface RegistryRecord {
   ttl: number;
   /** ISO time the instance started serving. */
   started: string;
+}
+
+/**
+ * A record as read from the bucket, or undefined when it is not one: anyone who may write the
+ * bucket can put anything there, and one malformed value must not break lookups of every service
+ * (nor linger unexpired). Tags come back in a map without Object.prototype.
+ */
+export function readRecord(value: unknown): RegistryRecord | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const r = value as Record<string, unknown>;
+  for (const field of ['service', 'version', 'address', 'instance', 'started'] as const) if (typeof r[field] !== 'string') return undefined;
+  if (typeof r.weight !== 'number' || !(r.weight >= 0) || !Number.isFinite(r.weight)) return undefined;
+  if (typeof r.ttl !== 'number' || !(r.ttl > 0) || !Number.isFinite(r.ttl)) return undefined;
+  if (typeof r.tags !== 'object' || r.tags === null || Array.isArray(r.tags)) return undefined;
+  const tags = Object.create(null) as Record<string, string>;
+  for (const [key, tag] of Object.entries(r.tags)) {
+    if (typeof tag !== 'string') return undefined;
+    tags[key] = tag;
+  }
+  try {
+    parseAddress(r.address as string);
+  } catch {
+    return undefined;
+  }
+  return { service: r.service as string, version: r.version as string, address: r.address as string, instance: r.instance as string, tags, weight: r.weight, ttl: r.ttl, started: r.started as string };
 }
 
 export function recordKey(service: string, instance: string): string {

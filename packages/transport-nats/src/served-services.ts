@@ -1,5 +1,6 @@
 import type { Dispatcher } from '@svc/core/transport';
 import { checkToken } from './subjects.js';
+import { servicesUnknown } from './nats-errors.js';
 
 /** A service as a listener serves it: its name, contract version and method names. */
 export interface ServedService {
@@ -33,7 +34,7 @@ export function servedServices(dispatcher: Dispatcher): ServedService[] {
   } else if (d.serviceNames !== undefined) {
     services = d.serviceNames.map((name) => ({ name, version: '0.0.0', description: '', methods: [] }));
   } else {
-    throw new TypeError('the NATS transport subscribes by service name: listen through an @svc Server (its dispatcher lists the services it serves)');
+    throw servicesUnknown();
   }
   for (const s of services) {
     checkToken('service name', s.name);

@@ -1,3 +1,5 @@
+import { invalidSubjectName } from './nats-errors.js';
+
 /**
  * The subject scheme, in one place (docs/transport-nats.md describes it). With the default
  * prefix `svc`:
@@ -83,13 +85,13 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 /** Throws unless `name` is one subject token. */
 export function checkToken(what: string, name: string): void {
   if (!TOKEN.test(name)) {
-    throw new TypeError(`${what} '${name}' cannot travel over NATS: use letters, digits, '-' and '_' only (it becomes a subject token)`);
+    throw invalidSubjectName(what, name, false);
   }
 }
 
 /** Throws unless `name` is one or more subject tokens joined by dots. */
 export function checkTopic(what: string, name: string): void {
   if (name.split('.').some((t) => !TOKEN.test(t))) {
-    throw new TypeError(`${what} '${name}' cannot travel over NATS: use tokens of letters, digits, '-' and '_' joined by '.'`);
+    throw invalidSubjectName(what, name, true);
   }
 }

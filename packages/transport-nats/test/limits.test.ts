@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, Method, Server, Service, silentLogger, staticRegistry } from '@svc/core';
+import { connect } from 'nats';
+import { Client, Method, Server, Service, silentLogger, staticRegistry, type CallContext } from '@svc/core';
 import { nats } from '../src/index.js';
 import { NatsServerProcess } from './nats-server.js';
 
@@ -15,6 +16,11 @@ class Blob {
   @Method()
   async take(args: { data: string }): Promise<number> {
     return args.data.length;
+  }
+  @Method()
+  async tagged(args: { size: number; tag: number }, ctx: CallContext): Promise<string> {
+    ctx.sendMetadata({ tag: 't'.repeat(args.tag) });
+    return 'x'.repeat(args.size);
   }
 }
 
@@ -57,5 +63,21 @@ describe("bodies above the NATS server's max_payload", () => {
     await expect(client.invoke('Blob', 'make', { size: 10_000 })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('max_payload') });
     // The connection survived both.
     expect(await client.invoke('Blob', 'take', { data: 'ok' })).toBe(2);
+  });
+
+  it('answers a plain request whose answer fits only without its headers with RESOURCE_EXHAUSTED, rather than not at all', async () => {
+    const nc = await connect({ servers: natsd.url });
+    try {
+      const fits = await nc.request('svc.rpc.Blob.tagged', JSON.stringify({ size: 1_000, tag: 100 }), { timeout: 2_000 });
+      expect(fits.headers?.get('Svc-Metadata')).toBe(JSON.stringify({ tag: 't'.repeat(100) }));
+      // 3,000 bytes of body and 3,000 of metadata: each fits in 4,096, not both.
+      const reply = await nc.request('svc.rpc.Blob.tagged', JSON.stringify({ size: 3_000, tag: 3_000 }), { timeout: 2_000 });
+      expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('8');
+      expect(reply.headers?.get('Nats-Service-Error')).toContain('max_payload');
+      // Framed, the same answer is refused the same way (its frame is sized with its metadata).
+      await expect(client.invoke('Blob', 'tagged', { size: 3_000, tag: 3_000 })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('max_payload') });
+    } finally {
+      await nc.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 export { Generator, type GeneratorOptions, type GenerateResult, type GeneratedFile, type ServiceOutput, type WriteReport } from './generator.js';
 export { CodegenError, CodegenFailure } from './errors.js';
 export { assignNumbers, signature, type WireChange } from './model/assign-numbers.js';

@@ -221,7 +221,7 @@ describe('the packed packages, installed with npm into a fresh project', () => {
     console.log(`[pack-smoke] ${sizes.join('; ')}\n[pack-smoke] ${timings.join(', ')}`);
   });
 
-  it('packs dist, README and the bin, no tests or build configs, and names real versions for workspace dependencies', async () => {
+  it('packs dist, README, LICENSE and the bin, names the Node it needs, no tests or build configs, and names real versions for workspace dependencies', async () => {
     for (const name of packages) {
       const { dir, files } = packed.get(name)!;
       const installedDir = join(app, 'node_modules/@svc', name); // the tarball, as npm unpacked it
@@ -229,6 +229,8 @@ describe('the packed packages, installed with npm into a fresh project', () => {
       expect(files, name).toContain('package.json');
       expect(files.some((f) => f.startsWith('dist/')), name).toBe(true);
       if (existsSync(join(dir, 'README.md'))) expect(files, name).toContain('README.md');
+      expect(files, name).toContain('LICENSE');
+      expect(manifest.engines, `${name} engines`).toEqual({ node: '>=20.19' });
       const stray = files.filter((f) => /(^|\/)(test|tests|__tests__|node_modules|\.turbo)\/|\.test\.|^tsconfig|^vitest\.config|test-results\.json|\.tsbuildinfo$/.test(f));
       expect(stray, name).toEqual([]);
 

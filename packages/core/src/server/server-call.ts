@@ -67,6 +67,9 @@ export class ServerCall implements Cancellable, DeadlineTarget {
       } catch (error) {
         throw RpcError.is(error) ? error : errors.undecodableBody(request.codec, 'request', error);
       }
+      // The bytes are decoded: let them go. A body is a view of what the transport read (a TCP
+      // chunk, a whole NATS message of several calls), which a slow handler would otherwise keep.
+      request.body = EMPTY;
       if (this.done) return;
       const result = await server.chain(ctx);
       if (this.done) return;

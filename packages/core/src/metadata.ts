@@ -79,7 +79,7 @@ function isWellFormed(s: string): boolean {
  * Checks metadata about to be sent (or handed on) against the rules of `Metadata`; returns its
  * number of entries. Throws an RpcError naming the first bad key, or the cap it exceeds.
  */
-export function checkMetadata(metadata: unknown, what: 'request' | 'response', limits: MetadataLimits): number {
+export function checkMetadata(metadata: unknown, what: 'request' | 'response' | 'event', limits: MetadataLimits): number {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw invalidMetadata(what, undefined, metadata);
   const md = metadata as Record<string, unknown>;
   let entries = 0;

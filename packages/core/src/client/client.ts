@@ -154,7 +154,7 @@ export class Client {
     const address = options.address ?? this.eventAddress;
     if (address === undefined) throw noEventAddress(topic);
     // Topics of the generated schemas go as protobuf (else schema-checked JSON), others as JSON.
-    await publishOn(this.channelFor(address), topic, payload, options, this.codecs);
+    await publishOn(this.channelFor(address), topic, payload, options, this.codecs, this.metadataLimits);
   }
 
   /**

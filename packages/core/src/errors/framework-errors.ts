@@ -117,8 +117,9 @@ export function noEventAddress(topic: string): RpcError {
 // Limits and hostile input: the wire, metadata and the call path (core).
 
 /** Metadata that is not string keys to well-formed string values; `key` undefined: not an object at all. */
-export function invalidMetadata(what: 'request' | 'response' | 'frame', key: string | undefined, value: unknown): RpcError {
-  const code = what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL';
+export function invalidMetadata(what: 'request' | 'response' | 'event' | 'frame', key: string | undefined, value: unknown): RpcError {
+  // The sender's own values (a call's or an event's) are its mistake; a response's are the server's bug.
+  const code = what === 'request' || what === 'event' ? 'INVALID_ARGUMENT' : 'INTERNAL';
   const rule = 'metadata maps string keys to string values';
   if (key === undefined) {
     return new RpcError(code, `${what} metadata must be an object, not ${Array.isArray(value) ? 'an array' : describeValue(value)}; ${rule} (e.g. { tenant: 'acme' })`, { retryable: false });
@@ -140,7 +141,7 @@ function describeValue(value: unknown): string {
   return `${type === 'object' ? 'an' : 'a'} ${type} value${shown}`;
 }
 
-export function metadataTooLarge(what: 'request' | 'response' | 'frame', measure: 'entries' | 'bytes', size: number, limit: number): RpcError {
+export function metadataTooLarge(what: 'request' | 'response' | 'event' | 'frame', measure: 'entries' | 'bytes', size: number, limit: number): RpcError {
   const option = measure === 'entries' ? 'maxMetadataEntries' : 'maxMetadataBytes';
   return new RpcError(
     'RESOURCE_EXHAUSTED',

@@ -1,5 +1,5 @@
 import type { Codec } from '../codec/codec.js';
-import type { Metadata } from '../metadata.js';
+import { checkMetadata, copyMetadata, DEFAULT_METADATA_LIMITS, type Metadata, type MetadataLimits } from '../metadata.js';
 import type { Channel } from '../transport/transport.js';
 import { RpcError } from '../errors/rpc-error.js';
 import { channelCarriesNoEvents, unencodableEvent } from '../errors/framework-errors.js';
@@ -30,7 +30,7 @@ function eventCodecs(codecs: readonly Codec[]): EventCodecs {
  * (protobuf, else schema-checked JSON) and is checked before it leaves: a bad payload is
  * INVALID_ARGUMENT naming the field. Other topics go as plain JSON.
  */
-export async function publishOn(channel: Channel, topic: string, payload: unknown, options: PublishOptions, codecs?: readonly Codec[]): Promise<void> {
+export async function publishOn(channel: Channel, topic: string, payload: unknown, options: PublishOptions, codecs?: readonly Codec[], limits: MetadataLimits = DEFAULT_METADATA_LIMITS): Promise<void> {
   if (!publishesEvents(channel)) throw channelCarriesNoEvents(channel.address);
   const { codec, serializers } = codecs ? eventCodecs(codecs).resolve(topic) : PLAIN_JSON;
   let body: Uint8Array;
@@ -40,6 +40,8 @@ export async function publishOn(channel: Channel, topic: string, payload: unknow
     if (RpcError.is(error)) throw error;
     throw unencodableEvent(topic, error);
   }
-  const metadata = options.metadata === undefined || Object.keys(options.metadata).length === 0 ? undefined : { ...options.metadata };
+  // The same rules as a call's metadata, on every transport: string values, own keys, the caps.
+  const given = options.metadata;
+  const metadata = given === undefined || checkMetadata(given, 'event', limits) === 0 ? undefined : copyMetadata(given);
   await channel.publishEvent({ topic, codec, metadata, body });
 }

@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, checkedFrameBytes, checkMetadata, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
@@ -127,8 +127,8 @@ export class NatsChannel implements Channel, EventChannel {
   /** Publishes an event on `svc.evt.<topic>`; resolves once the NATS server has it. */
   async publishEvent(event: EventMessage): Promise<void> {
     checkEventTopic(event.topic, false);
-    // Subscribers drop an event whose metadata breaks the rules: say so to the publisher instead.
-    if (event.metadata !== undefined) checkMetadata(event.metadata, 'request', this.metadataLimits);
+    // Its metadata was checked by core's publishOn, for every transport (subscribers drop an
+    // event whose metadata breaks the rules, so the publisher is told there instead).
     if (this.closed) throw errors.channelClosed(this.address);
     const shared = this.connection();
     let nc: NatsConnection;

@@ -15,7 +15,7 @@ export type { EventCodec, EventSerializers } from './events/event-codec.js';
 export { staticRegistry, type Registry, type ServiceNode } from './client/registry.js';
 export { roundRobin, randomSelector, type Selector } from './client/selector.js';
 
-export { RpcError, type RpcErrorOptions } from './errors/rpc-error.js';
+export { RpcError, type RpcErrorOptions, type Progress } from './errors/rpc-error.js';
 export { Code, ALL_CODES, CODE_NUMBERS, codeFromNumber, isRetryableCode } from './errors/codes.js';
 
 export { composeFilters, type Filter, type Call, type Next } from './filter/filter.js';
@@ -23,7 +23,7 @@ export type { Metadata } from './metadata.js';
 export type { Codec, MethodSerializers } from './codec/codec.js';
 export { jsonCodec } from './codec/json-codec.js';
 export type { CompressionOptions, CompressionAlgorithm } from './codec/compression.js';
-export type { Transport, Channel, Listener, Dispatcher } from './transport/transport.js';
+export type { Transport, Channel, Listener, Dispatcher, Peer } from './transport/transport.js';
 export { inproc } from './transport/inproc-transport.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export type { int32, uint32, sint32, fixed32, sfixed32, float, double, int64, uint64, sint64, fixed64, sfixed64 } from './scalars.js';

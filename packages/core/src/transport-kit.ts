@@ -3,12 +3,12 @@
  * For transport implementers (@svc/transport-tcp, @svc/transport-nats, ...): the message types,
  * the wire frame and the errors a transport raises. Applications do not need this entry point.
  */
-export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler } from './transport/transport.js';
+export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler, Peer } from './transport/transport.js';
 export { schemeOf, transportFor } from './transport/transport.js';
 export { CallTable } from './transport/call-table.js';
 export { encodeFrame, encodeFrameOf, checkedFrameBytes, writeFrameAt, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from './wire/frame.js';
 export { FrameDecoder, Frame } from './wire/frame-decoder.js';
-export { FrameKind, Compression, encodeHeader, decodeHeader, headerSize, type FrameHeader, type HeaderFields } from './wire/header.js';
+export { FrameKind, Compression, encodeHeader, decodeHeader, headerSize, WireProgress, progressToWire, progressFromWire, retryableToWire, retryableFromWire, type FrameHeader, type HeaderFields } from './wire/header.js';
 export * as errors from './errors/framework-errors.js';
 export { topicMatches, carriesEvents, publishesEvents, type EventMessage, type EventSubscription, type EventSubscriber, type EventDelivery, type EventTransport, type EventChannel } from './events/event-transport.js';
 export type { FrameDecoderOptions } from './wire/frame-decoder.js';

@@ -6,7 +6,7 @@ import { Compressor, decompress, resolveMaxDecompressedSize, type CompressionOpt
 import { composeFilters, type Call, type Filter, type Terminal } from '../filter/filter.js';
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
-import { Compression } from '../wire/header.js';
+import { Compression, progressFromWire, retryableFromWire } from '../wire/header.js';
 import { checkMetadata, metadataLimits, type Metadata, type MetadataLimits } from '../metadata.js';
 import { transportFor, type Channel, type RequestMessage, type ResponseMessage, type Transport } from '../transport/transport.js';
 import type { Registry, ServiceNode } from './registry.js';
@@ -51,7 +51,13 @@ export interface ClientOptions {
   maxMetadataBytes?: number;
 }
 
-export interface CallOptions {
+export interface CallOptions<Res = unknown> {
+  /**
+   * What the call resolves with when it fails (after the fail mode's attempts), instead of the
+   * error: a value of the method's result type, or a function of the error giving one. A caller's
+   * own cancellation still rejects. Required by the 'failsafe' fail mode.
+   */
+  fallback?: Res | ((error: RpcError) => Res | Promise<Res>);
   /** Milliseconds the call may take, end to end. Overrides the client's default; 0 for none. */
   timeout?: number;
   /**
@@ -65,7 +71,7 @@ export interface CallOptions {
    * The CallContext of the handler making this call (or any call): the deadline is the smaller
    * of the two, and cancelling the parent cancels this call.
    */
-  parent?: Pick<Call, 'deadline' | 'signal'>;
+  parent?: Pick<Call, 'deadline' | 'signal'> & { readonly attempt?: number };
   /** Receives the metadata the server sent back (also on errors, which carry it as well). */
   onMetadata?: (metadata: Metadata) => void;
   /** Call this node rather than one from the registry. */
@@ -116,7 +122,7 @@ export class Client {
     this.eventAddress = options.eventAddress;
   }
 
-  invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions): Promise<Res> {
+  invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions<Res>): Promise<Res> {
     const timeoutMs = options?.timeout ?? this.defaultTimeout;
     const now = Date.now();
     let deadline = timeoutMs > 0 ? now + timeoutMs : 0;
@@ -258,7 +264,8 @@ export class Client {
     if (response.violation !== undefined) return sink.fail(response.violation);
     if (response.metadata) call.responseMetadata = response.metadata;
     if (response.status !== 0) {
-      return sink.fail(RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack));
+      const error = RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack, progressFromWire(response.progress), retryableFromWire(response.retryable));
+      return sink.fail(error);
     }
     if (response.compression !== Compression.NONE) {
       decompress(response.compression, response.body, this.maxDecompressedSize).then(

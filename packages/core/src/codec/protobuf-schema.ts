@@ -81,6 +81,10 @@ export interface MethodSchema {
   /** A request that is not an object (e.g. `number`) travels as the field `value` of its message. */
   readonly requestWrapped?: boolean;
   readonly responseWrapped?: boolean;
+  /** `@Method({ idempotent: true })`: safe to run twice, so a client's fail mode may retry or hedge it after it was processed. */
+  readonly idempotent?: boolean;
+  /** `@Method({ timeout })` in ms: the server cuts the handler off then, so a client need not wait longer. */
+  readonly timeout?: number;
 }
 
 /**

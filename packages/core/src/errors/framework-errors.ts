@@ -1,4 +1,4 @@
-import { RpcError } from './rpc-error.js';
+import { RpcError, type Progress } from './rpc-error.js';
 
 /**
  * Every error the framework itself raises is made here, so that each has one stable code and a
@@ -14,15 +14,15 @@ export function frameTooLarge(size: number, max: number): RpcError {
 }
 
 export function sendBufferFull(address: string, waiting: number, limit: number): RpcError {
-  return new RpcError('RESOURCE_EXHAUSTED', `the connection to ${address} has ${waiting} bytes waiting to be sent (limit ${limit}): the server reads slower than calls are made; slow down, add instances, or raise maxSendBuffer`);
+  return new RpcError('RESOURCE_EXHAUSTED', `the connection to ${address} has ${waiting} bytes waiting to be sent (limit ${limit}): the server reads slower than calls are made; slow down, add instances, or raise maxSendBuffer`, { progress: 'not_sent' });
 }
 
 export function noAddress(service: string): RpcError {
-  return new RpcError('UNAVAILABLE', `no address is known for service '${service}'; add it to the client's registry (e.g. staticRegistry({ ${service}: ['127.0.0.1:8972'] })) or start an instance`);
+  return new RpcError('UNAVAILABLE', `no address is known for service '${service}'; add it to the client's registry (e.g. staticRegistry({ ${service}: ['127.0.0.1:8972'] })) or start an instance`, { progress: 'not_sent' });
 }
 
 export function noTransport(address: string, schemes: readonly string[]): RpcError {
-  return new RpcError('INVALID_ARGUMENT', `no transport handles the address '${address}'; configured schemes: ${schemes.join(', ') || 'none'}. Add the transport (e.g. tcp()) to the options or fix the address`);
+  return new RpcError('INVALID_ARGUMENT', `no transport handles the address '${address}'; configured schemes: ${schemes.join(', ') || 'none'}. Add the transport (e.g. tcp()) to the options or fix the address`, { progress: 'not_sent' });
 }
 
 export function connectionLost(address: string, reason: string): RpcError {
@@ -30,19 +30,19 @@ export function connectionLost(address: string, reason: string): RpcError {
 }
 
 export function notConnected(address: string, reason: string): RpcError {
-  return new RpcError('UNAVAILABLE', `cannot reach ${address} (${reason}); the client keeps retrying in the background with backoff`);
+  return new RpcError('UNAVAILABLE', `cannot reach ${address} (${reason}); the client keeps retrying in the background with backoff`, { progress: 'not_sent' });
 }
 
 export function dialTimeout(address: string, ms: number): RpcError {
-  return new RpcError('UNAVAILABLE', `connecting to ${address} took longer than the dial timeout of ${ms} ms; is the server up and the address right?`);
+  return new RpcError('UNAVAILABLE', `connecting to ${address} took longer than the dial timeout of ${ms} ms; is the server up and the address right?`, { progress: 'not_sent' });
 }
 
 export function channelClosed(address: string): RpcError {
-  return new RpcError('UNAVAILABLE', `the client's channel to ${address} was closed; create a new Client to call again`, { retryable: false });
+  return new RpcError('UNAVAILABLE', `the client's channel to ${address} was closed; create a new Client to call again`, { retryable: false, progress: 'not_sent' });
 }
 
 export function serverShuttingDown(): RpcError {
-  return new RpcError('UNAVAILABLE', 'the server is shutting down and takes no new calls; retry on another instance');
+  return new RpcError('UNAVAILABLE', 'the server is shutting down and takes no new calls; retry on another instance', { progress: 'refused' });
 }
 
 export function drainTimedOut(ms: number): RpcError {
@@ -60,15 +60,15 @@ export function cancelledByCaller(reason?: unknown): RpcError {
 }
 
 export function unknownService(service: string, known: readonly string[]): RpcError {
-  return new RpcError('UNIMPLEMENTED', `this server has no service '${service}' (it serves: ${known.join(', ') || 'nothing'}); check the service name or the server it was routed to`);
+  return new RpcError('UNIMPLEMENTED', `this server has no service '${service}' (it serves: ${known.join(', ') || 'nothing'}); check the service name or the server it was routed to`, { progress: 'refused' });
 }
 
 export function unknownMethod(service: string, method: string, known: readonly string[]): RpcError {
-  return new RpcError('UNIMPLEMENTED', `service '${service}' has no method '${method}' (it has: ${known.join(', ') || 'none'}); regenerate the client or deploy the newer server`);
+  return new RpcError('UNIMPLEMENTED', `service '${service}' has no method '${method}' (it has: ${known.join(', ') || 'none'}); regenerate the client or deploy the newer server`, { progress: 'refused' });
 }
 
 export function unsupportedCodec(name: string, supported: readonly string[]): RpcError {
-  return new RpcError('INVALID_ARGUMENT', `codec '${name}' is not supported here (supported: ${supported.join(', ')}); configure the same codecs on client and server`);
+  return new RpcError('INVALID_ARGUMENT', `codec '${name}' is not supported here (supported: ${supported.join(', ')}); configure the same codecs on client and server`, { progress: 'refused' });
 }
 
 export function undecodableBody(codec: string, what: 'request' | 'response', error: unknown): RpcError {
@@ -77,7 +77,7 @@ export function undecodableBody(codec: string, what: 'request' | 'response', err
 
 export function unencodableValue(codec: string, what: 'request' | 'response', error: unknown): RpcError {
   const fix = what === 'request' ? 'send' : 'return';
-  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} cannot be encoded as ${codec} (${(error as Error)?.message ?? String(error)}); ${fix} plain data the codec supports`, { cause: error });
+  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} cannot be encoded as ${codec} (${(error as Error)?.message ?? String(error)}); ${fix} plain data the codec supports`, { cause: error, progress: what === 'request' ? 'not_sent' : 'processed' });
 }
 
 export function corruptCompressedBody(algorithm: string, error: unknown): RpcError {
@@ -116,19 +116,24 @@ export function noEventAddress(topic: string): RpcError {
 
 // Limits and hostile input: the wire, metadata and the call path (core).
 
+/** What the sender's own metadata breaks never left it; what arrives was sent. */
+function unsent(what: 'request' | 'response' | 'event' | 'frame'): Progress {
+  return what === 'request' || what === 'event' ? 'not_sent' : 'processed';
+}
+
 /** Metadata that is not string keys to well-formed string values; `key` undefined: not an object at all. */
 export function invalidMetadata(what: 'request' | 'response' | 'event' | 'frame', key: string | undefined, value: unknown): RpcError {
   // The sender's own values (a call's or an event's) are its mistake; a response's are the server's bug.
   const code = what === 'request' || what === 'event' ? 'INVALID_ARGUMENT' : 'INTERNAL';
   const rule = 'metadata maps string keys to string values';
   if (key === undefined) {
-    return new RpcError(code, `${what} metadata must be an object, not ${Array.isArray(value) ? 'an array' : describeValue(value)}; ${rule} (e.g. { tenant: 'acme' })`, { retryable: false });
+    return new RpcError(code, `${what} metadata must be an object, not ${Array.isArray(value) ? 'an array' : describeValue(value)}; ${rule} (e.g. { tenant: 'acme' })`, { retryable: false, progress: unsent(what) });
   }
   if (typeof value !== 'string') {
-    return new RpcError(code, `${what} metadata key '${key}' has ${describeValue(value)}; ${rule}: convert the value (String(value), JSON.stringify(value)) or leave the key out`, { retryable: false });
+    return new RpcError(code, `${what} metadata key '${key}' has ${describeValue(value)}; ${rule}: convert the value (String(value), JSON.stringify(value)) or leave the key out`, { retryable: false, progress: unsent(what) });
   }
   const where = LONE_SURROGATE.test(key) ? 'key' : 'value';
-  return new RpcError(code, `${what} metadata key '${key}' has a lone surrogate in its ${where}, which UTF-8 cannot carry (it would arrive as U+FFFD); send well-formed Unicode`, { retryable: false });
+  return new RpcError(code, `${what} metadata key '${key}' has a lone surrogate in its ${where}, which UTF-8 cannot carry (it would arrive as U+FFFD); send well-formed Unicode`, { retryable: false, progress: unsent(what) });
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -146,7 +151,7 @@ export function metadataTooLarge(what: 'request' | 'response' | 'event' | 'frame
   return new RpcError(
     'RESOURCE_EXHAUSTED',
     `the ${what} metadata has ${size} ${measure === 'entries' ? 'entries' : 'bytes of keys and values'}, more than ${option} (${limit}); send less metadata (large data belongs in the body), or raise ${option} on both sides`,
-    { retryable: false },
+    { retryable: false, progress: unsent(what) },
   );
 }
 
@@ -173,11 +178,11 @@ export function addressInUse(address: string): RpcError {
 // Limits and hostile input: TCP connections.
 
 export function tooManyConnections(limit: number): RpcError {
-  return new RpcError('RESOURCE_EXHAUSTED', `the server already has ${limit} connections (maxConnections), so it refused this one before any call on it ran; retry later or on another instance, or raise maxConnections`);
+  return new RpcError('RESOURCE_EXHAUSTED', `the server already has ${limit} connections (maxConnections), so it refused this one before any call on it ran; retry later or on another instance, or raise maxConnections`, { progress: 'refused' });
 }
 
 export function tooManyConcurrentCalls(limit: number): RpcError {
-  return new RpcError('RESOURCE_EXHAUSTED', `this connection already has ${limit} calls in flight (maxConcurrentCalls), so the server refused this call and did not run it; wait for answers before sending more, or raise maxConcurrentCalls on the server`);
+  return new RpcError('RESOURCE_EXHAUSTED', `this connection already has ${limit} calls in flight (maxConcurrentCalls), so the server refused this call and did not run it; wait for answers before sending more, or raise maxConcurrentCalls on the server`, { progress: 'refused' });
 }
 
 export function frameTimedOut(ms: number, received: number): RpcError {
@@ -193,7 +198,7 @@ export function connectionStalled(address: string, ms: number, waiting: number):
 }
 
 export function closedForShutdown(): RpcError {
-  return new RpcError('UNAVAILABLE', 'the server is shutting down and closed this connection before the call reached it, so the call did not run; retry it, on another instance if there is one');
+  return new RpcError('UNAVAILABLE', 'the server is shutting down and closed this connection before the call reached it, so the call did not run; retry it, on another instance if there is one', { progress: 'refused' });
 }
 
 export function invalidAddress(address: string, problem: string): RpcError {
@@ -205,9 +210,9 @@ export function invalidTransportOption(problem: string): RpcError {
 }
 
 export function unsendableMessage(what: 'request' | 'response', error: unknown): RpcError {
-  if (error instanceof RpcError) return new RpcError(error.code, `the ${what} could not be sent: ${error.message}`, { cause: error, retryable: error.retryable });
+  if (error instanceof RpcError) return new RpcError(error.code, `the ${what} could not be sent: ${error.message}`, { cause: error, retryable: error.retryable, progress: what === 'request' ? 'not_sent' : 'processed' });
   const fix = what === 'request' ? 'pass metadata and fields the wire can carry' : 'this is a bug in the server or a filter; return values and metadata the wire can carry';
-  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} could not be written to the wire (${(error as Error)?.message ?? String(error)}); ${fix}`, { cause: error });
+  return new RpcError(what === 'request' ? 'INVALID_ARGUMENT' : 'INTERNAL', `the ${what} could not be written to the wire (${(error as Error)?.message ?? String(error)}); ${fix}`, { cause: error, progress: what === 'request' ? 'not_sent' : 'processed' });
 }
 
 // Limits and hostile input: codecs (protobuf wire, schema JSON).

@@ -10,7 +10,20 @@ export interface RpcErrorOptions {
   cause?: unknown;
   /** Overrides the default of the code (UNAVAILABLE, RESOURCE_EXHAUSTED and ABORTED retry). */
   retryable?: boolean;
+  /** How far the call got before it failed. Default 'processed': a handler may have run. */
+  progress?: Progress;
 }
+
+/**
+ * How far a failed call got, which decides whether it is safe to try again:
+ * - `not_sent`: it never left this process (no address, not connected, send buffer full, an open
+ *   circuit); trying again costs the server nothing.
+ * - `refused`: it reached the server, but no handler ran (shutting down, too many calls, unknown
+ *   method, refused by a filter before the handler); any method may be tried again.
+ * - `processed`: a handler may have run (its own error, a connection lost after the request was
+ *   written); only an idempotent method may be tried again.
+ */
+export type Progress = 'not_sent' | 'refused' | 'processed';
 
 /**
  * The one error type of @svc. Handlers throw it, filters throw it, the client rebuilds it from
@@ -23,6 +36,8 @@ export class RpcError extends Error {
   readonly details: unknown;
   readonly metadata: Metadata | undefined;
   readonly retryable: boolean;
+  /** How far the call got (see Progress); what a client's fail mode reads to decide on a retry. */
+  readonly progress: Progress;
   /** The server's stack, when the server sends it. */
   remoteStack: string | undefined;
 
@@ -33,7 +48,20 @@ export class RpcError extends Error {
     this.details = options.details;
     this.metadata = options.metadata;
     this.retryable = options.retryable ?? isRetryableCode(code);
+    this.progress = options.progress ?? 'processed';
     this.remoteStack = undefined;
+  }
+
+  /**
+   * The same error with another progress (a transport that knows how far the call got). Keeps
+   * everything else, the stack included.
+   */
+  withProgress(progress: Progress): RpcError {
+    if (progress === this.progress) return this;
+    const copy = Object.create(RpcError.prototype) as RpcError;
+    Object.defineProperties(copy, Object.getOwnPropertyDescriptors(this));
+    (copy as { progress: Progress }).progress = progress;
+    return copy;
   }
 
   /** The number that travels on the wire. */
@@ -45,8 +73,11 @@ export class RpcError extends Error {
     return value instanceof RpcError && (code === undefined || value.code === code);
   }
 
-  /** Rebuilds the error a peer sent. */
-  static fromWire(status: number, message: string, details: string | undefined, metadata: Metadata | undefined, stack?: string): RpcError {
+  /**
+   * Rebuilds the error a peer sent. `progress` and `retryable` are as the peer said (absent:
+   * 'processed' and the code's default), so an old peer's errors are never retried unsafely.
+   */
+  static fromWire(status: number, message: string, details: string | undefined, metadata: Metadata | undefined, stack?: string, progress?: Progress, retryable?: boolean): RpcError {
     let parsed: unknown;
     if (details) {
       try {
@@ -55,7 +86,7 @@ export class RpcError extends Error {
         parsed = details;
       }
     }
-    const error = new RpcError(codeFromNumber(status), message, { details: parsed, metadata });
+    const error = new RpcError(codeFromNumber(status), message, { details: parsed, metadata, progress, retryable });
     if (stack) error.remoteStack = stack;
     return error;
   }

@@ -26,17 +26,17 @@ export type Next = () => Promise<unknown>;
  * The one filter shape, for clients and servers alike: do something around `next()`, or throw an
  * RpcError instead of calling it. Filters are composed once when the client or server starts.
  */
-export type Filter = (call: Call, next: Next) => Promise<unknown>;
+export type Filter<C extends Call = Call> = (call: C, next: Next) => Promise<unknown>;
 
-export type Terminal = (call: Call) => Promise<unknown>;
+export type Terminal<C extends Call = Call> = (call: C) => Promise<unknown>;
 
 /** Builds the chain once; per call it costs one closure per filter and nothing with no filters. */
-export function composeFilters(filters: readonly Filter[], terminal: Terminal): Terminal {
-  let chain: Terminal = terminal;
+export function composeFilters<C extends Call = Call>(filters: readonly Filter<C>[], terminal: Terminal<C>): Terminal<C> {
+  let chain: Terminal<C> = terminal;
   for (let i = filters.length - 1; i >= 0; i--) {
     const filter = filters[i]!;
     const rest = chain;
-    chain = (call) => {
+    chain = (call: C) => {
       let called = false;
       return filter(call, () => {
         if (called) return Promise.reject(nextCalledTwice());

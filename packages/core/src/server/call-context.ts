@@ -28,6 +28,8 @@ export class CallContext implements Call {
   readonly deadline: number;
   /** Metadata to send back with the response (see sendMetadata; checked again before it is sent). */
   responseMetadata: Metadata | undefined = undefined;
+  /** @internal Set when the handler is invoked: what the server answers as progress. */
+  handlerStarted = false;
   private controller: AbortController | undefined = undefined;
   private abortReason: RpcError | undefined = undefined;
 

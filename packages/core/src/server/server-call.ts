@@ -1,6 +1,6 @@
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
-import { Compression } from '../wire/header.js';
+import { Compression, retryableToWire, WireProgress } from '../wire/header.js';
 import { decompress } from '../codec/compression.js';
 import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
 import type { Cancellable, ReplyTarget, RequestMessage, ResponseMessage } from '../transport/transport.js';
@@ -123,6 +123,10 @@ export class ServerCall implements Cancellable, DeadlineTarget {
       message: rpc.message,
       details,
       stack: this.server.exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined,
+      // Whatever the error says of itself (a handler may rethrow a downstream call's refusal),
+      // only whether this handler started decides: a handler that ran was processed.
+      progress: this.ctx?.handlerStarted === true ? WireProgress.PROCESSED : WireProgress.REFUSED,
+      retryable: retryableToWire(rpc),
       metadata,
       codec: this.request.codec,
       compression: Compression.NONE,

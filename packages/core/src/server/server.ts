@@ -94,6 +94,8 @@ export class Server implements Dispatcher {
     // Not `async`: a handler's own promise is passed on as it is, one promise and hop fewer per call.
     const handler: Terminal = (call) => {
       const ctx = call as CallContext;
+      // From here a failure means `processed`: the handler may have done its work (see Progress).
+      ctx.handlerStarted = true;
       try {
         return Promise.resolve(ctx.entry.invoke(ctx.request, ctx));
       } catch (error) {

@@ -2,6 +2,7 @@ import type { Metadata } from '../metadata.js';
 import type { Compression } from '../wire/header.js';
 import type { RpcError } from '../errors/rpc-error.js';
 import type { Logger } from '../logger.js';
+import type { ServiceDefinition } from '../decorators/service-definition.js';
 
 /**
  * The seam between core and the ways bytes travel. Core encodes values into bodies and handles
@@ -33,6 +34,8 @@ export interface RequestMessage {
   deadline: number;
   metadata: Metadata | undefined;
   body: Uint8Array;
+  /** Who sent it, as the transport knows it; one object per connection, shared by its calls. */
+  peer?: Peer | undefined;
   /**
    * Set by a transport when the request is well-formed but breaks one of its limits (metadata
    * over the caps, nothing of which was kept): the server answers with this error and the
@@ -41,12 +44,24 @@ export interface RequestMessage {
   violation?: RpcError | undefined;
 }
 
+/** The far end of a call, as a server sees it (CallContext.peer). */
+export interface Peer {
+  /** The transport's scheme: 'tcp', 'tls', 'unix', 'nats', 'inproc'. */
+  readonly transport: string;
+  /** Where the call came from: 'tcp://10.0.0.7:53122', a NATS client's inbox, an inproc address. */
+  readonly address: string;
+}
+
 export interface ResponseMessage {
   /** 0 for success, else the status code number (see Code / CODE_NUMBERS). */
   status: number;
   message?: string | undefined;
   details?: string | undefined;
   stack?: string | undefined;
+  /** On errors: how far the call got, as WireProgress (0 or absent: processed, the safe reading). */
+  progress?: number | undefined;
+  /** On errors: 1 retryable, 2 not; 0 or absent: the code's default. */
+  retryable?: number | undefined;
   metadata: Metadata | undefined;
   codec: string;
   compression: Compression;
@@ -87,6 +102,8 @@ export interface Dispatcher {
   dispatch(request: RequestMessage, replyTo: ReplyTarget): Cancellable;
   /** Where a transport tells the operator what it had to adapt to (the Server's logger). */
   readonly logger?: Logger;
+  /** The services it serves (names, versions, methods), for transports that announce them. */
+  readonly serviceDefinitions?: readonly ServiceDefinition[];
 }
 
 export interface Listener {

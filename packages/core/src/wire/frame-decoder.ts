@@ -1,6 +1,6 @@
 import { type Compression, type FrameKind, type FrameHeader, readHeader } from './header.js';
 import { metadataLimits, type Metadata, type MetadataLimits } from '../metadata.js';
-import type { RequestMessage, ResponseMessage } from '../transport/transport.js';
+import type { Peer, RequestMessage, ResponseMessage } from '../transport/transport.js';
 import type { RpcError } from '../errors/rpc-error.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAGIC_0, MAGIC_1, PREFIX_BYTES, WIRE_VERSION } from './frame.js';
 import { protocolError } from '../errors/framework-errors.js';
@@ -25,9 +25,13 @@ export class Frame implements FrameHeader, RequestMessage, ResponseMessage {
   message: string | undefined = undefined;
   details: string | undefined = undefined;
   stack: string | undefined = undefined;
+  progress = 0;
+  retryable = 0;
   body: Uint8Array = EMPTY;
   /** Absolute deadline, set by the receiver from timeoutMs (RequestMessage). */
   deadline = 0;
+  /** Who sent it (RequestMessage), set by the transport that received it. */
+  peer: Peer | undefined = undefined;
   /** A limit the well-formed frame breaks (metadata over the caps): core answers with it. */
   violation: RpcError | undefined = undefined;
 }

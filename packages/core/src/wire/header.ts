@@ -1,5 +1,6 @@
 import { createMetadata, DEFAULT_METADATA_LIMITS, type Metadata, type MetadataLimits } from '../metadata.js';
-import { RpcError } from '../errors/rpc-error.js';
+import { RpcError, type Progress } from '../errors/rpc-error.js';
+import { isRetryableCode } from '../errors/codes.js';
 import { invalidMetadata, metadataTooLarge, protocolError, unencodableId } from '../errors/framework-errors.js';
 
 /**
@@ -40,6 +41,31 @@ export interface HeaderFields {
   details?: string | undefined;
   /** The server's stack trace, only when the server opts in. */
   stack?: string | undefined;
+  /** On error responses: how far the call got (WireProgress); 0 or absent: processed. */
+  progress?: number | undefined;
+  /** On error responses: 1 retryable, 2 not retryable; 0 or absent: the code's default. */
+  retryable?: number | undefined;
+}
+
+/** RpcError.progress on the wire (header field 13). Absent means processed: never retried unsafely. */
+export const WireProgress = { PROCESSED: 0, REFUSED: 1, NOT_SENT: 2 } as const;
+
+export function progressToWire(progress: Progress): number {
+  return progress === 'refused' ? WireProgress.REFUSED : progress === 'not_sent' ? WireProgress.NOT_SENT : WireProgress.PROCESSED;
+}
+
+/** Numbers this version does not know read as processed, the safe reading. */
+export function progressFromWire(n: number | undefined): Progress {
+  return n === WireProgress.REFUSED ? 'refused' : n === WireProgress.NOT_SENT ? 'not_sent' : 'processed';
+}
+
+/** RpcError.retryable on the wire (field 14): sent only when it differs from the code's default. */
+export function retryableToWire(error: RpcError): number {
+  return error.retryable === isRetryableCode(error.code) ? 0 : error.retryable ? 1 : 2;
+}
+
+export function retryableFromWire(n: number | undefined): boolean | undefined {
+  return n === 1 ? true : n === 2 ? false : undefined;
 }
 
 export interface FrameHeader extends HeaderFields {
@@ -67,6 +93,8 @@ const T_STATUS = 0x48;
 const T_MESSAGE = 0x52;
 const T_DETAILS = 0x5a;
 const T_STACK = 0x62;
+const T_PROGRESS = 0x68;
+const T_RETRYABLE = 0x70;
 const T_ENTRY_KEY = 0x0a;
 const T_ENTRY_VALUE = 0x12;
 
@@ -112,6 +140,8 @@ export function headerSize(id: number, h: HeaderFields, timeoutMs: number): numb
   }
   if (h.status) n += 1 + varintSize(h.status);
   n += stringField(h.message) + stringField(h.details) + stringField(h.stack);
+  if (h.progress) n += 1 + varintSize(h.progress);
+  if (h.retryable) n += 1 + varintSize(h.retryable);
   return n;
 }
 
@@ -177,6 +207,14 @@ export function writeHeader(buf: Buffer, pos: number, kind: FrameKind, id: numbe
   if (h.message) pos = writeString(buf, pos, T_MESSAGE, h.message);
   if (h.details) pos = writeString(buf, pos, T_DETAILS, h.details);
   if (h.stack) pos = writeString(buf, pos, T_STACK, h.stack);
+  if (h.progress) {
+    buf[pos++] = T_PROGRESS;
+    pos = writeVarint(buf, pos, h.progress);
+  }
+  if (h.retryable) {
+    buf[pos++] = T_RETRYABLE;
+    pos = writeVarint(buf, pos, h.retryable);
+  }
   return pos;
 }
 
@@ -377,6 +415,8 @@ function readFields<H extends FrameHeader>(buf: Buffer, start: number, end: numb
       case T_MESSAGE: h.message = r.string(); break;
       case T_DETAILS: h.details = r.string(); break;
       case T_STACK: h.stack = r.string(); break;
+      case T_PROGRESS: h.progress = r.varint(); break;
+      case T_RETRYABLE: h.retryable = r.varint(); break;
       default: r.skip(tag & 7); // unknown fields from newer peers are skipped
     }
   }

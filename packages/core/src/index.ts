@@ -32,3 +32,7 @@ export { protobufCodec, type ProtobufCodecOptions } from './codec/protobuf-codec
 export { schemaJsonCodec, schemaCodecs } from './codec/protobuf-json-codec.js';
 export { toProtobufJson } from './codec/protobuf-reflection.js';
 export type { InprocOptions } from './transport/inproc-transport.js';
+export type { FailMode, FailPolicy, BackoffOptions, MethodPolicy, ServicePolicy } from './client/fail-policy.js';
+export type { RetryBudgetOptions } from './client/retry-budget.js';
+export { ATTEMPT_METADATA_KEY, type AttemptCall } from './client/attempt.js';
+export { PUSHBACK_METADATA_KEY } from './client/attempt-runner.js';

@@ -1,9 +1,15 @@
-import type { Codec, MethodSerializers } from '../codec/codec.js';
+import type { Codec } from '../codec/codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
 import { schemaCodecs } from '../codec/protobuf-json-codec.js';
-import type { ServiceSchema } from '../codec/protobuf-schema.js';
+import type { MethodSchema, ServiceSchema } from '../codec/protobuf-schema.js';
 import { Compressor, decompress, resolveMaxDecompressedSize, type CompressionOptions } from '../codec/compression.js';
 import { composeFilters, type Call, type Filter, type Terminal } from '../filter/filter.js';
+import type { Attempt, AttemptCall } from './attempt.js';
+import { AttemptRunner, type AttemptTransport } from './attempt-runner.js';
+import { resolvePolicy, withoutRetries, type FailMode, type FailPolicy, type ResolvedPolicy, type ServicePolicy } from './fail-policy.js';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import { LatencyWindow } from './latency-window.js';
+import type { MethodState } from './method-state.js';
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
 import { Compression, progressFromWire, retryableFromWire } from '../wire/header.js';
@@ -11,9 +17,8 @@ import { checkMetadata, metadataLimits, type Metadata, type MetadataLimits } fro
 import { transportFor, type Channel, type RequestMessage, type ResponseMessage, type Transport } from '../transport/transport.js';
 import type { Registry, ServiceNode } from './registry.js';
 import { roundRobin, type Selector } from './selector.js';
-import { ClientCall } from './client-call.js';
+import { ClientCall, type CallSink, type Transmission } from './client-call.js';
 import { publishOn, type PublishOptions } from '../events/publish.js';
-import { noEventAddress } from '../errors/framework-errors.js';
 
 export interface ClientOptions {
   /** One transport or several; each address goes to the transport of its scheme. */
@@ -22,8 +27,26 @@ export interface ClientOptions {
   registry: Registry;
   /** How one node is picked among several. Default round robin. */
   selector?: Selector;
-  /** Client filters, outermost first, composed once. */
+  /**
+   * Call filters, outermost first, composed once: each runs once per logical call, around all of
+   * its attempts (auth metadata, the call's span, logging). May replace `call.request`.
+   */
   filters?: readonly Filter[];
+  /**
+   * Attempt filters, outermost first: each runs once per attempt, knowing its node (a node's
+   * circuit breaker, an attempt span, per-node metrics). Throw an RpcError with progress
+   * 'not_sent' to skip the node: the call goes on to another at no cost.
+   */
+  attemptFilters?: readonly Filter<AttemptCall>[];
+  /** What a failed call does (docs/fail-modes.md). Default 'failfast'. */
+  failMode?: FailMode | FailPolicy;
+  /** Settings per service, and per method within (`methods`), over failMode and the schemas. */
+  services?: Readonly<Record<string, ServicePolicy>>;
+  /**
+   * The retry budget of each service (gRPC's retry throttling): retries and hedges stop while
+   * more than half of it is spent. Default { maxTokens: 10, tokenRatio: 0.1 }; false: no budget.
+   */
+  retryBudget?: RetryBudgetOptions | false;
   /**
    * The schemas svc-gen generated (`import { schemas } from './generated/index.js'`): calls to
    * those services travel as protobuf and are checked against their types. Others go as JSON.
@@ -76,35 +99,34 @@ export interface CallOptions<Res = unknown> {
   onMetadata?: (metadata: Metadata) => void;
   /** Call this node rather than one from the registry. */
   address?: string;
-}
-
-/** Where the transport step reports: the call itself, or the promise of a filter's next(). */
-interface CallSink {
-  succeed(value: unknown): void;
-  fail(error: RpcError): void;
+  /** This call's fail mode, over the client's and the method's. */
+  failMode?: FailMode | FailPolicy;
+  /** Whether this call may run twice (overrides the method's `idempotent`). */
+  idempotent?: boolean;
 }
 
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 
-interface Resolved {
-  readonly codec: string;
-  readonly serializers: MethodSerializers;
-}
-
 /** Calls services: `invoke(service, method, request, options)`; generated clients wrap it with types. */
-export class Client {
+export class Client implements AttemptTransport {
+  readonly selector: Selector;
+  readonly attemptChain: Terminal<Attempt> | undefined;
   private readonly transports: readonly Transport[];
   private readonly registry: Registry;
-  private readonly selector: Selector;
   private readonly codecs: readonly Codec[];
   private readonly compressor: Compressor;
   private readonly defaultTimeout: number;
   private readonly maxDecompressedSize: number;
   private readonly metadataLimits: MetadataLimits;
-  private readonly chain: Terminal;
+  private readonly chain: Terminal<ClientCall>;
   private readonly hasFilters: boolean;
+  private readonly failMode: FailMode | FailPolicy | undefined;
+  private readonly servicePolicies: Readonly<Record<string, ServicePolicy>>;
+  private readonly budgetOptions: RetryBudgetOptions | false;
+  private readonly budgets = new Map<string, RetryBudget>();
+  private readonly methodSchemas = new Map<string, Map<string, MethodSchema>>();
   private readonly channels = new Map<string, Channel>();
-  private readonly resolved = new Map<string, Map<string, Resolved>>();
+  private readonly methods = new Map<string, Map<string, MethodState>>();
   private readonly eventAddress: string | undefined;
   private closed = false;
 
@@ -113,30 +135,57 @@ export class Client {
     this.registry = options.registry;
     this.selector = options.selector ?? roundRobin();
     this.codecs = [...(options.schemas ? schemaCodecs(options.schemas) : []), ...(options.codecs ?? []), jsonCodec()];
+    for (const schema of options.schemas ?? []) this.methodSchemas.set(schema.service, new Map(schema.methods.map((m) => [m.name, m])));
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
     this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
     this.metadataLimits = metadataLimits(options);
+    this.failMode = options.failMode;
+    this.servicePolicies = options.services ?? {};
+    this.budgetOptions = options.retryBudget ?? {};
     this.hasFilters = (options.filters?.length ?? 0) > 0;
-    this.chain = composeFilters(options.filters ?? [], (call) => new Promise((resolve, reject) => this.send(call as ClientCall, { succeed: resolve, fail: reject })));
+    this.chain = composeFilters<ClientCall>((options.filters ?? []) as readonly Filter<ClientCall>[], (call) =>
+      new Promise((resolve, reject) => {
+        const sink: CallSink = { succeed: resolve, fail: reject };
+        call.terminal = sink;
+        this.start(call, sink);
+      }),
+    );
+    this.attemptChain =
+      (options.attemptFilters?.length ?? 0) > 0
+        ? composeFilters<Attempt>(options.attemptFilters as readonly Filter<Attempt>[], (attempt) =>
+            new Promise((resolve, reject) => {
+              const sink: CallSink = { succeed: resolve, fail: reject };
+              attempt.terminal = sink;
+              this.transmit(attempt.call as ClientCall, attempt, sink);
+            }),
+          )
+        : undefined;
     this.eventAddress = options.eventAddress;
   }
 
   invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions<Res>): Promise<Res> {
-    const timeoutMs = options?.timeout ?? this.defaultTimeout;
+    const state = this.stateOf(service, method);
+    let policy = state.policy;
+    if (options !== undefined && (options.failMode !== undefined || options.idempotent !== undefined)) policy = this.callPolicy(service, method, options);
+    const parent = options?.parent;
+    // ChainStop: a handler serving a retry or a hedge does not multiply it downstream.
+    if (parent?.attempt !== undefined && parent.attempt > 1) policy = withoutRetries(policy);
+    const timeoutMs = options?.timeout ?? (policy.timeout || this.defaultTimeout);
     const now = Date.now();
     let deadline = timeoutMs > 0 ? now + timeoutMs : 0;
-    const parent = options?.parent;
     if (parent !== undefined && parent.deadline !== 0 && (deadline === 0 || parent.deadline < deadline)) deadline = parent.deadline;
     // Filters may add metadata: they get a copy. Without filters nothing writes to it. What is not
-    // an object is passed on as it is, for sendTo to refuse.
+    // an object is passed on as it is, for transmit to refuse.
     const given = options?.metadata;
     const metadata = given == null ? (this.hasFilters ? {} : NO_METADATA) : this.hasFilters && typeof given === 'object' && !Array.isArray(given) ? { ...given } : given;
-    const call = new ClientCall(service, method, request, metadata, deadline, options?.address, now);
+    const call = new ClientCall(service, method, request, metadata, deadline, options?.address, now, state, policy);
+    if (options?.fallback !== undefined) call.fallback = { value: options.fallback };
     if (options?.onMetadata) call.onMetadata = options.onMetadata;
     return new Promise<Res>((resolve, reject) => {
       call.bind(resolve as (value: unknown) => void, reject);
       if (this.closed) return call.fail(errors.channelClosed(options?.address ?? service));
+      if (policy.mode === 'failsafe' && call.fallback === undefined) return call.fail(errors.failsafeWithoutFallback(service, method));
       if (deadline !== 0) call.startTimer();
       if (options?.signal !== undefined) call.follow(options.signal);
       if (parent !== undefined) call.follow(parent.signal);
@@ -147,7 +196,7 @@ export class Client {
           (error: unknown) => call.fail(RpcError.from(error)),
         );
       } else {
-        this.send(call, call);
+        this.start(call, call);
       }
     });
   }
@@ -158,7 +207,7 @@ export class Client {
    */
   async publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<void> {
     const address = options.address ?? this.eventAddress;
-    if (address === undefined) throw noEventAddress(topic);
+    if (address === undefined) throw errors.noEventAddress(topic);
     // Topics of the generated schemas go as protobuf (else schema-checked JSON), others as JSON.
     await publishOn(this.channelFor(address), topic, payload, options, this.codecs, this.metadataLimits);
   }
@@ -175,12 +224,13 @@ export class Client {
   }
 
   /**
-   * The transport step, at the end of the filter chain: one attempt on one node. It reports to
-   * `sink` (the call itself when there are no filters, so a call costs one promise), and stays
-   * synchronous up to the socket unless compression or the registry need to wait.
+   * The step after the call filters: encodes the request once for all attempts, then either sends
+   * the call itself (failfast, no attempt filters, a selector that does not learn: one promise
+   * per call, no attempt object) or hands it to the fail mode's runner. Synchronous up to the
+   * socket unless compression or the registry need to wait.
    */
-  private send(call: ClientCall, sink: CallSink): void {
-    const { codec, serializers } = this.resolve(call.service, call.method);
+  private start(call: ClientCall, sink: CallSink): void {
+    const { codec, serializers } = call.state;
     let body: Uint8Array;
     try {
       body = serializers.encodeRequest(call.request);
@@ -190,46 +240,79 @@ export class Client {
     }
     if (this.compressor.wants(body)) {
       this.compressor.compress(body).then(
-        (compressed) => this.route(call, sink, codec, serializers, compressed, this.compressor.flag),
+        (compressed) => {
+          call.body = compressed;
+          call.compression = this.compressor.flag;
+          this.dispatch(call, sink);
+        },
         (error: unknown) => sink.fail(RpcError.from(error)),
       );
     } else {
-      this.route(call, sink, codec, serializers, body, Compression.NONE);
+      call.body = body;
+      this.dispatch(call, sink);
     }
   }
 
-  /** Picks the node (asking the registry unless the call names an address), then sends. */
-  private route(call: ClientCall, sink: CallSink, codec: string, serializers: MethodSerializers, body: Uint8Array, compression: Compression): void {
-    if (call.address !== undefined) return this.sendTo(call, sink, codec, serializers, body, compression, call.address);
+  private dispatch(call: ClientCall, sink: CallSink): void {
+    if (call.policy.retries || this.attemptChain !== undefined || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
+    if (call.address !== undefined) return this.sendDirect(call, sink, call.address);
     let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
     try {
       found = this.registry.lookup(call.service);
     } catch (error) {
       return sink.fail(RpcError.from(error));
     }
-    if (Array.isArray(found)) return this.sendTo(call, sink, codec, serializers, body, compression, this.pick(call, found));
+    if (Array.isArray(found)) return this.sendDirect(call, sink, this.pick(call, found));
     (found as Promise<readonly ServiceNode[]>).then(
-      (nodes) => this.sendTo(call, sink, codec, serializers, body, compression, this.pick(call, nodes)),
+      (nodes) => this.sendDirect(call, sink, this.pick(call, nodes)),
       (error: unknown) => sink.fail(RpcError.from(error)),
     );
   }
 
   private pick(call: ClientCall, nodes: readonly ServiceNode[]): string | RpcError {
     if (nodes.length === 0) return errors.noAddress(call.service);
-    return nodes.length === 1 ? nodes[0]!.address : this.selector.select(nodes, call).address;
+    return nodes.length === 1 ? nodes[0]!.address : this.selector.select(nodes, call, NONE_TRIED).address;
   }
 
-  private sendTo(call: ClientCall, sink: CallSink, codec: string, serializers: MethodSerializers, body: Uint8Array, compression: Compression, address: string | RpcError): void {
+  /** The call as its own only attempt. */
+  private sendDirect(call: ClientCall, sink: CallSink, address: string | RpcError): void {
     if (typeof address !== 'string') return sink.fail(address);
-    if (call.settled || call.abortReason) return sink.fail(call.abortReason ?? errors.cancelledByCaller());
+    this.send(call, call, sink, address);
+  }
+
+  /**
+   * A transmission failed. When the call was its own only attempt and the failure never reached
+   * a handler, a runner takes over to try once more elsewhere (the transparent retry); any other
+   * failure is the sink's.
+   */
+  private failed(call: ClientCall, target: Transmission, sink: CallSink, address: string, error: RpcError): void {
+    if (target === call && error.progress !== 'processed' && error.retryable && call.address === undefined && !call.settled) {
+      return new AttemptRunner(this, call, sink).takeOver(address, error);
+    }
+    sink.fail(error);
+  }
+
+  /** AttemptTransport: the nodes of the call's service. */
+  nodesOf(call: ClientCall): readonly ServiceNode[] | Promise<readonly ServiceNode[]> {
+    return this.registry.lookup(call.service);
+  }
+
+  /** AttemptTransport: sends one attempt to its node. */
+  transmit(call: ClientCall, attempt: Attempt, sink: CallSink): void {
+    this.send(call, attempt, sink, attempt.node.address);
+  }
+
+  /** Writes the request of `call` to the channel of `address`, for `target` (the call or an attempt). */
+  private send(call: ClientCall, target: Transmission, sink: CallSink, address: string): void {
+    if (target.stopped || call.abortReason) return sink.fail(call.abortReason ?? errors.cancelledByCaller());
     let channel: Channel;
     try {
       channel = this.channelFor(address);
     } catch (error) {
-      return sink.fail(RpcError.from(error));
+      return this.failed(call, target, sink, address, RpcError.from(error));
     }
     // Checked here, after the filters: what goes on the wire is what the rules allow (Metadata).
-    const metadata = call.metadata;
+    const metadata = target.metadata;
     let entries = 0;
     if (metadata !== NO_METADATA) {
       try {
@@ -242,49 +325,40 @@ export class Client {
       id: 0,
       service: call.service,
       method: call.method,
-      codec,
-      compression,
+      codec: call.state.codec,
+      compression: call.compression,
       deadline: call.deadline,
       metadata: entries > 0 ? metadata : undefined,
-      body,
+      body: call.body!,
     };
     const id = channel.call(request, (error, response) => {
-      call.channel = undefined;
-      if (error) sink.fail(error);
-      else this.receive(call, sink, serializers, response!);
+      target.channel = undefined;
+      if (error) this.failed(call, target, sink, address, error);
+      else this.receive(call, target, sink, address, response!);
     });
-    if (!call.settled) {
-      call.channel = channel;
-      call.requestId = id;
+    if (!target.stopped) {
+      target.channel = channel;
+      target.requestId = id;
     }
   }
 
-  private receive(call: ClientCall, sink: CallSink, serializers: MethodSerializers, response: ResponseMessage): void {
+  private receive(call: ClientCall, target: Transmission, sink: CallSink, address: string, response: ResponseMessage): void {
     // The transport took the response apart but found it over a limit (metadata caps).
     if (response.violation !== undefined) return sink.fail(response.violation);
-    if (response.metadata) call.responseMetadata = response.metadata;
+    if (response.metadata) target.responseMetadata = response.metadata;
     if (response.status !== 0) {
       const error = RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack, progressFromWire(response.progress), retryableFromWire(response.retryable));
-      return sink.fail(error);
+      return this.failed(call, target, sink, address, error);
     }
+    const { serializers } = call.state;
     if (response.compression !== Compression.NONE) {
       decompress(response.compression, response.body, this.maxDecompressedSize).then(
-        (bytes) => this.decode(sink, serializers, response.codec, bytes),
+        (bytes) => decodeInto(sink, serializers.decodeResponse, response.codec, bytes),
         (error: unknown) => sink.fail(RpcError.from(error)),
       );
     } else {
-      this.decode(sink, serializers, response.codec, response.body);
+      decodeInto(sink, serializers.decodeResponse, response.codec, response.body);
     }
-  }
-
-  private decode(sink: CallSink, serializers: MethodSerializers, codec: string, bytes: Uint8Array): void {
-    let value: unknown;
-    try {
-      value = serializers.decodeResponse(bytes);
-    } catch (error) {
-      return sink.fail(RpcError.is(error) ? error : errors.undecodableBody(codec, 'response', error));
-    }
-    sink.succeed(value);
   }
 
   private channelFor(address: string): Channel {
@@ -298,20 +372,69 @@ export class Client {
     return channel;
   }
 
-  private resolve(service: string, method: string): Resolved {
+  /** What the client keeps per method, worked out on its first call. */
+  private stateOf(service: string, method: string): MethodState {
     // Two maps rather than one keyed by service + method: no string is built per call.
-    let methods = this.resolved.get(service);
-    if (methods === undefined) this.resolved.set(service, (methods = new Map()));
-    let resolved = methods.get(method);
-    if (resolved) return resolved;
-    for (const codec of this.codecs) {
-      const serializers = codec.forMethod(service, method);
+    let methods = this.methods.get(service);
+    if (methods === undefined) this.methods.set(service, (methods = new Map()));
+    let state = methods.get(method);
+    if (state) return state;
+    let codec = 'json';
+    let serializers: MethodState['serializers'] | undefined;
+    for (const candidate of this.codecs) {
+      serializers = candidate.forMethod(service, method);
       if (serializers) {
-        resolved = { codec: codec.name, serializers };
+        codec = candidate.name;
         break;
       }
     }
-    methods.set(method, resolved!);
-    return resolved!;
+    const policy = resolvePolicy(this.layers(service, method));
+    state = {
+      codec,
+      serializers: serializers!,
+      policy,
+      chainStopped: withoutRetries(policy),
+      // One per service, used only by calls whose policy retries or hedges (a call may choose to).
+      budget: this.budgetOf(service),
+      latency: policy.mode === 'failbackup' && policy.hedgeDelay === 'p95' ? new LatencyWindow() : undefined,
+    };
+    methods.set(method, state);
+    return state;
   }
+
+  /** The settings of a method, outermost first: the client's, the schema's, the service's, the method's. */
+  private layers(service: string, method: string): ({ failMode?: FailMode | FailPolicy; idempotent?: boolean; timeout?: number; fallback?: unknown } | undefined)[] {
+    const schema = this.methodSchemas.get(service)?.get(method);
+    const servicePolicy = this.servicePolicies[service];
+    const { methods: _methods, ...serviceLayer } = servicePolicy ?? {};
+    return [
+      { failMode: this.failMode },
+      schema === undefined ? undefined : { idempotent: schema.idempotent, timeout: schema.timeout },
+      serviceLayer,
+      servicePolicy?.methods?.[method],
+    ];
+  }
+
+  private callPolicy(service: string, method: string, options: CallOptions<unknown>): ResolvedPolicy {
+    return resolvePolicy([...this.layers(service, method), { failMode: options.failMode, idempotent: options.idempotent }]);
+  }
+
+  private budgetOf(service: string): RetryBudget | undefined {
+    if (this.budgetOptions === false) return undefined;
+    let budget = this.budgets.get(service);
+    if (budget === undefined) this.budgets.set(service, (budget = new RetryBudget(this.budgetOptions)));
+    return budget;
+  }
+}
+
+const NONE_TRIED: readonly string[] = Object.freeze([]);
+
+function decodeInto(sink: CallSink, decode: (bytes: Uint8Array) => unknown, codec: string, bytes: Uint8Array): void {
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (error) {
+    return sink.fail(RpcError.is(error) ? error : errors.undecodableBody(codec, 'response', error));
+  }
+  sink.succeed(value);
 }

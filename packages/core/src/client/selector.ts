@@ -1,9 +1,20 @@
 import type { ServiceNode } from './registry.js';
 import type { Call } from '../filter/filter.js';
+import type { RpcError } from '../errors/rpc-error.js';
 
-/** Picks one node for a call. Given a non-empty list. */
+/**
+ * Picks one node for an attempt. `nodes` is never empty and holds only nodes the fail mode
+ * allows (failover has already left out those this call tried); `tried` lists the addresses the
+ * call has tried so far, in order, for selectors that want to spread a call's attempts.
+ */
 export interface Selector {
-  select(nodes: readonly ServiceNode[], call: Call): ServiceNode;
+  select(nodes: readonly ServiceNode[], call: Call, tried: readonly string[]): ServiceNode;
+  /**
+   * Told after each attempt: `error` undefined for a success, and the attempt's latency. For
+   * selectors that learn (peak EWMA, outlier ejection). A selector with `report` makes every call
+   * take the attempt path (one small object more per call).
+   */
+  report?(node: ServiceNode, error: RpcError | undefined, latencyMs: number): void;
 }
 
 /** Each node in turn. The default. */

@@ -15,6 +15,8 @@ export interface ServiceDecorator {
  * including inherited ones, become the service's methods.
  */
 export function Service(name?: string, options: ServiceOptions = {}): ServiceDecorator {
+  // A common slip is @Service({ version }) for @Service('Name', { version }): it would serve '[object Object]'.
+  if (name !== undefined && typeof name !== 'string') throw new TypeError(`@Service(name, options): the name must be a string, not ${typeof name}; write @Service('Name', { ... }) or @Service(undefined, { ... })`);
   return ((target: Function, context?: ClassDecoratorContext): void => {
     const serviceName = name ?? (typeof context?.name === 'string' ? context.name : target.name);
     if (!serviceName) throw new TypeError('@Service() on an anonymous class needs a name: @Service("Name")');

@@ -260,3 +260,17 @@ export function schemaVersionUnsupported(codec: string, service: string, version
 export function duplicateSchema(codec: string, service: string): RpcError {
   return new RpcError('INVALID_ARGUMENT', `${codec}: two schemas for the service ${service}; pass each once`);
 }
+
+// The call pipeline: attempts and fail modes (client).
+
+export function hedgeLost(): RpcError {
+  return new RpcError('CANCELLED', 'another attempt of this call answered first (failbackup hedging), so this one was cancelled', { retryable: false });
+}
+
+export function noNodeLeft(service: string, tried: readonly string[]): RpcError {
+  return new RpcError('UNAVAILABLE', `no node of service '${service}' is left to try (tried: ${tried.join(', ') || 'none'}); start more instances, or check the registry`, { progress: 'not_sent' });
+}
+
+export function failsafeWithoutFallback(service: string, method: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `${service}.${method} is called with the failsafe fail mode but no fallback; give one (CallOptions.fallback, or fallback in ClientOptions.services) or use another mode`, { retryable: false, progress: 'not_sent' });
+}

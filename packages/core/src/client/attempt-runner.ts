@@ -1,0 +1,250 @@
+import { RpcError } from '../errors/rpc-error.js';
+import { hedgeLost, noNodeLeft } from '../errors/framework-errors.js';
+import type { Metadata } from '../metadata.js';
+import type { Terminal } from '../filter/filter.js';
+import type { ServiceNode } from './registry.js';
+import type { Selector } from './selector.js';
+import { Attempt, ATTEMPT_METADATA_KEY, type AttemptOwner } from './attempt.js';
+import type { AttemptsInFlight, CallSink, ClientCall } from './client-call.js';
+import { backoffDelay, retryableFailure } from './fail-policy.js';
+
+/** Metadata a server sets on an error answer: wait this many ms before retrying, or -1: do not retry. */
+export const PUSHBACK_METADATA_KEY = 'svc-retry-pushback-ms';
+
+/** Retries of `not_sent` failures that do not count as attempts, per call (they still need a node not tried). */
+const MAX_FREE_RETRIES = 5;
+
+/** What the runner needs of its client. */
+export interface AttemptTransport {
+  readonly selector: Selector;
+  /** The nodes of a service now (the registry's answer). */
+  nodesOf(call: ClientCall): readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
+  /** Sends one attempt to its node, reporting to `sink`. */
+  transmit(call: ClientCall, attempt: Attempt, sink: CallSink): void;
+  /** The attempt filters, composed; undefined when there are none. */
+  readonly attemptChain: Terminal<Attempt> | undefined;
+}
+
+/**
+ * The fail mode of one call: starts its attempts, decides after each failure whether and where to
+ * try again (docs/fail-modes.md), hedges, keeps to the budget, the pushback and the deadline, and
+ * reports the one outcome to the call's sink. Made only when the call needs more than one plain
+ * attempt: a fail mode that retries or hedges, attempt filters, a selector that learns, or a
+ * transparent retry after a failure that never reached a handler.
+ */
+export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
+  private readonly client: AttemptTransport;
+  private readonly call: ClientCall;
+  private readonly sink: CallSink;
+  /** Addresses tried so far, in order. */
+  private readonly tried: string[] = [];
+  private readonly live: Attempt[] = [];
+  /** Attempts that count against maxAttempts. */
+  private counted = 0;
+  private numbered = 0;
+  private freeRetries = 0;
+  private done = false;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private hedgeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The failfast transparent retry was used. */
+  private transparentUsed = false;
+
+  constructor(client: AttemptTransport, call: ClientCall, sink: CallSink) {
+    this.client = client;
+    this.call = call;
+    this.sink = sink;
+    call.attempts = this;
+  }
+
+  /** The first attempt. */
+  start(): void {
+    this.next(false);
+  }
+
+  /**
+   * Takes over after the call's own plain attempt failed on `address` (failfast's fast path), to
+   * retry it transparently if the failure allows.
+   */
+  takeOver(address: string, error: RpcError): void {
+    this.tried.push(address);
+    this.counted = 1;
+    this.numbered = 1;
+    this.failedWith(error);
+  }
+
+  attemptSucceeded(attempt: Attempt, value: unknown): void {
+    this.remove(attempt);
+    const latency = Date.now() - attempt.startedAt;
+    this.client.selector.report?.(attempt.node, undefined, latency);
+    if (this.done) return;
+    const { state } = this.call;
+    if (this.call.policy.retries) state.budget?.succeeded();
+    state.latency?.record(latency);
+    this.finish();
+    this.call.responseMetadata = attempt.responseMetadata;
+    for (const other of this.live.splice(0)) other.abort(hedgeLost());
+    this.sink.succeed(value);
+  }
+
+  attemptFailed(attempt: Attempt, error: RpcError): void {
+    this.remove(attempt);
+    this.client.selector.report?.(attempt.node, error, Date.now() - attempt.startedAt);
+    if (this.done) return;
+    if (this.call.policy.retries && error.retryable) this.call.state.budget?.failed();
+    if (attempt.responseMetadata !== undefined) this.call.responseMetadata = attempt.responseMetadata;
+    this.failedWith(error);
+  }
+
+  /** The call was aborted (deadline, caller): cancel every attempt; the call answers its caller itself. */
+  abort(reason: RpcError): void {
+    if (this.done) return;
+    this.finish();
+    for (const attempt of this.live.splice(0)) attempt.abort(reason);
+  }
+
+  private failedWith(error: RpcError): void {
+    const { policy } = this.call;
+    if (this.call.abortReason !== undefined) return;
+    const pushback = pushbackOf(error.metadata);
+    const elsewhere = this.call.address === undefined && policy.mode !== 'failretry';
+    if (pushback !== -1 && error.retryable) {
+      // A failure that never left this process, with a node not tried yet: free, at once.
+      if (error.progress === 'not_sent' && elsewhere && this.freeRetries < MAX_FREE_RETRIES) {
+        this.freeRetries++;
+        this.counted--;
+        return this.next(false, error);
+      }
+      if (policy.retries) {
+        if (this.counted < policy.maxAttempts && retryableFailure(policy, error) && (this.call.state.budget?.allows ?? true)) {
+          const delay = pushback ?? (policy.mode === 'failretry' ? backoffDelay(policy, this.counted) : 0);
+          return this.later(delay, error);
+        }
+      } else if (!this.transparentUsed && error.progress === 'refused' && elsewhere) {
+        // failfast and failsafe: one more try elsewhere for a call no handler ran (gRPC's transparent retry).
+        this.transparentUsed = true;
+        return this.next(false, error);
+      }
+    }
+    // Hedges still in flight may yet answer.
+    if (this.live.length > 0) return;
+    this.fail(error);
+  }
+
+  /** Retries after `delay` ms, unless the deadline comes first (then the call fails with `error`). */
+  private later(delay: number, error: RpcError): void {
+    if (delay <= 0) return this.next(false, error);
+    const { deadline } = this.call;
+    if (deadline !== 0 && Date.now() + delay >= deadline) {
+      if (this.live.length === 0) this.fail(error);
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.next(false, error);
+    }, delay);
+  }
+
+  /** Starts the next attempt (a hedge when `hedge`); `lastError` is what the call fails with if no node is left. */
+  private next(hedge: boolean, lastError?: RpcError): void {
+    if (this.done) return;
+    let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
+    try {
+      found = this.client.nodesOf(this.call);
+    } catch (error) {
+      return this.failOrWait(RpcError.from(error));
+    }
+    if (Array.isArray(found)) return this.launch(found, hedge, lastError);
+    (found as Promise<readonly ServiceNode[]>).then(
+      (nodes) => this.launch(nodes, hedge, lastError),
+      (error: unknown) => this.failOrWait(RpcError.from(error)),
+    );
+  }
+
+  private launch(nodes: readonly ServiceNode[], hedge: boolean, lastError: RpcError | undefined): void {
+    if (this.done) return;
+    const node = this.choose(nodes);
+    if (node === undefined) return this.failOrWait(lastError ?? noNodeLeft(this.call.service, this.tried));
+    const call = this.call;
+    this.counted++;
+    const number = ++this.numbered;
+    this.tried.push(node.address);
+    const metadata = number === 1 ? (this.client.attemptChain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, number);
+    const attempt = new Attempt(this, call, number, hedge, node, metadata, Date.now());
+    this.live.push(attempt);
+    const chain = this.client.attemptChain;
+    if (chain === undefined) {
+      this.client.transmit(call, attempt, attempt);
+    } else {
+      chain(attempt).then(
+        (value) => attempt.succeed(value),
+        (error: unknown) => attempt.fail(RpcError.from(error)),
+      );
+    }
+    if (call.policy.mode === 'failbackup') this.armHedge();
+  }
+
+  /** The node for the next attempt, by the fail mode's rule; undefined when none may be used. */
+  private choose(nodes: readonly ServiceNode[]): ServiceNode | undefined {
+    const call = this.call;
+    if (call.address !== undefined) return this.tried.length === 0 || call.policy.mode === 'failretry' ? { address: call.address } : undefined;
+    if (nodes.length === 0) return undefined;
+    const { selector } = this.client;
+    if (this.tried.length === 0) return nodes.length === 1 ? nodes[0] : selector.select(nodes, call, this.tried);
+    if (call.policy.mode === 'failretry') {
+      const first = this.tried[0];
+      return nodes.find((n) => n.address === first) ?? selector.select(nodes, call, this.tried);
+    }
+    const untried = nodes.filter((n) => !this.tried.includes(n.address));
+    if (untried.length > 0) return untried.length === 1 ? untried[0] : selector.select(untried, call, this.tried);
+    // A hedge or a retry of failbackup may go back to a node already tried; failover never does.
+    return call.policy.mode === 'failbackup' ? selector.select(nodes, call, this.tried) : undefined;
+  }
+
+  private armHedge(): void {
+    const { policy, state, deadline } = this.call;
+    // A hedge runs the method twice at once: only for methods safe to run twice.
+    if (!policy.idempotent || this.hedgeTimer !== undefined || this.counted >= policy.maxAttempts) return;
+    const delay = policy.hedgeDelay === 'p95' ? state.latency?.p95() : policy.hedgeDelay;
+    if (delay === undefined) return;
+    if (deadline !== 0 && Date.now() + delay >= deadline) return;
+    this.hedgeTimer = setTimeout(() => {
+      this.hedgeTimer = undefined;
+      if (this.done || this.counted >= policy.maxAttempts) return;
+      if (!(state.budget?.allows ?? true)) return;
+      this.next(true);
+    }, delay);
+  }
+
+  private failOrWait(error: RpcError): void {
+    if (this.live.length > 0 || this.done) return;
+    this.fail(error);
+  }
+
+  private fail(error: RpcError): void {
+    this.finish();
+    this.sink.fail(error);
+  }
+
+  private finish(): void {
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.hedgeTimer !== undefined) clearTimeout(this.hedgeTimer);
+    this.timer = this.hedgeTimer = undefined;
+  }
+
+  private remove(attempt: Attempt): void {
+    const i = this.live.indexOf(attempt);
+    if (i >= 0) this.live.splice(i, 1);
+  }
+}
+
+function withAttempt(metadata: Metadata, n: number): Metadata {
+  return { ...metadata, [ATTEMPT_METADATA_KEY]: String(n) };
+}
+
+/** The server's pushback: ms to wait (≥ 0), -1 for "do not retry", undefined when absent. Anything unreadable means do not retry, as in gRPC. */
+function pushbackOf(metadata: Metadata | undefined): number | undefined {
+  const raw = metadata?.[PUSHBACK_METADATA_KEY];
+  if (raw === undefined) return undefined;
+  return /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
+}

@@ -1,0 +1,349 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CallContext, Client, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type AttemptCall, type ClientOptions, type Filter, type Selector } from '../src/index.js';
+
+/** How one node behaves, changeable during a test. */
+interface Behaviour {
+  fail?: RpcError | ((n: number) => RpcError | undefined);
+  delayMs?: number;
+  pushback?: string;
+}
+
+@Service('Node', { version: '1.0.0' })
+class Node {
+  runs = 0;
+  aborted = 0;
+  seenAttempts: string[] = [];
+  constructor(
+    readonly name: string,
+    readonly behaviour: Behaviour,
+  ) {}
+
+  @Method({ idempotent: true })
+  async get(_: unknown, ctx: CallContext): Promise<string> {
+    return this.serve(ctx);
+  }
+
+  @Method()
+  async post(_: unknown, ctx: CallContext): Promise<string> {
+    return this.serve(ctx);
+  }
+
+  private async serve(ctx: CallContext): Promise<string> {
+    this.runs++;
+    this.seenAttempts.push(ctx.metadata['svc-attempt'] ?? '1');
+    const b = this.behaviour;
+    if (b.delayMs) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, b.delayMs);
+        ctx.signal.addEventListener('abort', () => {
+          this.aborted++;
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (b.pushback !== undefined) ctx.sendMetadata({ 'svc-retry-pushback-ms': b.pushback });
+    const fail = typeof b.fail === 'function' ? b.fail(this.runs) : b.fail;
+    if (fail) throw fail;
+    return this.name;
+  }
+}
+
+const firstNode: Selector = { select: (nodes) => nodes[0]! };
+const unavailable = () => new RpcError('UNAVAILABLE', 'node is unwell');
+
+let stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.reverse()) await stop();
+  stops = [];
+});
+
+/** n servers on one inproc transport, each its own Node, and a client over all of them. */
+async function cluster(behaviours: Behaviour[], options: Partial<ClientOptions> = {}, serverFilters: Filter[] = []) {
+  const transport = inproc();
+  const nodes: Node[] = [];
+  const addresses: string[] = [];
+  for (const [i, b] of behaviours.entries()) {
+    const node = new Node(`n${i}`, b);
+    const server = new Server({ transport, logger: silentLogger, filters: serverFilters }).register(node);
+    addresses.push(await server.listen(`inproc://fm-${i}-${Math.random()}`));
+    nodes.push(node);
+    stops.push(() => server.close({ drainTimeout: 100 }));
+  }
+  // The client knows idempotency from schemas (svc-gen) or from its settings; these tests use settings.
+  const services = { Node: { ...options.services?.['Node'], methods: { get: { idempotent: true }, ...options.services?.['Node']?.methods } } };
+  // The first node allowed, unless a test says otherwise: attempts go n0, n1, n2 in order.
+  const client = new Client({ transport, registry: staticRegistry({ Node: addresses }), selector: firstNode, ...options, services });
+  stops.push(() => client.close());
+  const runs = () => nodes.map((n) => n.runs);
+  return { client, nodes, addresses, runs, transport };
+}
+
+describe('failfast (the default)', () => {
+  it('fails at once when a handler ran, idempotent or not', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, {}]);
+    await expect(client.invoke('Node', 'get', {})).rejects.toMatchObject({ code: 'UNAVAILABLE', progress: 'processed' });
+    expect(runs()).toEqual([1, 0]);
+  });
+
+  it('tries a refused call once more on another node, for any method (transparent retry)', async () => {
+    let refusals = 0;
+    const shed: Filter = async (call, next) => {
+      if (refusals++ === 0) throw new RpcError('RESOURCE_EXHAUSTED', 'shed');
+      return next();
+    };
+    const { client, runs } = await cluster([{}, {}], {}, [shed]);
+    expect(await client.invoke('Node', 'post', {})).toBe('n1');
+    expect(runs()).toEqual([0, 1]);
+  });
+
+  it('tries a not_sent call on another node for free', async () => {
+    const transport = inproc();
+    const node = new Node('live', {});
+    const server = new Server({ transport, logger: silentLogger }).register(node);
+    const live = await server.listen('inproc://fm-live');
+    stops.push(() => server.close());
+    const client = new Client({ transport, registry: staticRegistry({ Node: ['inproc://nobody-here', live] }) });
+    stops.push(() => client.close());
+    for (let i = 0; i < 4; i++) expect(await client.invoke('Node', 'post', {})).toBe('live');
+    expect(node.runs).toBe(4);
+  });
+});
+
+describe('failover', () => {
+  it('goes to another node after a processed failure of an idempotent method, never one already tried', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, { fail: unavailable() }, {}], { failMode: 'failover' });
+    expect(await client.invoke('Node', 'get', {})).toBe('n2');
+    expect(runs()).toEqual([1, 1, 1]);
+  });
+
+  it('does not retry a non-idempotent method after processed', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, {}], { failMode: 'failover' });
+    await expect(client.invoke('Node', 'post', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(runs()).toEqual([1, 0]);
+  });
+
+  it('stops when every node was tried, with the last error', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, { fail: unavailable() }], { failMode: { mode: 'failover', maxAttempts: 5 } });
+    await expect(client.invoke('Node', 'get', {})).rejects.toMatchObject({ code: 'UNAVAILABLE', message: 'node is unwell' });
+    expect(runs()).toEqual([1, 1]);
+  });
+
+  it('does not retry codes that are not retryable', async () => {
+    const { client, runs } = await cluster([{ fail: new RpcError('INVALID_ARGUMENT', 'bad') }, {}], { failMode: 'failover' });
+    await expect(client.invoke('Node', 'get', {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(runs()).toEqual([1, 0]);
+  });
+
+  it('marks every attempt after the first with svc-attempt', async () => {
+    const { client, nodes } = await cluster([{ fail: unavailable() }, { fail: unavailable() }, {}], { failMode: 'failover' });
+    await client.invoke('Node', 'get', {});
+    expect(nodes.map((n) => n.seenAttempts)).toEqual([['1'], ['2'], ['3']]);
+  });
+
+  it('per service and per method settings override the client, and a call overrides them', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, {}], {
+      failMode: 'failfast',
+      services: { Node: { methods: { post: { failMode: 'failover', idempotent: true } } } },
+    });
+    expect(await client.invoke('Node', 'post', {})).toBe('n1');
+    await expect(client.invoke('Node', 'post', {}, { failMode: 'failfast' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(runs()).toEqual([2, 1]);
+  });
+});
+
+describe('failretry', () => {
+  it('tries the same node again after a backoff', async () => {
+    const { client, runs } = await cluster([{ fail: (n) => (n < 3 ? unavailable() : undefined) }, {}], { failMode: { mode: 'failretry', maxAttempts: 3, backoff: { initialMs: 5, maxMs: 10 } } });
+    expect(await client.invoke('Node', 'get', {})).toBe('n0');
+    expect(runs()).toEqual([3, 0]);
+  });
+
+  it('never waits past the deadline: a pushback longer than the time left ends the call with the last error', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable(), pushback: '5000' }], { failMode: 'failretry' });
+    const started = Date.now();
+    await expect(client.invoke('Node', 'get', {}, { timeout: 300 })).rejects.toMatchObject({ code: 'UNAVAILABLE', message: 'node is unwell' });
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(runs()).toEqual([1]);
+  });
+
+  it('a pushback of -1 means do not retry', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable(), pushback: '-1' }, {}], { failMode: 'failover' });
+    await expect(client.invoke('Node', 'get', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(runs()).toEqual([1, 0]);
+  });
+
+  it('waits as long as the pushback says', async () => {
+    const { client, runs } = await cluster([{ fail: (n) => (n === 1 ? unavailable() : undefined), pushback: '80' }], { failMode: { mode: 'failretry', backoff: { initialMs: 0 } } });
+    const started = Date.now();
+    expect(await client.invoke('Node', 'get', {})).toBe('n0');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+    expect(runs()).toEqual([2]);
+  });
+
+  it('caps attempts at 5', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }], { failMode: { mode: 'failretry', maxAttempts: 50, backoff: { initialMs: 1, maxMs: 1 } }, retryBudget: false });
+    await expect(client.invoke('Node', 'get', {})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(runs()).toEqual([5]);
+  });
+});
+
+describe('the retry budget', () => {
+  it('keeps attempts within 1.1 × calls when every call fails', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, { fail: unavailable() }, { fail: unavailable() }], { failMode: 'failover' });
+    const calls = 200;
+    for (let i = 0; i < calls; i++) await client.invoke('Node', 'get', {}).catch(() => undefined);
+    const attempts = runs().reduce((a, b) => a + b, 0);
+    expect(attempts).toBeGreaterThan(calls); // it did retry at first
+    expect(attempts).toBeLessThanOrEqual(calls * 1.1);
+  });
+
+  it('recovers as calls succeed again', async () => {
+    const behaviour: Behaviour = { fail: unavailable() };
+    const { client, runs } = await cluster([behaviour, {}], { failMode: 'failover', selector: { select: (nodes) => nodes[0]! } });
+    for (let i = 0; i < 20; i++) await client.invoke('Node', 'get', {}).catch(() => undefined);
+    const before = runs()[1]!;
+    behaviour.fail = undefined;
+    for (let i = 0; i < 80; i++) await client.invoke('Node', 'get', {}); // +8 tokens: one failure leaves 7, over half
+    behaviour.fail = unavailable();
+    expect(await client.invoke('Node', 'get', {})).toBe('n1');
+    expect(runs()[1]).toBe(before + 1);
+  });
+});
+
+describe('failsafe and fallbacks', () => {
+  it('resolves with the fallback value or function instead of the error', async () => {
+    const { client } = await cluster([{ fail: unavailable() }]);
+    expect(await client.invoke('Node', 'post', {}, { failMode: 'failsafe', fallback: 'cached' })).toBe('cached');
+    expect(await client.invoke('Node', 'post', {}, { fallback: (e: RpcError) => `degraded: ${e.code}` })).toBe('degraded: UNAVAILABLE');
+    expect(await client.invoke('Node', 'post', {}, { fallback: async () => 'later' })).toBe('later');
+  });
+
+  it('a fallback that throws rejects with its error', async () => {
+    const { client } = await cluster([{ fail: unavailable() }]);
+    await expect(client.invoke('Node', 'post', {}, { fallback: () => { throw new RpcError('NOT_FOUND', 'no cache'); } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('failsafe without a fallback is refused before sending', async () => {
+    const { client, runs } = await cluster([{}]);
+    await expect(client.invoke('Node', 'post', {}, { failMode: 'failsafe' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', progress: 'not_sent' });
+    expect(runs()).toEqual([0]);
+  });
+
+  it('applies to a deadline, never to the caller cancelling', async () => {
+    const { client } = await cluster([{ delayMs: 1_000 }]);
+    expect(await client.invoke('Node', 'post', {}, { timeout: 30, fallback: 'late' })).toBe('late');
+    const controller = new AbortController();
+    const pending = client.invoke('Node', 'post', {}, { fallback: 'never', signal: controller.signal });
+    setTimeout(() => controller.abort(), 10);
+    await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+
+  it('comes from ClientOptions.services too', async () => {
+    const { client } = await cluster([{ fail: unavailable() }], { services: { Node: { failMode: 'failsafe', fallback: 'service-wide' } } });
+    expect(await client.invoke('Node', 'get', {})).toBe('service-wide');
+  });
+});
+
+describe('failbackup (hedging)', () => {
+  it('sends a hedge after the delay; the first answer wins and the other is cancelled on the wire', async () => {
+    const { client, nodes } = await cluster([{ delayMs: 2_000 }, {}], { failMode: { mode: 'failbackup', hedgeDelay: 20 }, selector: { select: (n) => n[0]! } });
+    const started = Date.now();
+    expect(await client.invoke('Node', 'get', {})).toBe('n1');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(nodes[0]!.aborted).toBe(1);
+    expect(nodes[1]!.seenAttempts).toEqual(['2']);
+  });
+
+  it('does not hedge a method that is not idempotent', async () => {
+    const { client, runs } = await cluster([{ delayMs: 100 }, {}], { failMode: { mode: 'failbackup', hedgeDelay: 5 }, selector: { select: (n) => n[0]! } });
+    expect(await client.invoke('Node', 'post', {})).toBe('n0');
+    expect(runs()).toEqual([1, 0]);
+  });
+
+  it('hedges at the observed p95 once it has seen enough calls', async () => {
+    const slow: Behaviour = {};
+    const { client, runs } = await cluster([slow, {}], { failMode: 'failbackup', selector: { select: (n) => n[0]! } });
+    for (let i = 0; i < 40; i++) await client.invoke('Node', 'get', {});
+    expect(runs()).toEqual([40, 0]);
+    slow.delayMs = 1_000;
+    const started = Date.now();
+    expect(await client.invoke('Node', 'get', {})).toBe('n1');
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+});
+
+describe('ChainStop', () => {
+  it('a call whose parent is itself a retry does not retry again', async () => {
+    const { client, runs } = await cluster([{ fail: unavailable() }, {}], { failMode: 'failover' });
+    const parent = { deadline: 0, signal: new AbortController().signal, attempt: 2 };
+    await expect(client.invoke('Node', 'get', {}, { parent })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(runs()).toEqual([1, 0]);
+    expect(await client.invoke('Node', 'get', {}, { parent: { ...parent, attempt: 1 } })).toBe('n1');
+  });
+});
+
+describe('attempt filters and selectors', () => {
+  it('attempt filters run once per attempt and know the node; call filters once per call', async () => {
+    const log: string[] = [];
+    const callFilter: Filter = async (call, next) => {
+      log.push(`call ${call.method}`);
+      return next();
+    };
+    const attemptFilter: Filter<AttemptCall> = async (attempt, next) => {
+      log.push(`attempt ${attempt.attempt} ${attempt.node.address.slice(0, 13)} hedge=${attempt.hedge}`);
+      return next();
+    };
+    const { client } = await cluster([{ fail: unavailable() }, {}], { failMode: 'failover', filters: [callFilter], attemptFilters: [attemptFilter], selector: { select: (n) => n[0]! } });
+    await client.invoke('Node', 'get', {});
+    expect(log).toEqual(['call get', 'attempt 1 inproc://fm-0 hedge=false', 'attempt 2 inproc://fm-1 hedge=false']);
+  });
+
+  it('an attempt filter that throws not_sent skips the node for free (as an open breaker will)', async () => {
+    const open: Filter<AttemptCall> = async (attempt, next) => {
+      if (attempt.node.address.includes('fm-0')) throw new RpcError('UNAVAILABLE', 'circuit open', { progress: 'not_sent' });
+      return next();
+    };
+    const { client, runs } = await cluster([{}, {}], { attemptFilters: [open], selector: { select: (n) => n[0]! } });
+    expect(await client.invoke('Node', 'post', {})).toBe('n1');
+    expect(runs()).toEqual([0, 1]);
+  });
+
+  it('attempt filters may add metadata to their attempt; they may not replace the request', async () => {
+    const tag: Filter<AttemptCall> = async (attempt, next) => {
+      (attempt.metadata as Record<string, string>)['svc-attempt-tag'] = String(attempt.attempt);
+      expect(() => {
+        attempt.request = 1;
+      }).toThrow(/call filter/);
+      return next();
+    };
+    const seen: string[] = [];
+    const { client } = await cluster([{}], { attemptFilters: [tag] }, [async (call, next) => (seen.push(call.metadata['svc-attempt-tag'] ?? '-'), next())]);
+    await client.invoke('Node', 'post', {});
+    expect(seen).toEqual(['1']);
+  });
+
+  it('the selector is given the tried nodes and told every outcome with its latency', async () => {
+    const reports: [string, string | undefined][] = [];
+    const triedSeen: string[][] = [];
+    const selector: Selector = {
+      select(nodes, _call, tried) {
+        triedSeen.push([...tried]);
+        return nodes[0]!;
+      },
+      report(node, error, latencyMs) {
+        expect(latencyMs).toBeGreaterThanOrEqual(0);
+        reports.push([node.address.slice(0, 13), error?.code]);
+      },
+    };
+    const { client } = await cluster([{ fail: unavailable() }, { fail: unavailable() }, {}], { failMode: 'failover', selector });
+    await client.invoke('Node', 'get', {});
+    expect(reports).toEqual([
+      ['inproc://fm-0', 'UNAVAILABLE'],
+      ['inproc://fm-1', 'UNAVAILABLE'],
+      ['inproc://fm-2', undefined],
+    ]);
+    expect(triedSeen.map((t) => t.length)).toEqual([0, 1]);
+  });
+});

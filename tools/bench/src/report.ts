@@ -119,6 +119,12 @@ export function targetLines(rows: readonly RowResult[], filters?: readonly Filte
         lines.push(`C=${c}: @svc ${label} = ${Math.round((cps(tcp) / cps(raw)) * 100)} % of raw net (target ≥ 75 %)${cpu}`);
       }
     }
+    // Issue 13: a fail mode against healthy servers costs little beside plain failfast.
+    const failfast = ok('svc-tcp-proto', c);
+    for (const [id, label] of [['svc-tcp-failover', 'failover'], ['svc-tcp-failbackup', 'failbackup at p95']] as const) {
+      const mode = ok(id, c);
+      if (mode && failfast) lines.push(`C=${c}: @svc TCP protobuf with ${label} costs ${((1 - cps(mode) / cps(failfast)) * 100).toFixed(1)} % of failfast's throughput (target < 5 %), ${times(mode, failfast)}`);
+    }
     const molNats = ok('moleculer-nats', c);
     const plain = ok('nats-request', c);
     for (const [id, label] of [['svc-nats', 'NATS'], ['svc-nats-proto', 'NATS protobuf']] as const) {
@@ -154,7 +160,7 @@ export function renderMarkdown(report: Report, chartFile: string): string {
     `![calls per second](${chartFile})`,
   ];
   const targets = targetLines(report.rows, report.filters);
-  if (targets.length > 0) parts.push('', '## Targets of issue 5 in this run', '', ...targets.map((t) => `- ${t}`));
+  if (targets.length > 0) parts.push('', '## Targets of issues 5 and 13 in this run', '', ...targets.map((t) => `- ${t}`));
   if (report.filters) {
     parts.push(
       '',

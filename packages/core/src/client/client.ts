@@ -164,7 +164,8 @@ export class Client implements AttemptTransport {
     this.eventAddress = options.eventAddress;
   }
 
-  invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions<Res>): Promise<Res> {
+  // `| CallOptions`: clients generated before fallback was typed pass a plain CallOptions.
+  invoke<Res = unknown>(service: string, method: string, request: unknown, options?: CallOptions<Res> | CallOptions): Promise<Res> {
     const state = this.stateOf(service, method);
     let policy = state.policy;
     if (options !== undefined && (options.failMode !== undefined || options.idempotent !== undefined)) policy = this.callPolicy(service, method, options);

@@ -9,6 +9,8 @@ import type { RowSpec } from '../row.js';
 export const ROWS: readonly RowSpec[] = [
   { id: 'svc-tcp-json', title: '@svc over TCP (JSON, svc-gen schema)', kind: 'svc', load: () => import('./svc-tcp-json.js').then((m) => m.row) },
   { id: 'svc-tcp-proto', title: '@svc over TCP (protobuf)', kind: 'svc', load: () => import('./svc-tcp-proto.js').then((m) => m.row) },
+  { id: 'svc-tcp-failover', title: '@svc over TCP (protobuf), failover', kind: 'svc', load: () => import('./svc-tcp-fail-mode.js').then((m) => m.failoverRow) },
+  { id: 'svc-tcp-failbackup', title: '@svc over TCP (protobuf), failbackup at p95', kind: 'svc', load: () => import('./svc-tcp-fail-mode.js').then((m) => m.failbackupRow) },
   { id: 'svc-nats', title: '@svc over NATS (JSON, svc-gen schema)', kind: 'svc', broker: 'nats', load: () => import('./svc-nats.js').then((m) => m.row) },
   { id: 'svc-nats-proto', title: '@svc over NATS (protobuf)', kind: 'svc', broker: 'nats', load: () => import('./svc-nats-proto.js').then((m) => m.row) },
   { id: 'raw-net', title: 'raw net, length-prefixed frames', kind: 'ceiling', load: () => import('./raw-net.js').then((m) => m.row) },

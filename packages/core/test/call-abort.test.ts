@@ -136,8 +136,10 @@ describe('every pending next() settles when the call ends early', () => {
     class Down {
       runs = 0;
       @Method({ idempotent: true })
-      async x(): Promise<void> {
+      async x(_: unknown, ctx: CallContext): Promise<void> {
         this.runs++;
+        // A fixed wait (the backoff alone is jittered from 0, and could retry before the abort).
+        ctx.sendMetadata({ 'svc-retry-pushback-ms': '200' });
         throw new RpcError('UNAVAILABLE', 'down');
       }
     }
@@ -145,7 +147,7 @@ describe('every pending next() settles when the call ends early', () => {
     const server = new Server({ transport, logger: silentLogger }).register(down);
     const address = await server.listen('inproc://down');
     stops.push(() => server.close());
-    const client = new Client({ transport, registry: staticRegistry({ Down: [address] }), failMode: { mode: 'failretry', backoff: { initialMs: 200, maxMs: 200, multiplier: 1 } }, services: { Down: { methods: { x: { idempotent: true } } } } });
+    const client = new Client({ transport, registry: staticRegistry({ Down: [address] }), failMode: 'failretry', services: { Down: { methods: { x: { idempotent: true } } } } });
     stops.push(() => client.close());
     const controller = new AbortController();
     const pending = client.invoke('Down', 'x', {}, { signal: controller.signal });

@@ -4,7 +4,8 @@ import type { Codec } from '../codec/codec.js';
 import { RpcError } from '../errors/rpc-error.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../transport/transport.js';
-import { EventContext } from './event-context.js';
+import { eventContextInternals, type EventContext } from './event-context.js';
+import { composeFilters, type Filter, type Terminal } from '../filter/filter.js';
 import { carriesEvents, type EventMessage, type EventSubscriber, type EventSubscription } from './event-transport.js';
 import { transportCarriesNoEvents } from '../errors/framework-errors.js';
 import { JSON_EVENT, carriesEventPayloads, type EventSerializers } from './event-codec.js';
@@ -31,15 +32,27 @@ export class ServerEvents {
   private idle: (() => void) | undefined;
   private readonly codecs: CodecLookup;
   private readonly serializers = new Map<string, EventSerializers | string>();
+  /** The server's filters around the handler, composed once; the handler itself without filters. */
+  private readonly chain: Terminal;
 
   /**
    * `codecs`: the server's codecs by name. An event is decoded with the codec it names; a codec
    * with a schema for the topic (protobuf, schema-checked JSON) checks the payload before the
-   * handler runs. Without it, only plain JSON events are accepted.
+   * handler runs. Without it, only plain JSON events are accepted. `filters`: the server's
+   * filters, which each delivery passes through (the call is the EventContext).
    */
-  constructor(logger: () => Logger, codecs?: CodecLookup) {
+  constructor(logger: () => Logger, codecs?: CodecLookup, filters: readonly Filter[] = []) {
     this.logger = logger;
     this.codecs = codecs ?? (() => undefined);
+    const handler: Terminal = (call) => {
+      const ctx = call as EventContext;
+      try {
+        return Promise.resolve(eventContextInternals.invokeOf(ctx)!(ctx.request, ctx));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    this.chain = composeFilters(filters, handler);
   }
 
   get subscriptionCount(): number {
@@ -107,7 +120,8 @@ export class ServerEvents {
         this.logger().warn(`${handler.service}.${handler.property} did not get an event: ${detail}`);
         return;
       }
-      await handler.invoke(payload, new EventContext(event.topic, event.metadata, handler.service));
+      // Through the server's filters: one that throws keeps the event from the handler (logged below).
+      await this.chain(eventContextInternals.create(event.topic, event.metadata, handler.service, handler.property, payload, handler.invoke));
     } catch (error) {
       this.logger().warn(`event handler ${handler.service}.${handler.property} for '${event.topic}' failed: ${(error as Error)?.message ?? String(error)}`);
     } finally {

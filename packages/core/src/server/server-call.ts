@@ -6,10 +6,11 @@ import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget }
 import type { Cancellable, ReplyTarget, RequestMessage, ResponseMessage } from '../transport/transport.js';
 import { checkMetadata, mergeMetadata, type Metadata } from '../metadata.js';
 import type { MethodSerializers } from '../codec/codec.js';
-import { CallContext } from './call-context.js';
+import { CallContext, callContextInternals } from './call-context.js';
 import type { Server } from './server.js';
 
 const EMPTY = new Uint8Array(0);
+const internals = callContextInternals();
 /**
  * One call on the server, from decode to reply: the deadline timer, cancellation, and the rule
  * that every call is answered exactly once (or not at all when the caller cancelled).
@@ -39,33 +40,38 @@ export class ServerCall implements Cancellable, DeadlineTarget {
 
   async run(): Promise<void> {
     const { server, request } = this;
-    // The transport took the request apart but found it over a limit (metadata caps): refuse it unrun.
-    if (request.violation !== undefined) return this.fail(request.violation);
     let serializers: MethodSerializers | undefined;
     try {
-      const entry = server.lookup(request.service, request.method);
-      const timeout = entry.definition.options.timeout;
+      const entry = server.findMethod(request.service, request.method);
+      const timeout = entry?.definition.options.timeout;
       let deadline = request.deadline;
       if (timeout !== undefined && timeout > 0) {
         const local = Date.now() + timeout;
         if (deadline === 0 || local < deadline) deadline = local;
       }
-      const ctx = new CallContext(request.service, request.method, request.metadata, deadline, entry, server);
+      const ctx = new CallContext(request.service, request.method, request.metadata, deadline, request.peer, entry, server);
       this.ctx = ctx;
+      // The transport took the request apart but found it over a limit (metadata caps), or there
+      // is no such method: the filters see the call (a limiter, a span), then it is refused unrun.
+      if (request.violation !== undefined) return await this.refuse(ctx, request.violation);
+      if (entry === undefined) return await this.refuse(ctx, server.notFound(request.service, request.method));
       if (deadline !== 0) {
         const ms = deadline - Date.now();
         if (ms <= 0) return this.fail(errors.deadlineExceeded(undefined));
-        this.deadline = deadline;
-        this.timeoutMs = ms;
-        this.timed = true;
-        this.timer = armDeadline(this);
+        this.arm(deadline, ms);
       }
-      serializers = server.serializersFor(entry, request.codec);
-      const body = request.compression === Compression.NONE ? request.body : await decompress(request.compression, request.body, server.maxDecompressedSize);
       try {
-        ctx.request = serializers.decodeRequest(body);
+        serializers = server.serializersFor(entry, request.codec);
+        const body = request.compression === Compression.NONE ? request.body : await decompress(request.compression, request.body, server.maxDecompressedSize);
+        try {
+          ctx.request = serializers.decodeRequest(body);
+        } catch (error) {
+          throw RpcError.is(error) ? error : errors.undecodableBody(request.codec, 'request', error);
+        }
       } catch (error) {
-        throw RpcError.is(error) ? error : errors.undecodableBody(request.codec, 'request', error);
+        // A codec the server lacks, a body that does not inflate or decode: the filters see the
+        // call with no request, and their next() rejects with the reason.
+        return await this.refuse(ctx, error);
       }
       // The bytes are decoded: let them go. A body is a view of what the transport read (a TCP
       // chunk, a whole NATS message of several calls), which a slow handler would otherwise keep.
@@ -88,6 +94,35 @@ export class ServerCall implements Cancellable, DeadlineTarget {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  private arm(deadline: number, ms: number): void {
+    this.deadline = deadline;
+    this.timeoutMs = ms;
+    this.timed = true;
+    this.timer = armDeadline(this);
+  }
+
+  /**
+   * Refuses a call its handler will not see: the filters run with a terminal that throws `reason`
+   * (so `handlerStarted` stays false: progress `refused`). A filter may answer its own error
+   * instead (by throwing it); one that swallows the reason does not make the call a success.
+   */
+  private async refuse(ctx: CallContext, reason: unknown): Promise<void> {
+    const { server, request } = this;
+    // Nothing of the body is needed any more, whatever the filters take their time over.
+    request.body = EMPTY;
+    if (server.filtered) {
+      internals.refuse(ctx, reason);
+      // Bounded by the caller's deadline like any call, so a filter that waits cannot hold it.
+      if (!this.timed && ctx.deadline !== 0) {
+        const ms = ctx.deadline - Date.now();
+        if (ms > 0) this.arm(ctx.deadline, ms);
+      }
+      if (this.done) return;
+      await server.refusalChain(ctx); // rejects with the reason, or with a filter's own error
+    }
+    this.fail(reason);
   }
 
   deadlineReached(): void {

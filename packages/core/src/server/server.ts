@@ -7,9 +7,10 @@ import { metadataLimits, type MetadataLimits } from '../metadata.js';
 import { composeFilters, type Filter, type Terminal } from '../filter/filter.js';
 import { getServiceDefinition, type MethodDefinition, type ServiceDefinition } from '../decorators/service-definition.js';
 import * as errors from '../errors/framework-errors.js';
+import type { RpcError } from '../errors/rpc-error.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type RequestMessage, type Transport } from '../transport/transport.js';
-import { CallContext } from './call-context.js';
+import { callContextInternals, type CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
 import { ServerEvents } from '../events/server-events.js';
 import { CallTable } from '../transport/call-table.js';
@@ -65,7 +66,12 @@ export class Server implements Dispatcher {
   readonly logger: Logger;
   readonly exposeStack: boolean;
   readonly compressor: Compressor;
+  /** @internal The filters around the handler, composed once. */
   readonly chain: Terminal;
+  /** @internal The same filters around a terminal that throws why the call is refused. */
+  readonly refusalChain: Terminal;
+  /** @internal Whether there are filters (else a refused call is answered at once). */
+  readonly filtered: boolean;
   readonly maxDecompressedSize: number;
   readonly metadataLimits: MetadataLimits;
   private readonly transports: readonly Transport[];
@@ -73,7 +79,7 @@ export class Server implements Dispatcher {
   private readonly services = new Map<string, Map<string, MethodEntry>>();
   private readonly definitions = new Map<string, ServiceDefinition>();
   /** The @Subscribe handlers of the registered services and their subscriptions. */
-  private readonly events = new ServerEvents(() => this.logger, (name) => this.codecs.get(name));
+  private readonly events: ServerEvents;
   private readonly listeners: Listener[] = [];
   private readonly inflight = new CallTable<number, ServerCall>();
   private lastCallKey = 0;
@@ -91,18 +97,24 @@ export class Server implements Dispatcher {
     this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
     this.metadataLimits = metadataLimits(options);
     this.logger = options.logger ?? consoleLogger;
+    const filters = options.filters ?? [];
+    const internals = callContextInternals();
     // Not `async`: a handler's own promise is passed on as it is, one promise and hop fewer per call.
     const handler: Terminal = (call) => {
       const ctx = call as CallContext;
       // From here a failure means `processed`: the handler may have done its work (see Progress).
       ctx.handlerStarted = true;
       try {
-        return Promise.resolve(ctx.entry.invoke(ctx.request, ctx));
+        return Promise.resolve(internals.entryOf(ctx)!.invoke(ctx.request, ctx));
       } catch (error) {
         return Promise.reject(error);
       }
     };
-    this.chain = composeFilters(options.filters ?? [], handler);
+    this.chain = composeFilters(filters, handler);
+    this.refusalChain = composeFilters(filters, (call) => Promise.reject(internals.refusalOf(call as CallContext)));
+    this.filtered = filters.length > 0;
+    // Event deliveries pass through the same filters (docs/events.md).
+    this.events = new ServerEvents(() => this.logger, (name) => this.codecs.get(name), filters);
   }
 
   /** Registers an instance of a @Service class. */
@@ -161,13 +173,16 @@ export class Server implements Dispatcher {
     return call;
   }
 
-  /** @internal */
-  lookup(service: string, method: string): MethodEntry {
+  /** @internal The registered method, or undefined. */
+  findMethod(service: string, method: string): MethodEntry | undefined {
+    return this.services.get(service)?.get(method);
+  }
+
+  /** @internal Why a service or method is not served: UNIMPLEMENTED, naming what is. */
+  notFound(service: string, method: string): RpcError {
     const methods = this.services.get(service);
-    if (!methods) throw errors.unknownService(service, this.serviceNames);
-    const entry = methods.get(method);
-    if (!entry) throw errors.unknownMethod(service, method, [...methods.keys()]);
-    return entry;
+    if (!methods) return errors.unknownService(service, this.serviceNames);
+    return errors.unknownMethod(service, method, [...methods.keys()]);
   }
 
   /** @internal The serializers of a method for the codec a request names. */

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import {
+  Client, EventContext, Method, RpcError, Server, Service, Subscribe, inproc, staticRegistry,
+  type Call, type Filter, type Logger,
+} from '../src/index.js';
+
+// Event deliveries pass through the server's filters (ServerOptions.filters), as calls do: the
+// call a filter gets is the handler's EventContext (side 'server', method = the handler's
+// property, request = the payload, topic). A filter that throws keeps the event from the handler.
+
+@Service('Shop')
+class Shop {
+  got: unknown[] = [];
+  @Method()
+  async ping(): Promise<string> {
+    return 'pong';
+  }
+  @Subscribe('orders.created')
+  async onOrder(order: { id: number }, ctx: EventContext): Promise<void> {
+    this.got.push([order, ctx.topic, ctx.method]);
+  }
+  @Subscribe('audit.>')
+  async audit(entry: unknown, ctx: EventContext): Promise<void> {
+    this.got.push([entry, ctx.topic, ctx.method]);
+  }
+}
+
+function recordingLogger(): { logger: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const noop = (): void => {};
+  return { warnings, logger: { debug: noop, info: noop, error: noop, warn: (message: string) => warnings.push(message) } };
+}
+
+async function until(check: () => boolean, ms = 2_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function rig(filters: Filter[]) {
+  const transport = inproc();
+  const shop = new Shop();
+  const { logger, warnings } = recordingLogger();
+  const server = new Server({ transport, logger, filters }).register(shop);
+  const address = await server.listen('inproc://shop-' + Math.random());
+  const client = new Client({ transport, registry: staticRegistry({ Shop: [address] }), eventAddress: address });
+  return { shop, warnings, client, async stop() { await client.close(); await server.close(); } };
+}
+
+describe('server filters on events', () => {
+  it('see each delivery as a server call with the topic, and may change the payload', async () => {
+    const seen: unknown[] = [];
+    const filter: Filter = async (call: Call, next) => {
+      if (call instanceof EventContext) {
+        seen.push({ side: call.side, service: call.service, method: call.method, request: call.request, topic: call.topic, by: call.metadata.by, deadline: call.deadline, aborted: call.signal.aborted });
+        if (call.topic === 'orders.created') call.request = { id: (call.request as { id: number }).id * 10 };
+      } else {
+        seen.push({ call: call.method, hasTopic: 'topic' in call });
+      }
+      return next();
+    };
+    const r = await rig([filter]);
+    await r.client.publish('orders.created', { id: 4 }, { metadata: { by: 'ann' } });
+    await r.client.publish('audit.login', { who: 'bob' });
+    await until(() => r.shop.got.length === 2);
+    expect(await r.client.invoke('Shop', 'ping', {})).toBe('pong');
+    expect(seen).toEqual([
+      { side: 'server', service: 'Shop', method: 'onOrder', request: { id: 4 }, topic: 'orders.created', by: 'ann', deadline: 0, aborted: false },
+      { side: 'server', service: 'Shop', method: 'audit', request: { who: 'bob' }, topic: 'audit.login', by: undefined, deadline: 0, aborted: false },
+      { call: 'ping', hasTopic: false },
+    ]);
+    expect(r.shop.got).toEqual([[{ id: 40 }, 'orders.created', 'onOrder'], [{ who: 'bob' }, 'audit.login', 'audit']]);
+    await r.stop();
+  });
+
+  it('an event a filter refuses is not delivered, and is logged like a handler error', async () => {
+    const refuse: Filter = async (call, next) => {
+      if (call instanceof EventContext && call.metadata.tenant !== 'ok') throw new RpcError('PERMISSION_DENIED', 'no tenant');
+      return next();
+    };
+    const r = await rig([refuse]);
+    await r.client.publish('orders.created', { id: 1 });
+    await r.client.publish('orders.created', { id: 2 }, { metadata: { tenant: 'ok' } });
+    await until(() => r.shop.got.length === 1 && r.warnings.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(r.shop.got).toEqual([[{ id: 2 }, 'orders.created', 'onOrder']]);
+    expect(r.warnings).toEqual(["event handler Shop.onOrder for 'orders.created' failed: no tenant"]);
+    await r.stop();
+  });
+
+  it('a filter that calls next() twice on an event gets INTERNAL, and the handler ran once', async () => {
+    const twice: Filter = async (_call, next) => {
+      await next();
+      return next();
+    };
+    const r = await rig([twice]);
+    await r.client.publish('orders.created', { id: 3 });
+    await until(() => r.warnings.length === 1);
+    expect(r.shop.got).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^event handler Shop\.onOrder for 'orders\.created' failed: .*next\(\) twice/);
+    await r.stop();
+  });
+});

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CodegenFailure } from './errors.js';
+import { CodegenFailure, type CodegenWarning } from './errors.js';
 import { Generator, type GenerateResult } from './generator.js';
 import type { WireChange } from './model/assign-numbers.js';
 import { watch } from './watch.js';
@@ -70,6 +70,7 @@ export async function runCli(argv: readonly string[], io: CliIo = consoleIo, sig
     return 1;
   }
   const cwd = process.cwd();
+  if (result.warnings.length) io.err(formatWarnings(result.warnings));
   const breaking = result.changes.filter((c) => c.breaking);
   for (const c of result.changes.filter((c) => !c.breaking)) io.out(`  ${formatChange(c)}`);
 
@@ -102,7 +103,10 @@ export async function runCli(argv: readonly string[], io: CliIo = consoleIo, sig
 
   const watcher = watch(generator, {
     allowBreaking: args['allow-breaking']!,
-    onResult: (r) => io.out(`svc-gen: regenerated ${r.regenerated.join(', ') || 'nothing'} (${r.written} file${r.written === 1 ? '' : 's'} written) in ${Math.round(r.ms)} ms`),
+    onResult: (r) => {
+      if (r.warnings.length) io.err(formatWarnings(r.warnings));
+      io.out(`svc-gen: regenerated ${r.regenerated.join(', ') || 'nothing'} (${r.written} file${r.written === 1 ? '' : 's'} written) in ${Math.round(r.ms)} ms`);
+    },
     onError: (error) => io.err(describe(error)),
   });
   io.out(`svc-gen: watching ${relative(cwd, generator.root) || '.'} for changes (Ctrl-C to stop)`);
@@ -120,6 +124,11 @@ export async function runCli(argv: readonly string[], io: CliIo = consoleIo, sig
 
 export function formatChange(c: WireChange): string {
   return `${c.breaking ? 'BREAKING ' : ''}${c.subject}: ${c.message}${c.source ? ` (${c.source})` : ''}`;
+}
+
+/** Warnings do not fail a run (nor --check): what they name is left out of the output. */
+export function formatWarnings(warnings: readonly CodegenWarning[]): string {
+  return [`svc-gen: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}:`, ...warnings.map((w) => `  ${w.message}`)].join('\n');
 }
 
 export function refuseBreaking(breaking: readonly WireChange[]): string {

@@ -14,6 +14,25 @@ export class CodegenError extends Error {
 }
 
 /**
+ * Something in the user's code svc-gen could not read but can do without: it is left out of the
+ * output, generation goes on, and the CLI prints it. Same shape as a CodegenError.
+ */
+export class CodegenWarning {
+  readonly message: string;
+
+  constructor(
+    /** `src/arith.ts:12:5`, relative to the project root. */
+    readonly location: string,
+    /** `Arith.wait`. */
+    readonly path: string,
+    readonly problem: string,
+    readonly hint: string,
+  ) {
+    this.message = `${location} ${path}: ${problem}${hint ? `. ${hint}` : ''}`;
+  }
+}
+
+/**
  * Problems found together inside the reader (the fields of one type, the methods of one service),
  * passed up so that all of them are reported; nested ones are flattened.
  */

@@ -1,6 +1,6 @@
 /// <reference types="node" preserve="true" />
 export { Generator, type GeneratorOptions, type GenerateResult, type GeneratedFile, type ServiceOutput, type WriteReport } from './generator.js';
-export { CodegenError, CodegenFailure } from './errors.js';
+export { CodegenError, CodegenFailure, CodegenWarning } from './errors.js';
 export { assignNumbers, signature, type WireChange } from './model/assign-numbers.js';
 export { readLock, formatLock, type Lock, type ServiceLock } from './model/lock.js';
 export type { DraftService, DraftMessage, DraftEnum, DraftField, DraftMethod } from './model/draft.js';

@@ -1,5 +1,6 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import type { CodegenWarning } from './errors.js';
 import type { Generator } from './generator.js';
 import { refuseBreaking } from './cli.js';
 
@@ -7,7 +8,7 @@ export interface WatchOptions {
   allowBreaking?: boolean;
   /** Milliseconds to gather a burst of changes into one run. Default 30. */
   debounce?: number;
-  onResult?: (result: { regenerated: readonly string[]; written: number; ms: number; files: readonly string[] }) => void;
+  onResult?: (result: { regenerated: readonly string[]; written: number; ms: number; files: readonly string[]; warnings: readonly CodegenWarning[] }) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -32,7 +33,7 @@ export function watch(generator: Generator, options: WatchOptions = {}): Watcher
       const breaking = result.changes.filter((c) => c.breaking);
       if (breaking.length && !options.allowBreaking) throw new Error(refuseBreaking(breaking));
       const report = generator.write(result);
-      options.onResult?.({ regenerated: result.regenerated, written: report.written.length, ms: performance.now() - firstChange, files });
+      options.onResult?.({ regenerated: result.regenerated, written: report.written.length, ms: performance.now() - firstChange, files, warnings: result.warnings });
     } catch (error) {
       options.onError?.(error);
     }

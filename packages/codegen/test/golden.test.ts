@@ -60,7 +60,11 @@ describe('golden corpus', () => {
     ['scalar result → wrapper', 'message CountResponse {\n  int32 value = 1;\n}'],
     ['void → Empty', 'rpc ping (google.protobuf.Empty) returns (google.protobuf.Empty);'],
     ['@Method({ name }) → wire name', 'rpc findShape (FindShapeRequest) returns (FindShapeResponse);'],
-    ['methods inherited from a base class', 'rpc health (google.protobuf.Empty) returns (HealthResponse);'],
+    ['methods inherited from a base class', 'rpc health (google.protobuf.Empty) returns (HealthResponse) {'],
+    ['@Method({ idempotent: true }) → idempotency_level', 'rpc health (google.protobuf.Empty) returns (HealthResponse) {\n    option idempotency_level = IDEMPOTENT;\n  }\n'],
+    ['idempotent with a timeout', 'rpc echo (Everything) returns (Everything) { // timeout: 500 ms\n    option idempotency_level = IDEMPOTENT;\n  }\n'],
+    ['@Method({ timeout }) → a comment (proto3 has no option for it)', 'rpc count (PageOfPoint) returns (CountResponse); // timeout: 2000 ms\n'],
+    ['neither: a plain rpc line', 'rpc ping (google.protobuf.Empty) returns (google.protobuf.Empty);\n'],
   ])('%s', (_row, text) => {
     expect(proto).toContain(text);
   });
@@ -77,6 +81,28 @@ describe('golden corpus', () => {
     expect(schema.$defs.Color).toEqual({ enum: ['red', 'green', 'blue'] });
     expect(schema.$defs.Shape.oneOf).toHaveLength(3);
     expect(schema.methods.count).toEqual({ request: 'PageOfPoint', response: 'CountResponse' });
+  });
+
+  it('writes @Method({ idempotent, timeout }) into each method of the descriptor, only when set', async () => {
+    const { CatalogSchema, AdminConsoleSchema, StockSchema } = await import('./fixtures/corpus/src/generated/index.js');
+    expect(CatalogSchema.methods).toEqual([
+      // { idempotent: true, timeout: 500 }
+      { name: 'echo', request: 'Everything', response: 'Everything', idempotent: true, timeout: 500 },
+      // { timeout: COUNT_TIMEOUT }, imported: const COUNT_TIMEOUT: number = 2 * SECOND, const SECOND = 1_000
+      { name: 'count', request: 'PageOfPoint', response: 'CountResponse', responseWrapped: true, timeout: 2000 },
+      { name: 'ping', request: null, response: null },
+      // { name: 'findShape', timeout: 5 * 1000 }
+      { name: 'findShape', request: 'FindShapeRequest', response: 'FindShapeResponse', requestWrapped: true, responseWrapped: true, timeout: 5000 },
+    ]);
+    expect(AdminConsoleSchema.methods).toEqual([
+      { name: 'audit', request: 'AuditRequest', response: 'PageOfString' },
+      { name: 'health', request: null, response: 'HealthResponse', idempotent: true },
+    ]);
+    expect(StockSchema.methods.every((m) => !('idempotent' in m) && !('timeout' in m))).toBe(true);
+    // They are no wire numbering: the lock does not carry them.
+    expect(readFileSync(join(CORPUS, 'svc.lock.json'), 'utf8')).not.toMatch(/idempotent|timeout/);
+    const client = readFileSync(join(CORPUS, 'src/generated/catalog.client.ts'), 'utf8');
+    expect(client).toContain('  /** Catalog.echo (idempotent, timeout 500 ms) — src/catalog.ts:69 */\n  echo(args: Everything, options?: CallOptions<Everything>): Promise<Everything> {\n');
   });
 
   it('imports the user types with import type from their own files', () => {

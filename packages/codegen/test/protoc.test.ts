@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { protobufCodec } from '@svc/core';
 import { schemas } from './fixtures/corpus/src/generated/index.js';
 import { everything } from './fixtures/values.js';
@@ -25,6 +26,23 @@ describe('protoc', () => {
       const out = protoc([`--descriptor_set_out=/dev/null`, file]);
       expect(out.toString()).toBe('');
     }
+  });
+
+  it('reads @Method({ idempotent: true }) as the method option idempotency_level = IDEMPOTENT', () => {
+    // protoc's own view of the file: its FileDescriptorSet, decoded with descriptor.proto.
+    const dir = mkdtempSync(join(tmpdir(), 'svc-protoc-'));
+    const methodsOf = (file: string): string => {
+      const out = join(dir, `${file}.pb`);
+      protoc([`--descriptor_set_out=${out}`, file]);
+      return protoc(['--decode=google.protobuf.FileDescriptorSet', 'google/protobuf/descriptor.proto'], readFileSync(out)).toString();
+    };
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const catalog = methodsOf('catalog.proto');
+    expect(catalog).toContain('name: "echo"\n      input_type: ".catalog.Everything"\n      output_type: ".catalog.Everything"\n      options {\n        idempotency_level: IDEMPOTENT\n      }\n');
+    expect(catalog).toContain('name: "count"\n      input_type: ".catalog.PageOfPoint"\n      output_type: ".catalog.CountResponse"\n    }\n');
+    expect(catalog.match(/idempotency_level/g)).toHaveLength(1);
+    // Inherited from a base class, without a request.
+    expect(methodsOf('admin-console.proto')).toContain('name: "health"\n      input_type: ".google.protobuf.Empty"\n      output_type: ".admin_console.HealthResponse"\n      options {\n        idempotency_level: IDEMPOTENT\n      }\n');
   });
 
   const echo = protobufCodec({ schemas }).forMethod('Catalog', 'echo')!;

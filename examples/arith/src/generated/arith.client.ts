@@ -15,22 +15,22 @@ export class ArithClient {
   }
 
   /** Arith.mul (idempotent) — src/arith.ts:19 */
-  mul(args: ArithArgs, options?: CallOptions): Promise<ArithReply> {
+  mul(args: ArithArgs, options?: CallOptions<ArithReply>): Promise<ArithReply> {
     return this.#client.invoke<ArithReply>("Arith", "mul", args, options);
   }
 
   /** Arith.add (idempotent) — src/arith.ts:26 */
-  add(args: ArithArgs, options?: CallOptions): Promise<ArithReply> {
+  add(args: ArithArgs, options?: CallOptions<ArithReply>): Promise<ArithReply> {
     return this.#client.invoke<ArithReply>("Arith", "add", args, options);
   }
 
   /** Arith.div (idempotent) — src/arith.ts:31 */
-  div(args: ArithArgs, options?: CallOptions): Promise<ArithReply> {
+  div(args: ArithArgs, options?: CallOptions<ArithReply>): Promise<ArithReply> {
     return this.#client.invoke<ArithReply>("Arith", "div", args, options);
   }
 
-  /** Arith.wait — src/arith.ts:38 */
-  wait(args: WaitArgs, options?: CallOptions): Promise<Awaited<ReturnType<Arith['wait']>>> {
+  /** Arith.wait (timeout 5000 ms) — src/arith.ts:38 */
+  wait(args: WaitArgs, options?: CallOptions<Awaited<ReturnType<Arith['wait']>>>): Promise<Awaited<ReturnType<Arith['wait']>>> {
     return this.#client.invoke<Awaited<ReturnType<Arith['wait']>>>("Arith", "wait", args, options);
   }
 }

@@ -7,10 +7,10 @@ export const ArithSchema: ServiceSchema = {
   "service": "Arith",
   "package": "arith",
   "methods": [
-    {"name":"mul","request":"ArithArgs","response":"ArithReply"},
-    {"name":"add","request":"ArithArgs","response":"ArithReply"},
-    {"name":"div","request":"ArithArgs","response":"ArithReply"},
-    {"name":"wait","request":"WaitArgs","response":"WaitResponse"},
+    {"name":"mul","request":"ArithArgs","response":"ArithReply","idempotent":true},
+    {"name":"add","request":"ArithArgs","response":"ArithReply","idempotent":true},
+    {"name":"div","request":"ArithArgs","response":"ArithReply","idempotent":true},
+    {"name":"wait","request":"WaitArgs","response":"WaitResponse","timeout":5000},
   ],
   "messages": [
     {

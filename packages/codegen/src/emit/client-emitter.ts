@@ -36,9 +36,12 @@ export function emitClient(service: DraftService, outDir: string, stem: string, 
   const methods = service.methods.map((m) => {
     const res = spell(m.responseTs, m.property);
     const call = `this.#client.invoke<${res}>(${JSON.stringify(service.name)}, ${JSON.stringify(m.name)}, ${m.requestTs.kind === 'none' ? 'undefined' : m.paramName}, options)`;
-    const doc = `  /** ${service.name}.${m.name}${m.idempotent ? ' (idempotent)' : ''} — ${m.source} */\n`;
-    if (m.requestTs.kind === 'none') return `${doc}  ${m.property}(options?: CallOptions): Promise<${res}> {\n    return ${call};\n  }`;
-    return `${doc}  ${m.property}(${m.paramName}: ${spell(m.requestTs, m.property)}, options?: CallOptions): Promise<${res}> {\n    return ${call};\n  }`;
+    const notes = [m.idempotent ? 'idempotent' : '', m.timeout !== undefined ? `timeout ${m.timeout} ms` : ''].filter(Boolean).join(', ');
+    const doc = `  /** ${service.name}.${m.name}${notes ? ` (${notes})` : ''} — ${m.source} */\n`;
+    // CallOptions of the result type: a fallback must be a value of it (or a function giving one).
+    const options = `options?: CallOptions<${res}>`;
+    if (m.requestTs.kind === 'none') return `${doc}  ${m.property}(${options}): Promise<${res}> {\n    return ${call};\n  }`;
+    return `${doc}  ${m.property}(${m.paramName}: ${spell(m.requestTs, m.property)}, ${options}): Promise<${res}> {\n    return ${call};\n  }`;
   });
   if (needsClass) {
     if (!service.classExported) {

@@ -10,7 +10,13 @@ export function emitProto(schema: ServiceSchema, source: string): string {
 
   body.push(`service ${schema.service} {`);
   for (const m of schema.methods) {
-    body.push(`  rpc ${m.name} (${m.request ?? 'google.protobuf.Empty'}) returns (${m.response ?? 'google.protobuf.Empty'});`);
+    const rpc = `  rpc ${m.name} (${m.request ?? 'google.protobuf.Empty'}) returns (${m.response ?? 'google.protobuf.Empty'})`;
+    // proto3 has no timeout option; other languages' stubs learn it from the comment.
+    const timeout = m.timeout !== undefined ? ` // timeout: ${m.timeout} ms` : '';
+    // descriptor.proto's MethodOptions: IDEMPOTENT is "may be retried", which @Method({ idempotent })
+    // says; NO_SIDE_EFFECTS (which gRPC-web and Connect turn into GET) says more than it does.
+    if (m.idempotent) body.push(`${rpc} {${timeout}`, '    option idempotency_level = IDEMPOTENT;', '  }');
+    else body.push(`${rpc};${timeout}`);
   }
   body.push('}');
   if (schema.events?.length) {

@@ -157,6 +157,9 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
       response: m.response,
       ...(m.requestWrapped ? { requestWrapped: true } : {}),
       ...(m.responseWrapped ? { responseWrapped: true } : {}),
+      // What the client's fail modes need to know; not wire numbering, so not in the lock.
+      ...(m.idempotent ? { idempotent: true } : {}),
+      ...(m.timeout !== undefined ? { timeout: m.timeout } : {}),
     })),
     messages,
     enums,

@@ -1,4 +1,5 @@
 import type { FieldType, ScalarName } from '@svc/core';
+import type { CodegenWarning } from '../errors.js';
 
 /**
  * The schema model before field numbers are assigned: what the reader found in the code, in
@@ -56,7 +57,10 @@ export interface DraftMethod {
   readonly paramName: string;
   readonly requestTs: TsTypeRef;
   readonly responseTs: TsTypeRef;
+  /** `@Method({ idempotent: true })`; absent unless true. */
   readonly idempotent?: boolean;
+  /** `@Method({ timeout })` in ms, when svc-gen could evaluate it to a positive finite number. */
+  readonly timeout?: number;
   readonly source: string;
 }
 
@@ -88,6 +92,8 @@ export interface DraftService {
   readonly events: DraftEvent[];
   readonly messages: DraftMessage[];
   readonly enums: DraftEnum[];
+  /** What svc-gen read but left out (a timeout it cannot evaluate); generation goes on. */
+  readonly warnings: readonly CodegenWarning[];
   /** Absolute paths of every file whose types this service uses (for --watch). */
   readonly dependencies: Set<string>;
   readonly source: string;

@@ -1,9 +1,10 @@
 import { Node, type ClassDeclaration, type Decorator, type MethodDeclaration, type Project, type SourceFile, type Type } from 'ts-morph';
-import { AggregateErrors, CodegenError, collecting } from '../errors.js';
+import { AggregateErrors, CodegenError, CodegenWarning, collecting } from '../errors.js';
 import type { DraftEvent, DraftField, DraftMethod, DraftService, TsTypeRef } from '../model/draft.js';
 import { isIdentifier, pascal, snake } from '../model/naming.js';
 import { TypeMapper, relative, type Site } from './type-mapper.js';
 import { svcDecorators } from './svc-decorators.js';
+import { constantBoolean, constantNumber, isUndefinedValue } from './constant-value.js';
 
 export interface ReadResult {
   readonly services: DraftService[];
@@ -81,6 +82,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
   const events: DraftEvent[] = [];
   const seen = new Set<string>();
   const errors: Error[] = [];
+  const warnings: CodegenWarning[] = [];
   for (let c: ClassDeclaration | undefined = cls; c; c = c.getBaseClass()) {
     mapper.dependencies.add(c.getSourceFile().getFilePath());
     for (const m of c.getInstanceMethods()) {
@@ -100,7 +102,7 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
       const md = svcDecorators(decorators, 'Method')[0];
       if (!md) continue;
       try {
-        methods.push(readMethod(name, m, md, mapper));
+        methods.push(readMethod(name, m, md, mapper, warnings));
       } catch (error) {
         errors.push(error as Error);
       }
@@ -123,19 +125,21 @@ function readService(cls: ClassDeclaration, decorator: Decorator, root: string):
     events,
     messages: [...mapper.messages.values()],
     enums: [...mapper.enums.values()],
+    warnings,
     dependencies: mapper.dependencies,
     source: source.replace(/:\d+$/, ''),
   };
 }
 
-function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper: TypeMapper): DraftMethod {
+function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper: TypeMapper, warnings: CodegenWarning[]): DraftMethod {
   const property = m.getName();
   const options = md.getArguments()[0];
   const name = objectLiteralString(options, 'name') ?? property;
-  const idempotent = objectLiteralBoolean(options, 'idempotent');
   const where = mapper.where(m);
   const label = `${service}.${name}`;
   if (!isIdentifier(name)) throw new CodegenError(where, label, `the method name '${name}' is not a protobuf identifier`, 'Use letters, digits and _');
+  const idempotent = readIdempotent(options, label, mapper, warnings);
+  const timeout = readTimeout(options, label, mapper, warnings);
 
   // A request and a response that both cannot travel are reported together.
   const problems: Error[] = [];
@@ -174,7 +178,12 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
     responseTs = returnNode ? typeRef(returnNode, 'result') : { kind: 'result' };
   }
   if (problems.length > 0) throw AggregateErrors.of(problems);
-  return { name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs, ...(idempotent !== undefined ? { idempotent } : {}), source: where.replace(/:\d+$/, '') };
+  return {
+    name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs,
+    ...(idempotent ? { idempotent } : {}),
+    ...(timeout !== undefined ? { timeout } : {}),
+    source: where.replace(/:\d+$/, ''),
+  };
 }
 
 /** A @Subscribe('topic') method: a literal topic, and its payload (the first parameter) as a message; undefined for a pattern. */
@@ -264,6 +273,7 @@ function awaited(t: Type): Type {
 function objectLiteralProperty(node: Node | undefined, key: string): Node | undefined {
   if (!node || !Node.isObjectLiteralExpression(node)) return undefined;
   const prop = node.getProperty(key);
+  if (prop && Node.isShorthandPropertyAssignment(prop)) return prop.getNameNode();
   return prop && Node.isPropertyAssignment(prop) ? prop.getInitializer() : undefined;
 }
 
@@ -272,10 +282,41 @@ function objectLiteralString(node: Node | undefined, key: string): string | unde
   return value && (Node.isStringLiteral(value) || Node.isNoSubstitutionTemplateLiteral(value)) ? value.getLiteralValue() : undefined;
 }
 
-function objectLiteralBoolean(node: Node | undefined, key: string): boolean | undefined {
-  const value = objectLiteralProperty(node, key);
-  if (value && Node.isTrueLiteral(value)) return true;
-  if (value && Node.isFalseLiteral(value)) return false;
+/**
+ * `@Method({ idempotent })`: true when it is `true` or a constant of type `true`. A value whose
+ * type is only `boolean` is left out with a warning: retrying a method that is not idempotent
+ * is the mistake to avoid, so svc-gen does not guess.
+ */
+function readIdempotent(options: Node | undefined, label: string, mapper: TypeMapper, warnings: CodegenWarning[]): boolean | undefined {
+  const value = objectLiteralProperty(options, 'idempotent');
+  if (!value) return undefined;
+  const known = constantBoolean(value);
+  if (known !== 'unknown') return known;
+  warnings.push(new CodegenWarning(mapper.where(value), label, `svc-gen cannot tell whether idempotent (${value.getText()}) is true, so the schema does not mark the method idempotent and clients will not retry it once it was processed`, 'Write idempotent: true (or a const of the literal true)'));
+  return undefined;
+}
+
+/**
+ * `@Method({ timeout })` in ms, written into the schema when it evaluates (constant-value.ts) to
+ * a positive finite number. 0 is the server's "no limit" and is left out silently; anything
+ * else that is not a positive finite number, or that cannot be evaluated, is left out with a
+ * warning. Leaving it out is safe: the server still applies the decorator's value at run time,
+ * the client only does not know it.
+ */
+function readTimeout(options: Node | undefined, label: string, mapper: TypeMapper, warnings: CodegenWarning[]): number | undefined {
+  const value = objectLiteralProperty(options, 'timeout');
+  if (!value || isUndefinedValue(value)) return undefined;
+  const timeout = constantNumber(value, mapper.dependencies);
+  if (timeout !== undefined && timeout > 0 && Number.isFinite(timeout)) return timeout;
+  if (timeout === 0) return undefined;
+  const text = value.getText();
+  const left = "so the schema leaves it out (the server still applies the decorator's value)";
+  if (timeout === undefined) {
+    warnings.push(new CodegenWarning(mapper.where(value), label, `svc-gen cannot evaluate the timeout ${text} to a number, ${left}`, 'Write a number literal (timeout: 5_000), a const of one (const TIMEOUT = 5_000), or a product of those (5 * SECOND)'));
+  } else {
+    const shown = String(timeout) === text ? text : `${text} (${timeout})`;
+    warnings.push(new CodegenWarning(mapper.where(value), label, `the timeout ${shown} is not a positive finite number of milliseconds, ${left}`, 'Write a positive number of milliseconds, or no timeout for none'));
+  }
   return undefined;
 }
 

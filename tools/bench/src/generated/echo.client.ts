@@ -15,7 +15,7 @@ export class EchoClient {
   }
 
   /** Echo.echo — src/rows/svc-echo.ts:7 */
-  echo(message: EchoMessage, options?: CallOptions): Promise<EchoMessage> {
+  echo(message: EchoMessage, options?: CallOptions<EchoMessage>): Promise<EchoMessage> {
     return this.#client.invoke<EchoMessage>("Echo", "echo", message, options);
   }
 }

@@ -347,3 +347,35 @@ describe('attempt filters and selectors', () => {
     expect(triedSeen.map((t) => t.length)).toEqual([0, 1]);
   });
 });
+
+describe('the selector learns of every attempt that ends', () => {
+  it('is told of a hedge that lost and of attempts cut off by the deadline (as CANCELLED / DEADLINE_EXCEEDED)', async () => {
+    const reports: (string | undefined)[] = [];
+    const selector: Selector = { select: (nodes) => nodes[0]!, report: (_node, error) => reports.push(error?.code) };
+    const { client } = await cluster([{ delayMs: 500 }, {}], { failMode: { mode: 'failbackup', hedgeDelay: 10 }, selector });
+    expect(await client.invoke('Node', 'get', {})).toBe('n1');
+    expect(reports).toEqual([undefined, 'CANCELLED']);
+    reports.length = 0;
+    const slow = await cluster([{ delayMs: 500 }], { failMode: 'failover', selector });
+    await expect(slow.client.invoke('Node', 'get', {}, { timeout: 30 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(reports).toEqual(['DEADLINE_EXCEEDED']);
+  });
+});
+
+describe('what the budget counts', () => {
+  it('failures that never left the client do not spend it', async () => {
+    const transport = inproc();
+    const node = new Node('live', { fail: (n) => (n % 2 === 1 ? unavailable() : undefined) });
+    const server = new Server({ transport, logger: silentLogger }).register(node);
+    const live = await server.listen('inproc://fm-budget-live');
+    stops.push(() => server.close());
+    const failMode = { mode: 'failretry' as const, backoff: { initialMs: 1, maxMs: 1 } };
+    const client = new Client({ transport, selector: firstNode, failMode, services: { Node: { methods: { get: { idempotent: true } } } }, registry: staticRegistry({ Node: ['inproc://nobody', live] }) });
+    stops.push(() => client.close());
+    // failretry stays on the first node, where nobody listens: 3 not_sent attempts a call, 90 in all.
+    for (let i = 0; i < 30; i++) await expect(client.invoke('Node', 'get', {})).rejects.toMatchObject({ progress: 'not_sent' });
+    // The budget is still full, so a retry is allowed: the first run fails, the retry succeeds.
+    expect(await client.invoke('Node', 'get', {}, { address: live })).toBe('live');
+    expect(node.runs).toBe(2);
+  });
+});

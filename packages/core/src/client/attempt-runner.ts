@@ -82,7 +82,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     state.latency?.record(latency);
     this.finish();
     this.call.responseMetadata = attempt.responseMetadata;
-    for (const other of this.live.splice(0)) other.abort(hedgeLost());
+    this.cancelLive(hedgeLost());
     this.sink.succeed(value);
   }
 
@@ -90,7 +90,8 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     this.remove(attempt);
     this.client.selector.report?.(attempt.node, error, Date.now() - attempt.startedAt);
     if (this.done) return;
-    if (this.call.policy.retries && error.retryable) this.call.state.budget?.failed();
+    // What never reached a server costs it nothing, so it does not spend the budget.
+    if (this.call.policy.retries && error.retryable && error.progress !== 'not_sent') this.call.state.budget?.failed();
     if (attempt.responseMetadata !== undefined) this.call.responseMetadata = attempt.responseMetadata;
     this.failedWith(error);
   }
@@ -99,7 +100,16 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   abort(reason: RpcError): void {
     if (this.done) return;
     this.finish();
-    for (const attempt of this.live.splice(0)) attempt.abort(reason);
+    this.cancelLive(reason);
+  }
+
+  /** Cancels the attempts still in flight; a selector that counts outstanding attempts is told they ended. */
+  private cancelLive(reason: RpcError): void {
+    const now = Date.now();
+    for (const attempt of this.live.splice(0)) {
+      attempt.abort(reason);
+      this.client.selector.report?.(attempt.node, reason, now - attempt.startedAt);
+    }
   }
 
   private failedWith(error: RpcError): void {

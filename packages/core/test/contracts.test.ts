@@ -1,12 +1,11 @@
 import { inproc, jsonCodec, protobufCodec, randomSelector, roundRobin, schemaJsonCodec, staticRegistry, type ServiceSchema } from '../src/index.js';
-import { describeChannelContract, describeCodecContract, describeRegistryContract, describeSelectorContract, type CodecCase } from '../src/testing/index.js';
+import { describeCodecContract, describeRegistryContract, describeSelectorContract, type CodecCase } from '../src/testing/index.js';
 
 describeSelectorContract('roundRobin', roundRobin);
 describeSelectorContract('randomSelector', randomSelector);
 
 describeRegistryContract('staticRegistry', async (services) => ({ registry: staticRegistry(services) }));
 
-describeChannelContract('inproc', async () => ({ transport: inproc(), listenAddress: 'inproc://channel-contract' }));
 
 const schema: ServiceSchema = {
   schemaVersion: 1,

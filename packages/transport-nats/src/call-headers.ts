@@ -73,11 +73,18 @@ export function decodeRequest(id: number, service: string, method: string, h: Ms
   };
 }
 
+/**
+ * The Svc-Error header's JSON. `progress` and `retryable` are the numbers of header fields 13 and
+ * 14 (progress: 1 refused, 2 not_sent; retryable: 1 yes, 2 no), present only when not 0: absent
+ * means processed and the code's default.
+ */
 interface WireError {
   status: number;
   message?: string | undefined;
   details?: string | undefined;
   stack?: string | undefined;
+  progress?: number | undefined;
+  retryable?: number | undefined;
 }
 
 /**
@@ -91,6 +98,8 @@ export function responseHeaders(response: ResponseMessage): MsgHdrs | undefined 
   setCommon(h, response.codec, response.compression, response.metadata);
   if (response.status !== 0) {
     const error: WireError = { status: response.status, message: response.message, details: response.details, stack: response.stack };
+    if (response.progress) error.progress = response.progress;
+    if (response.retryable) error.retryable = response.retryable;
     h.set(H_ERROR, headerJson(error));
     h.set(H_SERVICE_ERROR_CODE, String(response.status));
     h.set(H_SERVICE_ERROR, (response.message ?? '').replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?'));
@@ -107,6 +116,8 @@ export function decodeResponse(h: MsgHdrs | undefined, body: Uint8Array, limits:
     message: error?.message,
     details: error?.details,
     stack: error?.stack,
+    progress: error?.progress,
+    retryable: error?.retryable,
     metadata: parseMetadata(h?.get(H_METADATA), 'response', limits),
     codec: h?.get(H_CODEC) || 'json',
     compression: Number(h?.get(H_COMPRESSION) || 0) as Compression,
@@ -119,6 +130,10 @@ function checkWireError(value: unknown): WireError {
   if (typeof e !== 'object' || e === null || !Number.isInteger(e.status) || (e.status as number) < 0) throw new TypeError(`${H_ERROR} is not an error with a status number`);
   for (const field of ['message', 'details', 'stack'] as const) {
     if (e[field] !== undefined && typeof e[field] !== 'string') throw new TypeError(`${H_ERROR} has a ${field} that is not a string`);
+  }
+  // Numbers this version does not know are read as the safe default (core's progressFromWire).
+  for (const field of ['progress', 'retryable'] as const) {
+    if (e[field] !== undefined && !(Number.isInteger(e[field]) && (e[field] as number) >= 0)) throw new TypeError(`${H_ERROR} has a ${field} that is not a whole number`);
   }
   return e as WireError;
 }

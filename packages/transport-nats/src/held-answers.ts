@@ -46,8 +46,8 @@ function payloadOf(answers: AnswerFrame[], maxBytes: number): Buffer {
     const largest = answers.map((a, i) => i).sort((i, j) => answers[j]!.frameBytes - answers[i]!.frameBytes);
     for (const i of largest) {
       if (bytes <= maxBytes) break;
-      const error = answersTooLarge(bytes, maxBytes);
-      const replaced = errorAnswer(answers[i]!.callerId, error.codeNumber, error.message);
+      // As far as the answer it replaces says the call got (processed for a handler's).
+      const replaced = errorAnswer(answers[i]!.callerId, answersTooLarge(bytes, maxBytes), answers[i]!.response.progress ?? 0);
       bytes += replaced.frameBytes - answers[i]!.frameBytes;
       answers[i] = replaced;
     }

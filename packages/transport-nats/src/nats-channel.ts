@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, progressFromWire, retryableFromWire, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
@@ -140,7 +140,7 @@ export class NatsChannel implements Channel, EventChannel {
     }
     if (!shared.connected) throw errors.notConnected(this.address, 'the connection to NATS is down; reconnecting');
     const max = nc.info?.max_payload ?? Infinity;
-    if (event.body.length > max) throw payloadTooLarge(event.body.length, max);
+    if (event.body.length > max) throw payloadTooLarge(event.body.length, max, 'not_sent');
     nc.publish(this.subjects.event(event.topic), event.body, { headers: eventHeaders(event) });
     await nc.flush();
   }
@@ -196,7 +196,7 @@ export class NatsChannel implements Channel, EventChannel {
     const headLength = headerSize(id, request, timeoutMs);
     const frameBytes = checkedFrameBytes(headLength, request.body.length, Number.MAX_SAFE_INTEGER);
     const max = nc.info?.max_payload ?? Infinity;
-    if (frameBytes > max) return this.settle(id, payloadTooLarge(frameBytes, max));
+    if (frameBytes > max) return this.settle(id, payloadTooLarge(frameBytes, max, 'not_sent'));
     pending.request = request;
     pending.timeoutMs = timeoutMs;
     pending.headLength = headLength;
@@ -244,11 +244,13 @@ export class NatsChannel implements Channel, EventChannel {
       const message = this.sent.get(messageIdOf(msg.subject));
       if (message === undefined) return;
       let failure: RpcError;
+      // No responders: nobody had the subject, so none of the calls was received (not_sent).
       if (h.hasError && h.code === 503) failure = noResponders(message.calls[0]!.service, this.target.instance);
       else {
         try {
+          // A refused message (maxCallsPerMessage, a violation) says refused in Svc-Error.
           const r = decodeResponse(h, msg.data, this.metadataLimits);
-          failure = RpcError.fromWire(r.status || CODE_NUMBERS.INTERNAL, r.message ?? 'the server refused the message', r.details, r.metadata);
+          failure = RpcError.fromWire(r.status || CODE_NUMBERS.INTERNAL, r.message ?? 'the server refused the message', r.details, r.metadata, undefined, progressFromWire(r.progress), retryableFromWire(r.retryable));
         } catch (e) {
           failure = errors.protocolError(`the reply headers do not parse (${(e as Error).message})`);
         }
@@ -290,8 +292,15 @@ export class NatsChannel implements Channel, EventChannel {
     this.take(id)?.onResponse(error, undefined);
   }
 
+  /**
+   * Fails every call waiting here. A call published (handed to nats.js, which may still send it
+   * after a reconnect) may have run: processed. One not published yet (still in the tick's batch,
+   * or waiting for the first connect) never will be, as it is no longer pending: not_sent.
+   */
   private failAll(error: RpcError): void {
-    for (const pending of this.pending.values()) this.settle(pending.id, error);
+    const published = error.withProgress('processed');
+    const unpublished = error.withProgress('not_sent');
+    for (const pending of this.pending.values()) this.settle(pending.id, pending.sent !== undefined ? published : unpublished);
   }
 }
 

@@ -1,14 +1,19 @@
-import { RpcError } from '@svc/core';
+import { RpcError, type Progress } from '@svc/core';
 
-/** Errors only the NATS transport raises; the shared ones come from `errors` in @svc/core/transport. */
+/**
+ * Errors only the NATS transport raises; the shared ones come from `errors` in @svc/core/transport.
+ * Each says how far the call got (RpcError.progress), as docs/transport-nats.md lists.
+ */
 
+/** The NATS server's 503: no subscriber had the subject, so nobody received the call (not_sent). */
 export function noResponders(service: string, instance: string | undefined): RpcError {
   const who = instance === undefined ? `no instance of service '${service}'` : `instance '${instance}' of service '${service}'`;
-  return new RpcError('UNAVAILABLE', `${who} is listening on NATS (no responders); start one, or check the service name and the subject prefix`);
+  return new RpcError('UNAVAILABLE', `${who} is listening on NATS (no responders); start one, or check the service name and the subject prefix`, { progress: 'not_sent' });
 }
 
-export function payloadTooLarge(size: number, max: number): RpcError {
-  return new RpcError('RESOURCE_EXHAUSTED', `message of ${size} bytes exceeds the NATS server's max_payload of ${max} bytes; raise max_payload on the server or send less`, { retryable: false });
+/** A request (not_sent: refused before publishing) or an answer (as far as the call got) too large for a message. */
+export function payloadTooLarge(size: number, max: number, progress: Progress = 'processed'): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `message of ${size} bytes exceeds the NATS server's max_payload of ${max} bytes; raise max_payload on the server or send less`, { retryable: false, progress });
 }
 
 export function cannotListen(address: string, cause: unknown): RpcError {
@@ -33,7 +38,7 @@ export function undecodableFrames(reason: string): RpcError {
   return new RpcError(
     'INVALID_ARGUMENT',
     `the message of framed calls does not parse (${reason}), so none of its calls was run; @svc clients send well-formed frames: check what else publishes on this service's subjects`,
-    { retryable: false },
+    { retryable: false, progress: 'refused' },
   );
 }
 
@@ -41,12 +46,12 @@ export function tooManyCallsInMessage(limit: number): RpcError {
   return new RpcError(
     'RESOURCE_EXHAUSTED',
     `the message carries more than ${limit} framed calls, this service's maxCallsPerMessage, so none of them was run; send fewer calls to a message (the client's callsPerMessage) or raise maxCallsPerMessage on the service`,
-    { retryable: false },
+    { retryable: false, progress: 'refused' },
   );
 }
 
 export function tooManyCallsInFlight(limit: number): RpcError {
-  return new RpcError('RESOURCE_EXHAUSTED', `this instance already has ${limit} calls in flight (maxConcurrentCalls of its NATS listener, all callers together), so it did not run this one; retry later or on another instance, add instances, or raise maxConcurrentCalls`);
+  return new RpcError('RESOURCE_EXHAUSTED', `this instance already has ${limit} calls in flight (maxConcurrentCalls of its NATS listener, all callers together), so it did not run this one; retry later or on another instance, add instances, or raise maxConcurrentCalls`, { progress: 'refused' });
 }
 
 export function undecodableCallHeaders(reason: string): RpcError {

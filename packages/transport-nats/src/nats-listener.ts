@@ -1,5 +1,5 @@
 import { ErrorCode, nuid, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, errors, FrameDecoder, FrameKind, type Frame, type FrameDecoderOptions, type Cancellable, type Dispatcher, type Listener, type MetadataLimits, type ReplyTarget, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, errors, FrameDecoder, FrameKind, WireProgress, type Frame, type FrameDecoderOptions, type Cancellable, type Dispatcher, type Listener, type MetadataLimits, type Peer, type ReplyTarget, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
 import { codeFromNumber, RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, nonStringKey, responseHeaders } from './call-headers.js';
@@ -58,6 +58,8 @@ interface OutboundReply {
   readonly reply: string;
   readonly body: Uint8Array;
   readonly headers: MsgHdrs | undefined;
+  /** How far the call got (WireProgress), for the error that replaces a reply too large to publish. */
+  readonly progress: number;
 }
 
 export class NatsListener implements Listener, ReplyTarget {
@@ -210,10 +212,14 @@ export class NatsListener implements Listener, ReplyTarget {
     try {
       request = decodeRequest(id, service, method, msg.headers, msg.data, this.limits.metadata);
     } catch (error) {
+      // Headers that do not parse, metadata over the caps: answered here, never dispatched.
       const refusal = RpcError.is(error) ? error : undecodableCallHeaders((error as Error)?.message ?? String(error));
-      this.reply(id, errorResponse(refusal.codeNumber, refusal.message));
+      this.reply(id, errorResponse(refusal, WireProgress.REFUSED));
       return;
     }
+    // A plain request has no caller table: its reply subject (unique per request, nats.js and
+    // the NATS CLI make it `<inbox prefix>.<token>…`) is what names the caller.
+    request.peer = { transport: 'nats', address: msg.reply };
     const call = this.dispatcher.dispatch(request, this);
     if (this.inflight.get(id) === entry) entry.call = call;
   }
@@ -222,8 +228,8 @@ export class NatsListener implements Listener, ReplyTarget {
   private refuseBusy(service: string, method: string, reply: string): void {
     const error = tooManyCallsInFlight(this.limits.maxConcurrentCalls);
     this.stats.get(service)?.record(method, 0, `${error.code}: ${error.message}`);
-    this.busyHeaders ??= responseHeaders(errorResponse(error.codeNumber, error.message));
-    this.outbound.add({ reply, body: EMPTY, headers: this.busyHeaders });
+    this.busyHeaders ??= responseHeaders(errorResponse(error, WireProgress.REFUSED));
+    this.outbound.add({ reply, body: EMPTY, headers: this.busyHeaders, progress: WireProgress.REFUSED });
   }
 
   /**
@@ -254,10 +260,14 @@ export class NatsListener implements Listener, ReplyTarget {
     }
     if (decoder.isClosed || decoder.pendingBytes > 0) this.decoder = new FrameDecoder(this.decoderOptions);
     if (refusal !== undefined) {
-      this.outbound.add({ reply, body: EMPTY, headers: responseHeaders(errorResponse(refusal.codeNumber, refusal.message)) });
+      // None of the message's calls runs: refused, all of them.
+      this.outbound.add({ reply, body: EMPTY, headers: responseHeaders(errorResponse(refusal, WireProgress.REFUSED)), progress: WireProgress.REFUSED });
       return;
     }
     const now = Date.now();
+    // Who calls: the caller's inbox, one per @svc client channel (the reply subject without the
+    // message id); one object for the calls of the message.
+    const peer: Peer = { transport: 'nats', address: inbox };
     const held = this.holdAnswers ? new HeldAnswers(reply, (to, payload) => this.publishFrames(to, payload), () => this.maxPayload()) : undefined;
     const maxInFlight = this.limits.maxConcurrentCalls;
     for (const frame of frames) {
@@ -275,6 +285,7 @@ export class NatsListener implements Listener, ReplyTarget {
       frame.id = id;
       if (!frame.codec) frame.codec = 'json';
       if (frame.timeoutMs) frame.deadline = now + frame.timeoutMs;
+      frame.peer = peer;
       const call = this.dispatcher.dispatch(frame, this);
       if (this.inflight.get(id) === entry) entry.call = call;
     }
@@ -285,7 +296,7 @@ export class NatsListener implements Listener, ReplyTarget {
   private refuseBusyFrame(reply: string, frame: Frame, held: HeldAnswers | undefined): void {
     const error = tooManyCallsInFlight(this.limits.maxConcurrentCalls);
     this.stats.get(frame.service)?.record(frame.method, 0, `${error.code}: ${error.message}`);
-    const answer = errorAnswer(frame.id, error.codeNumber, error.message);
+    const answer = errorAnswer(frame.id, error, WireProgress.REFUSED);
     if (held === undefined) return this.framedOut.add(reply, answer);
     held.expect();
     held.answer(answer);
@@ -340,14 +351,16 @@ export class NatsListener implements Listener, ReplyTarget {
     const entry = this.inflight.get(id);
     if (entry === undefined) return;
     const max = this.maxPayload();
+    // An answer replaced here says what the original said of the call's progress (processed when
+    // a handler ran, refused when @svc's Server answered before it).
+    const progress = response.progress ?? WireProgress.PROCESSED;
     if (response.body.length > max) {
-      const error = payloadTooLarge(response.body.length, max);
-      response = errorResponse(error.codeNumber, error.message);
+      response = errorResponse(payloadTooLarge(response.body.length, max), progress);
     }
     if (response.metadata !== undefined) {
       // The wire carries strings only: a response with anything else is an error, never a success.
       const key = nonStringKey(response.metadata);
-      if (key !== undefined) response = this.unanswerable(entry, errors.invalidMetadata('response', key, response.metadata[key]));
+      if (key !== undefined) response = this.unanswerable(entry, errors.invalidMetadata('response', key, response.metadata[key]), progress);
     }
     // The answer is made before the call is forgotten: forget() may find the listener idle
     // (ending a drain), and a held answer's done() publishes those of its message.
@@ -357,13 +370,13 @@ export class NatsListener implements Listener, ReplyTarget {
       if (entry.callerInbox === undefined) headers = responseHeaders(response);
       else answer = fittingAnswer(entry.callerId, response, max);
     } catch (error) {
-      response = this.unanswerable(entry, errors.unsendableMessage('response', error));
+      response = this.unanswerable(entry, errors.unsendableMessage('response', error), progress);
       if (entry.callerInbox === undefined) headers = responseHeaders(response);
       else answer = fittingAnswer(entry.callerId, response, max);
     }
     const failed = response.status === 0 ? undefined : `${codeFromNumber(response.status)}: ${response.message ?? ''}`;
     this.stats.get(entry.service)?.record(entry.method, performance.now() - entry.started, failed);
-    if (answer === undefined) this.outbound.add({ reply: entry.reply, body: response.body, headers });
+    if (answer === undefined) this.outbound.add({ reply: entry.reply, body: response.body, headers, progress });
     else if (entry.held !== undefined) entry.held.answer(answer);
     else this.framedOut.add(entry.reply, answer);
     this.forget(id, entry);
@@ -373,9 +386,9 @@ export class NatsListener implements Listener, ReplyTarget {
    * The error that goes instead of a response that cannot be sent; logged, as it is a bug.
    * (@svc's Server checks responses before they get here; this guards any other dispatcher.)
    */
-  private unanswerable(entry: InFlight, error: RpcError): ResponseMessage {
+  private unanswerable(entry: InFlight, error: RpcError, progress: number): ResponseMessage {
     this.dispatcher.logger?.error(`${entry.service}.${entry.method}: ${error.message}`);
-    return errorResponse(error.codeNumber, error.message);
+    return errorResponse(error, progress);
   }
 
   /** Publishes one NATS message of answer frames (see FrameBatch). */
@@ -407,7 +420,7 @@ export class NatsListener implements Listener, ReplyTarget {
     for (const [key, values] of r.headers ?? []) for (const value of values) size += key.length + value.length + 4;
     const error = payloadTooLarge(size, this.maxPayload());
     try {
-      this.nc.publish(r.reply, EMPTY, { headers: responseHeaders(errorResponse(error.codeNumber, error.message)) });
+      this.nc.publish(r.reply, EMPTY, { headers: responseHeaders(errorResponse(error, r.progress)) });
     } catch {
       // The connection closed under us.
     }

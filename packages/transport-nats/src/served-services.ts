@@ -10,32 +10,20 @@ export interface ServedService {
   readonly methods: readonly string[];
 }
 
-interface ServiceDefinitionLike {
-  readonly name: string;
-  readonly options: { readonly version?: string; readonly description?: string };
-  readonly methods: ReadonlyMap<string, unknown>;
-}
-
 /**
  * NATS routes by subject, so a listener must know which services to subscribe. It asks the
- * dispatcher (an @svc Server has `serviceDefinitions`); services registered after `listen()`
- * are not served on that listener.
+ * dispatcher for its `serviceDefinitions` (an @svc Server has them); services registered after
+ * `listen()` are not served on that listener.
  */
 export function servedServices(dispatcher: Dispatcher): ServedService[] {
-  const d = dispatcher as Dispatcher & { serviceDefinitions?: readonly ServiceDefinitionLike[]; serviceNames?: readonly string[] };
-  let services: ServedService[];
-  if (d.serviceDefinitions !== undefined) {
-    services = d.serviceDefinitions.map((s) => ({
-      name: s.name,
-      version: s.options.version ?? '0.0.0',
-      description: s.options.description ?? '',
-      methods: [...s.methods.keys()],
-    }));
-  } else if (d.serviceNames !== undefined) {
-    services = d.serviceNames.map((name) => ({ name, version: '0.0.0', description: '', methods: [] }));
-  } else {
-    throw servicesUnknown();
-  }
+  const definitions = dispatcher.serviceDefinitions;
+  if (definitions === undefined) throw servicesUnknown();
+  const services = definitions.map((s) => ({
+    name: s.name,
+    version: s.options.version ?? '0.0.0',
+    description: s.options.description ?? '',
+    methods: [...s.methods.keys()],
+  }));
   for (const s of services) {
     checkToken('service name', s.name);
     for (const m of s.methods) checkToken(`method name ${s.name}.`, m);

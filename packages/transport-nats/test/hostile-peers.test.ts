@@ -427,8 +427,8 @@ describe('responses that cannot be sent', () => {
     const natsd = await NatsServerProcess.start();
     const logger = recordingLogger();
     const thrown: unknown[] = [];
-    const dispatcher: Dispatcher & { serviceNames: string[] } = {
-      serviceNames: ['Bad'],
+    const dispatcher: Dispatcher = {
+      serviceDefinitions: [{ name: 'Bad', options: {}, methods: new Map() }],
       logger,
       dispatch(request: RequestMessage, replyTo: ReplyTarget) {
         queueMicrotask(() => {

@@ -44,7 +44,7 @@ describe('errors from the catalogue, not plain Errors', () => {
   it('listening with a dispatcher that names no services, or names that cannot be subjects, is INVALID_ARGUMENT', async () => {
     const blind: Dispatcher = { dispatch: noCalls };
     await expect(nats().listen('nats://127.0.0.1:1', blind)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('listen through an @svc Server') });
-    const badName = { dispatch: noCalls, serviceNames: ['bad name'] } as Dispatcher;
+    const badName: Dispatcher = { dispatch: noCalls, serviceDefinitions: [{ name: 'bad name', options: {}, methods: new Map() }] };
     await expect(nats().listen('nats://127.0.0.1:1', badName)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining("service name 'bad name'") });
   });
 });

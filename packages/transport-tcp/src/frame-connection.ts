@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, writeFrameAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
+import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, progressToWire, retryableToWire, writeFrameAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
 import type { BufferBudget } from './buffer-budget.js';
 import { closeAfterFlush } from './close-after-flush.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
@@ -56,6 +56,12 @@ export class FrameConnection {
   private used = 0;
   private tickBytes = 0;
   private lastTickBytes = 0;
+  /**
+   * Bytes of frames queued since the connection opened, and of those handed to the socket
+   * (socket.write): a frame that starts at or after `handedBytes` never left this process.
+   */
+  private queued = 0;
+  private handed = 0;
   private flushScheduled = false;
   private lastReceived = Date.now();
   private lastSent = Date.now();
@@ -108,6 +114,20 @@ export class FrameConnection {
     return this.closed;
   }
 
+  /** Where the next frame queued starts, counted in bytes since the connection opened. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /**
+   * Bytes handed to the socket so far. A frame that started at or after this when the connection
+   * failed was never written (it was still in the arena) and never will be: its call is not_sent.
+   * What was handed over may have reached the peer, whether or not the kernel sent it.
+   */
+  get handedBytes(): number {
+    return this.handed;
+  }
+
   /** Queues a frame; it leaves with the others of this tick (or batch). Throws if it exceeds the frame size. */
   send(header: FrameHeader, body: Uint8Array = EMPTY): void {
     this.sendMessage(header.kind, header.id, header, header.timeoutMs ?? 0, body);
@@ -121,6 +141,7 @@ export class FrameConnection {
     if (this.arena.length - this.used < bytes) this.newArena(bytes);
     this.used = writeFrameAt(this.arena, this.used, kind, id, fields, timeoutMs, body, headLength);
     this.tickBytes += bytes;
+    this.queued += bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(() => this.endTick());
@@ -143,6 +164,7 @@ export class FrameConnection {
   private flush(): void {
     if (this.closed || this.used === this.start) return;
     const out = this.arena.subarray(this.start, this.used);
+    this.handed += out.length;
     this.start = this.used;
     this.lastSent = Date.now();
     // Only a full socket buffer is looked at further: a comparison per write, none per frame.
@@ -235,7 +257,7 @@ export class FrameConnection {
     this.flush();
     this.terminate(error);
     this.socket.resume(); // keep reading (and dropping) even if paused, so that the close is clean
-    closeAfterFlush(this.socket, encodeFrame({ kind: FrameKind.GOAWAY, id: 0, status: error.codeNumber, message: error.message }), untilPeerEnds);
+    closeAfterFlush(this.socket, goAwayFrame(error), untilPeerEnds);
   }
 
   /** Flushes what is queued and closes the write side; the peer sees a clean end. */
@@ -299,6 +321,17 @@ export class FrameConnection {
     this.start = this.used = 0;
     this.events.onClose(reason);
   }
+}
+
+/**
+ * A GOAWAY that ends a connection with `error`: its code and message, and (fields 13 and 14) how
+ * far the calls the peer still waits for got and whether they may be retried. The error is chosen
+ * by what happened, so its progress is exact: closedForShutdown, serverShuttingDown and
+ * tooManyConnections are sent when nothing on the connection runs or will run (refused); a limit
+ * or a violation ends a connection whose calls may have run (processed).
+ */
+export function goAwayFrame(error: RpcError): Buffer {
+  return encodeFrame({ kind: FrameKind.GOAWAY, id: 0, status: error.codeNumber, message: error.message, progress: progressToWire(error.progress), retryable: retryableToWire(error) });
 }
 
 /** The decoder's limits: a frame is refused from its length, metadata over the caps refuses its call only. */

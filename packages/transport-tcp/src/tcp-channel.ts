@@ -1,5 +1,5 @@
 import { RpcError } from '@svc/core';
-import { CallTable, errors, FrameKind, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { CallTable, errors, FrameKind, progressFromWire, retryableFromWire, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
 import { FrameConnection } from './frame-connection.js';
@@ -15,6 +15,8 @@ interface Pending {
   connection: FrameConnection | undefined;
   /** Kept only while waiting for the dial. */
   request: RequestMessage | undefined;
+  /** Where its frame starts in what the connection queued (FrameConnection.queuedBytes). */
+  offset: number;
 }
 
 /**
@@ -53,13 +55,14 @@ export class TcpChannel implements Channel {
           queueMicrotask(() => onResponse(errors.sendBufferFull(this.address, unsent, this.options.maxSendBuffer), undefined));
           break;
         }
-        this.pending.set(id, { id, onResponse, connection: this.connection, request: undefined });
-        this.write(this.connection!, id, request);
+        const pending: Pending = { id, onResponse, connection: this.connection, request: undefined, offset: 0 };
+        this.pending.set(id, pending);
+        this.write(this.connection!, pending, request);
         break;
       }
       case 'idle':
       case 'connecting':
-        this.pending.set(id, { id, onResponse, connection: undefined, request });
+        this.pending.set(id, { id, onResponse, connection: undefined, request, offset: 0 });
         if (this.state === 'idle') this.connect();
         break;
       case 'backoff':
@@ -87,26 +90,31 @@ export class TcpChannel implements Channel {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.retryTimer);
-    const error = errors.channelClosed(this.address);
+    const error = errors.channelClosed(this.address); // not_sent: for calls still waiting for the dial
+    // Calls on a connection were written, or are when it ends (end() flushes): they may run.
+    const written = error.withProgress('processed');
     for (const pending of this.pending.values()) {
       this.pending.delete(pending.id);
-      pending.onResponse(error, undefined);
+      pending.onResponse(pending.connection === undefined ? error : written, undefined);
     }
     this.connection?.end();
     this.connection = undefined;
   }
 
-  private write(connection: FrameConnection, id: number, request: RequestMessage): void {
+  private write(connection: FrameConnection, pending: Pending, request: RequestMessage): void {
+    const id = pending.id;
     let timeoutMs = 0;
     if (request.deadline !== 0) timeoutMs = Math.max(1, request.deadline - Date.now());
+    pending.offset = connection.queuedBytes;
     try {
       connection.sendMessage(FrameKind.REQUEST, id, request, timeoutMs, request.body);
     } catch (error) {
-      // Too large for a frame, or a value the header cannot carry: this call fails, the connection is fine.
-      const failure = RpcError.is(error) ? error : errors.unsendableMessage('request', error);
-      const pending = this.pending.get(id);
+      // Too large for a frame, or a value the header cannot carry: this call fails, the connection
+      // is fine. Nothing of the frame was queued: not_sent.
+      const failure = (RpcError.is(error) ? error : errors.unsendableMessage('request', error)).withProgress('not_sent');
+      if (this.pending.get(id) !== pending) return;
       this.pending.delete(id);
-      if (pending) queueMicrotask(() => pending.onResponse(failure, undefined));
+      queueMicrotask(() => pending.onResponse(failure, undefined));
     }
   }
 
@@ -132,7 +140,7 @@ export class TcpChannel implements Channel {
           const request = pending.request;
           pending.request = undefined;
           pending.connection = connection;
-          this.write(connection, pending.id, request);
+          this.write(connection, pending, request);
         }
       },
       (error: Error) => {
@@ -169,8 +177,9 @@ export class TcpChannel implements Channel {
     } else if (frame.kind === FrameKind.GOAWAY) {
       if (frame.status !== 0) {
         // The server ends the connection now and says why (a limit, a violation, or its shutdown
-        // with this connection idle): the calls still waiting on it fail with that error.
-        connection.destroy(RpcError.fromWire(frame.status, frame.message ?? '', frame.details, frame.metadata));
+        // with this connection idle): the calls still waiting on it fail with that error, and as
+        // far as it says they got (refused when it dispatched nothing more; absent: processed).
+        connection.destroy(RpcError.fromWire(frame.status, frame.message ?? '', frame.details, frame.metadata, undefined, progressFromWire(frame.progress), retryableFromWire(frame.retryable)));
         return;
       }
       // The server is shutting down: new calls dial afresh; this connection ends when its calls are answered.
@@ -189,12 +198,21 @@ export class TcpChannel implements Channel {
     connection.end();
   }
 
+  /**
+   * The connection is gone: its calls fail with the reason. A call whose frame had been handed to
+   * the socket gets the reason's progress (processed: it may have run; refused when the server's
+   * GOAWAY said it dispatched nothing more). A call whose frame was still in the connection's
+   * arena was never written and never will be: not_sent. (Bytes handed to the socket but not yet
+   * to the kernel cannot be told apart from those the kernel has sent, so they count as written.)
+   */
   private lost(connection: FrameConnection, reason: RpcError | undefined): void {
     const error = reason ?? errors.connectionLost(this.address, 'the connection closed');
+    const handed = connection.handedBytes;
+    let unwritten: RpcError | undefined;
     for (const pending of this.pending.values()) {
       if (pending.connection !== connection) continue;
       this.pending.delete(pending.id);
-      pending.onResponse(error, undefined);
+      pending.onResponse(pending.offset < handed ? error : (unwritten ??= error.withProgress('not_sent')), undefined);
     }
     if (this.connection !== connection) return;
     this.connection = undefined;

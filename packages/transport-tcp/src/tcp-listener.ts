@@ -1,10 +1,10 @@
 import type { Server as SocketServer, Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { CallTable, encodeFrame, errors, FrameKind, type Cancellable, type Dispatcher, type Frame, type Listener, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, errors, FrameKind, progressToWire, retryableToWire, WireProgress, type Cancellable, type Dispatcher, type Frame, type Listener, type Peer, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { formatAddress, parseAddress, type SocketAddress } from './address.js';
 import { BufferBudget } from './buffer-budget.js';
 import { closeAfterFlush } from './close-after-flush.js';
-import { FrameConnection } from './frame-connection.js';
+import { FrameConnection, goAwayFrame } from './frame-connection.js';
 import { createSocketServer } from './socket-factory.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
 
@@ -18,12 +18,15 @@ class ServerConnection implements ReplyTarget {
   private readonly calls = new CallTable<number, Cancellable>();
   private readonly onGone: (c: ServerConnection) => void;
   private readonly maxConcurrentCalls: number;
+  /** Who is calling, set on every request dispatched: one object for the connection. */
+  private readonly peer: Peer;
   /** Set by goaway(): no new calls are expected, and the connection closes once none is in flight. */
   private draining = false;
 
-  constructor(socket: Socket, options: ResolvedTcpOptions, dispatcher: Dispatcher, budget: BufferBudget, onGone: (c: ServerConnection) => void) {
+  constructor(socket: Socket, options: ResolvedTcpOptions, dispatcher: Dispatcher, budget: BufferBudget, onGone: (c: ServerConnection) => void, peer: Peer) {
     this.dispatcher = dispatcher;
     this.onGone = onGone;
+    this.peer = peer;
     this.maxConcurrentCalls = options.maxConcurrentCalls;
     this.frames = new FrameConnection(
       socket,
@@ -42,8 +45,9 @@ class ServerConnection implements ReplyTarget {
       this.frames.sendMessage(FrameKind.RESPONSE, id, response, 0, response.body);
     } catch (error) {
       // Too large for a frame, or a value the header cannot carry: the caller gets that error,
-      // never a status the error left undefined (which would read as success).
-      this.replyError(id, errors.unsendableMessage('response', error), response.codec);
+      // never a status the error left undefined (which would read as success). The call got as
+      // far as the answer it replaces says (processed for a handler's answer).
+      this.replyError(id, errors.unsendableMessage('response', error), response.codec, response.progress ?? WireProgress.PROCESSED);
     }
     if (this.draining && this.calls.size === 0) this.closeDrained();
   }
@@ -66,9 +70,10 @@ class ServerConnection implements ReplyTarget {
     this.frames.goAway(errors.closedForShutdown());
   }
 
-  private replyError(id: number, error: RpcError, codec: string): void {
+  /** An error answer made here, with how far the call got (`progress`, on the wire) and whether it may be retried. */
+  private replyError(id: number, error: RpcError, codec: string, progress: number = progressToWire(error.progress)): void {
     try {
-      this.frames.send({ kind: FrameKind.RESPONSE, id, status: error.codeNumber, message: error.message, codec });
+      this.frames.send({ kind: FrameKind.RESPONSE, id, status: error.codeNumber, message: error.message, codec, progress, retryable: retryableToWire(error) });
     } catch (failure) {
       // Not even the error fits in a frame: end the connection rather than leave the call unanswered.
       this.frames.goAway(errors.unsendableMessage('response', failure));
@@ -89,12 +94,13 @@ class ServerConnection implements ReplyTarget {
         }
         if (this.calls.size >= this.maxConcurrentCalls) {
           // Like HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS: this call is refused, the connection stays.
-          this.replyError(id, errors.tooManyConcurrentCalls(this.maxConcurrentCalls), frame.codec || 'json');
+          this.replyError(id, errors.tooManyConcurrentCalls(this.maxConcurrentCalls), frame.codec || 'json', WireProgress.REFUSED);
           return;
         }
-        // The frame is the request message: only the deadline and a default codec are added.
+        // The frame is the request message: only the deadline, a default codec and the peer are added.
         if (!frame.codec) frame.codec = 'json';
         if (frame.timeoutMs) frame.deadline = Date.now() + frame.timeoutMs;
+        frame.peer = this.peer;
         this.calls.set(id, DISPATCHING);
         const call = this.dispatcher.dispatch(frame, this);
         if (this.calls.has(id)) this.calls.set(id, call);
@@ -133,15 +139,17 @@ export class TcpListener implements Listener {
   readonly address: string;
   private readonly server: SocketServer;
   private readonly options: ResolvedTcpOptions;
+  private readonly target: SocketAddress;
   private readonly budget: BufferBudget;
   private readonly connections = new Set<ServerConnection>();
   private draining = false;
   private whenEmpty: (() => void) | undefined;
 
-  private constructor(address: string, server: SocketServer, options: ResolvedTcpOptions) {
+  private constructor(address: string, server: SocketServer, options: ResolvedTcpOptions, target: SocketAddress) {
     this.address = address;
     this.server = server;
     this.options = options;
+    this.target = target;
     this.budget = new BufferBudget(options.maxBufferedBytes);
   }
 
@@ -158,7 +166,7 @@ export class TcpListener implements Listener {
       if (target.path !== undefined) server.listen(target.path, done);
       else server.listen(target.port, target.host, done);
     });
-    listener = new TcpListener(formatAddress(boundAddress(server, target)), server, options);
+    listener = new TcpListener(formatAddress(boundAddress(server, target)), server, options, target);
     return listener;
   }
 
@@ -174,8 +182,22 @@ export class TcpListener implements Listener {
     const connection = new ServerConnection(socket, this.options, dispatcher, this.budget, (c) => {
       this.connections.delete(c);
       if (this.connections.size === 0) this.whenEmpty?.();
-    });
+    }, this.peerOf(socket));
     this.connections.add(connection);
+  }
+
+  /**
+   * Who calls on an accepted socket: 'tcp://10.0.0.7:53122', 'tls://[::1]:53122' (the remote
+   * address and port); for a unix socket, whose peers have no address, 'unix://' and the path
+   * listened on.
+   */
+  private peerOf(socket: Socket): Peer {
+    const { secure, path } = this.target;
+    if (path !== undefined) return { transport: 'unix', address: `unix://${path}` };
+    const transport = secure ? 'tls' : 'tcp';
+    const host = socket.remoteAddress;
+    if (host === undefined) return { transport, address: `${transport}://unknown` };
+    return { transport, address: formatAddress({ secure, host, port: socket.remotePort ?? 0 }) };
   }
 
   drain(): Promise<void> {
@@ -196,11 +218,14 @@ export class TcpListener implements Listener {
   }
 }
 
-/** A connection the listener does not take: the peer is told why in a GOAWAY, then it is closed. */
+/**
+ * A connection the listener does not take: the peer is told why in a GOAWAY, then it is closed.
+ * Nothing it sends is dispatched, so the GOAWAY says refused (the errors given here say so).
+ */
 function refuse(socket: Socket, error: RpcError): void {
   socket.on('error', () => {}); // a refused peer that resets is no concern of ours
   socket.resume(); // read and drop what it sends, so that the close is clean
-  closeAfterFlush(socket, encodeFrame({ kind: FrameKind.GOAWAY, id: 0, status: error.codeNumber, message: error.message }), true);
+  closeAfterFlush(socket, goAwayFrame(error), true);
 }
 
 function boundAddress(server: SocketServer, asked: SocketAddress): SocketAddress {

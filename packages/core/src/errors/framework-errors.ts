@@ -202,7 +202,7 @@ export function closedForShutdown(): RpcError {
 }
 
 export function invalidAddress(address: string, problem: string): RpcError {
-  return new RpcError('INVALID_ARGUMENT', `the address '${address}' ${problem}`, { retryable: false });
+  return new RpcError('INVALID_ARGUMENT', `the address '${address}' ${problem}`, { retryable: false, progress: 'not_sent' });
 }
 
 export function invalidTransportOption(problem: string): RpcError {

@@ -1,12 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../client/client.js';
 import { staticRegistry } from '../client/registry.js';
-import { ALL_CODES } from '../errors/codes.js';
-import { RpcError } from '../errors/rpc-error.js';
+import { ALL_CODES, type Code } from '../errors/codes.js';
+import { RpcError, type Progress } from '../errors/rpc-error.js';
 import { Server } from '../server/server.js';
 import { silentLogger } from '../logger.js';
-import type { Transport } from '../transport/transport.js';
+import type { Channel, Dispatcher, Peer, RequestMessage, ResponseMessage, Transport } from '../transport/transport.js';
+import { Compression } from '../wire/header.js';
+import { Method } from '../decorators/method.js';
+import { Service } from '../decorators/service.js';
+import { getServiceDefinition } from '../decorators/service-definition.js';
+import type { CallContext } from '../server/call-context.js';
 import { ConformanceService } from './conformance-service.js';
+import { describeFilterSettling } from './conformance-filters.js';
+import { describeChannelContract } from './contracts/channel-contract.js';
 
 export interface ConformanceTarget {
   /** The transport the server listens with. */
@@ -16,6 +23,20 @@ export interface ConformanceTarget {
   /** What to pass to server.listen(); the client calls the address listen() returns. */
   listenAddress: string;
   teardown?(): Promise<void>;
+  /**
+   * What a call that crosses the server's close (sent just as `server.close()` begins, before its
+   * handler started) gets. 'refused' (the default): it is not run and fails refused, as over TCP
+   * (GOAWAY) and in-process. 'served': the transport may still serve it (NATS runs what it
+   * delivered before the unsubscribe took effect); if it is not served, it must fail without
+   * having run, refused or not_sent.
+   */
+  crossingClose?: 'refused' | 'served';
+  /**
+   * Cuts the connections between client and server at once, as a crash would, while calls run
+   * (NATS: the NATS server is killed and started again). Default: the listener is closed without
+   * draining.
+   */
+  breakConnections?(): Promise<void>;
 }
 
 interface Rig {
@@ -171,6 +192,233 @@ export function describeTransportConformance(name: string, setup: () => Promise<
         await expect(draining.client.invoke('Conformance', 'echo', { late: true }, { timeout: 2_000 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       } finally {
         await draining.stop();
+      }
+    });
+  });
+
+  describeProgressConformance(name, setup);
+  describeFilterSettling(name, setup);
+  describeChannelContract(name, setup);
+}
+
+/** Counts what reaches its handlers, so that a test can tell what did not run. */
+@Service('Progress')
+class ProgressService {
+  runs = 0;
+
+  @Method()
+  async run(request: unknown): Promise<unknown> {
+    this.runs++;
+    return request;
+  }
+
+  @Method()
+  async fail(request: { code: Code; retryable?: boolean; progress?: Progress }): Promise<never> {
+    this.runs++;
+    throw new RpcError(request.code, `failed with ${request.code}`, { retryable: request.retryable, progress: request.progress });
+  }
+
+  /** Runs until `ms` passed or the call is cancelled. */
+  @Method()
+  async hold(request: { ms: number }, ctx: CallContext): Promise<{ ms: number }> {
+    this.runs++;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, request.ms);
+      ctx.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+    return request;
+  }
+}
+
+/** What a channel gave one call: its error, or the response (with progress and retryable as numbers). */
+interface Outcome {
+  error?: RpcError | undefined;
+  response?: ResponseMessage | undefined;
+}
+
+/** A JSON call on a channel, beneath the client (no fail mode retries it): what the transport hands back. */
+function rawCall(channel: Channel, method: string, args: unknown, timeoutMs = 5_000, afterSend?: () => void): Promise<Outcome> {
+  const request: RequestMessage = {
+    id: 0,
+    service: 'Progress',
+    method,
+    codec: 'json',
+    compression: Compression.NONE,
+    deadline: Date.now() + timeoutMs,
+    metadata: undefined,
+    body: new TextEncoder().encode(JSON.stringify(args)),
+  };
+  return new Promise((resolve) => {
+    // The transport must answer within the call's time; a silent one fails the test, not hangs it.
+    const timer = setTimeout(() => {
+      channel.cancel(id);
+      resolve({ error: new RpcError('DEADLINE_EXCEEDED', `the transport gave no answer to ${method} within ${timeoutMs + 2_000} ms`) });
+    }, timeoutMs + 2_000);
+    const id = channel.call(request, (error, response) => {
+      clearTimeout(timer);
+      resolve({ error, response });
+    });
+    afterSend?.();
+  });
+}
+
+/**
+ * How far a failed call got (RpcError.progress), as each transport must report it: a fail mode
+ * retries `not_sent` and `refused` calls of any method, so saying either of a call that may have
+ * run could run a handler twice. Calls go on raw channels where the outcome is the transport's
+ * own, so that no client-side retry hides it.
+ */
+function describeProgressConformance(name: string, setup: () => Promise<ConformanceTarget>): void {
+  describe(`transport conformance: ${name}: how far a failed call got`, () => {
+    interface ProgressRig {
+      target: ConformanceTarget;
+      server: Server;
+      service: ProgressService;
+      address: string;
+      client: Client;
+      channel: Channel;
+      stop(): Promise<void>;
+    }
+
+    async function progressRig(listen = true): Promise<ProgressRig & { listener?: Awaited<ReturnType<Transport['listen']>> }> {
+      const target = await setup();
+      const service = new ProgressService();
+      const server = new Server({ transport: target.transport, logger: silentLogger, drainTimeout: 1_000 }).register(service);
+      // Without `listen`, a listener of the transport's own serves the server, so that a test can
+      // close it without draining.
+      const listener = listen ? undefined : await target.transport.listen(target.listenAddress, server);
+      const address = listener?.address ?? (await server.listen(target.listenAddress));
+      const clientTransport = target.clientTransport ?? target.transport;
+      const client = new Client({ transport: clientTransport, registry: staticRegistry({ Progress: [address] }), timeout: 5_000 });
+      const channel = clientTransport.connect(address);
+      return {
+        target, server, service, address, client, channel, listener,
+        async stop() {
+          await channel.close();
+          await client.close();
+          await listener?.close();
+          await server.close({ drainTimeout: 500 });
+          await target.teardown?.();
+        },
+      };
+    }
+
+    let rig: ProgressRig;
+    beforeAll(async () => {
+      rig = await progressRig();
+    });
+    afterAll(async () => {
+      await rig?.stop();
+    });
+
+    it('a handler error arrives as processed', async () => {
+      const before = rig.service.runs;
+      await expect(rig.client.invoke('Progress', 'fail', { code: 'INTERNAL' })).rejects.toMatchObject({ code: 'INTERNAL', progress: 'processed' });
+      // Whatever progress the handler's error claims: its handler ran.
+      await expect(rig.client.invoke('Progress', 'fail', { code: 'ABORTED', progress: 'refused' })).rejects.toMatchObject({ code: 'ABORTED', progress: 'processed' });
+      const raw = await rawCall(rig.channel, 'fail', { code: 'UNAVAILABLE', progress: 'not_sent' });
+      expect(raw.error).toBeUndefined();
+      expect(raw.response).toMatchObject({ status: 14 });
+      expect(raw.response!.progress ?? 0).toBe(0); // processed: nothing on the wire
+      expect(rig.service.runs - before).toBe(3);
+    });
+
+    it('an unknown method or service arrives as refused', async () => {
+      await expect(rig.client.invoke('Progress', 'nope', {})).rejects.toMatchObject({ code: 'UNIMPLEMENTED', progress: 'refused' });
+      const ghost = new Client({ transport: rig.target.clientTransport ?? rig.target.transport, registry: staticRegistry({ Ghost: [rig.address] }) });
+      try {
+        await expect(ghost.invoke('Ghost', 'x', {})).rejects.toMatchObject({ code: 'UNIMPLEMENTED', progress: 'refused' });
+      } finally {
+        await ghost.close();
+      }
+    });
+
+    it('retryable survives the trip when it differs from the code\'s default', async () => {
+      await expect(rig.client.invoke('Progress', 'fail', { code: 'UNAVAILABLE', retryable: false })).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: false, progress: 'processed' });
+      await expect(rig.client.invoke('Progress', 'fail', { code: 'INTERNAL', retryable: true })).rejects.toMatchObject({ code: 'INTERNAL', retryable: true, progress: 'processed' });
+      await expect(rig.client.invoke('Progress', 'fail', { code: 'UNAVAILABLE' })).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+    });
+
+    it('a call to an address where nothing listens, or on a closed channel, fails as not_sent', async () => {
+      const gone = await progressRig();
+      const address = gone.address;
+      await gone.stop();
+      const transport = gone.target.clientTransport ?? gone.target.transport;
+      const channel = transport.connect(address);
+      try {
+        const nobody = await rawCall(channel, 'run', {}, 3_000);
+        expect(nobody.error).toMatchObject({ code: 'UNAVAILABLE', progress: 'not_sent' });
+      } finally {
+        await channel.close();
+      }
+      const closed = await rawCall(channel, 'run', {});
+      expect(closed.error).toMatchObject({ code: 'UNAVAILABLE', progress: 'not_sent' });
+      expect(gone.service.runs).toBe(0);
+    });
+
+    it('a call that crosses the server\'s close before its handler started fails refused without running (or is served, where the transport serves such calls)', async () => {
+      const r = await progressRig();
+      try {
+        expect((await rawCall(r.channel, 'run', { warm: true })).response).toMatchObject({ status: 0 }); // connected, and idle again
+        const runs = r.service.runs;
+        let closing: Promise<void> | undefined;
+        // The request is on its way (handed to the channel) when the server begins to close.
+        const crossed = await rawCall(r.channel, 'run', { crossing: true }, 3_000, () => (closing = r.server.close({ drainTimeout: 1_000 })));
+        await closing;
+        if (r.target.crossingClose === 'served' && crossed.error === undefined) {
+          expect(crossed.response).toMatchObject({ status: 0 });
+          expect(r.service.runs - runs).toBe(1);
+        } else if (r.target.crossingClose === 'served') {
+          expect(['refused', 'not_sent']).toContain(crossed.error!.progress);
+          expect(r.service.runs - runs).toBe(0);
+        } else {
+          expect(crossed.error).toMatchObject({ code: 'UNAVAILABLE', progress: 'refused' });
+          expect(r.service.runs - runs).toBe(0);
+        }
+      } finally {
+        await r.stop();
+      }
+    });
+
+    it('a call whose connection is lost while its handler runs is processed', async () => {
+      const r = await progressRig(false);
+      try {
+        const runs = r.service.runs;
+        const held = rawCall(r.channel, 'hold', { ms: 4_000 }, 8_000);
+        await until(() => r.service.runs > runs, 5_000);
+        if (r.target.breakConnections) await r.target.breakConnections();
+        else await r.listener!.close();
+        const outcome = await held;
+        expect(outcome.error).toMatchObject({ code: 'UNAVAILABLE', progress: 'processed' });
+      } finally {
+        await r.stop();
+      }
+    });
+
+    it('a dispatched request says who sent it (peer), the same for the calls of one channel', async () => {
+      const target = await setup();
+      const peers: (Peer | undefined)[] = [];
+      const dispatcher: Dispatcher = {
+        serviceDefinitions: [getServiceDefinition(ProgressService)!],
+        dispatch(request, replyTo) {
+          peers.push(request.peer);
+          queueMicrotask(() => replyTo.reply(request.id, { status: 0, metadata: undefined, codec: 'json', compression: Compression.NONE, body: request.body }));
+          return { cancel() {} };
+        },
+      };
+      const listener = await target.transport.listen(target.listenAddress, dispatcher);
+      const channel = (target.clientTransport ?? target.transport).connect(listener.address);
+      try {
+        for (let i = 0; i < 2; i++) expect((await rawCall(channel, 'run', { i })).response).toMatchObject({ status: 0 });
+        expect(peers).toHaveLength(2);
+        const [first, second] = peers;
+        expect(target.transport.schemes).toContain(first?.transport);
+        expect(typeof first?.address === 'string' && first.address.length > 0).toBe(true);
+        expect(second).toEqual(first);
+      } finally {
+        await channel.close();
+        await listener.close();
+        await target.teardown?.();
       }
     });
   });

@@ -1,10 +1,13 @@
 import * as errors from '../errors/framework-errors.js';
-import type { Cancellable, Channel, Dispatcher, Listener, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, Transport } from './transport.js';
+import type { Cancellable, Channel, Dispatcher, Listener, Peer, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, Transport } from './transport.js';
 import type { EventChannel, EventTransport } from '../events/event-transport.js';
 import { InprocEventBus } from '../events/inproc-event-bus.js';
 import { CallTable } from './call-table.js';
 import { checkMetadata, copyMetadata, metadataLimits, type MetadataLimits } from '../metadata.js';
 import { RpcError } from '../errors/rpc-error.js';
+
+/** Numbers the channels of this process, so that each caller has a peer address of its own. */
+let channelCount = 0;
 
 export interface InprocOptions {
   /** Metadata entries a request or response may carry, as over a network. Default 64. */
@@ -15,8 +18,9 @@ export interface InprocOptions {
 
 /**
  * Calls within one process, with the same semantics as the network transports (codecs,
- * deadlines, cancel, drain, metadata caps; each side gets its own copy of the metadata, without
- * Object.prototype) but no sockets. Share one instance between server and client:
+ * deadlines, cancel, drain, metadata caps, how far a failed call got; each side gets its own copy
+ * of the metadata, without Object.prototype) but no sockets. A request's `peer` is
+ * `{ transport: 'inproc', address: 'inproc://<name>#<n>' }`, n numbering the client channels. Share one instance between server and client:
  * `const t = inproc(); new Server({ transport: t }); new Client({ transport: t, ... })`.
  */
 export function inproc(options: InprocOptions = {}): Transport & EventTransport {
@@ -111,6 +115,8 @@ interface Pending {
   onResponse: ResponseHandler;
   call: Cancellable;
   listener: InprocListener;
+  /** Handed to the dispatcher (the microtask after call() has run): from then on a handler may run. */
+  dispatched: boolean;
 }
 
 class InprocChannel implements Channel, ReplyTarget {
@@ -120,11 +126,14 @@ class InprocChannel implements Channel, ReplyTarget {
   private readonly limits: MetadataLimits;
   private nextId = 1;
   private closed = false;
+  /** Who the server sees calling: one object for all the calls of this channel, as per connection. */
+  private readonly peer: Peer;
 
   constructor(address: string, find: () => InprocListener | undefined, limits: MetadataLimits) {
     this.address = address;
     this.find = find;
     this.limits = limits;
+    this.peer = { transport: 'inproc', address: `inproc://${nameOf(address)}#${++channelCount}` };
   }
 
   get pendingCount(): number {
@@ -136,19 +145,37 @@ class InprocChannel implements Channel, ReplyTarget {
     this.nextId = id === 0xffffffff ? 1 : id + 1; // ids stay uint32, as on the wire
     const listener = this.closed ? undefined : this.find();
     if (!listener || !listener.accepting) {
+      // Both never left the caller: not_sent.
       const error = this.closed ? errors.channelClosed(this.address) : errors.notConnected(this.address, 'nothing listens at this inproc address');
       queueMicrotask(() => onResponse(error, undefined));
       return id;
     }
     listener.attach(this);
     // A microtask hop, like a network would add, so callers never see a synchronous answer.
-    const pending: Pending = { id, onResponse, listener, call: { cancel() {} } };
+    const pending: Pending = { id, onResponse, listener, call: { cancel() {} }, dispatched: false };
     this.pending.set(id, pending);
     queueMicrotask(() => {
       if (this.pending.get(id) !== pending) return;
-      pending.call = listener.dispatcher.dispatch(handedOver({ ...request, id }, 'request', this.limits), this);
+      // The server began to close while the request was on its way. As over TCP, where an idle
+      // connection closes at once with a GOAWAY: with no call of this channel running there, the
+      // request crossed the close and is not run (refused, safe to retry anywhere); with calls
+      // running, it is served like them.
+      if (!listener.accepting && !this.runsOn(listener)) {
+        this.pending.delete(id);
+        pending.onResponse(errors.closedForShutdown(), undefined);
+        listener.detachIfIdle(this);
+        return;
+      }
+      pending.dispatched = true;
+      pending.call = listener.dispatcher.dispatch(handedOver({ ...request, id, peer: this.peer }, 'request', this.limits), this);
     });
     return id;
+  }
+
+  /** True while a call of this channel is dispatched on `listener` and not answered yet. */
+  private runsOn(listener: InprocListener): boolean {
+    for (const pending of this.pending.values()) if (pending.dispatched && pending.listener === listener) return true;
+    return false;
   }
 
   reply(id: number, response: ResponseMessage): void {
@@ -168,22 +195,28 @@ class InprocChannel implements Channel, ReplyTarget {
     pending.listener.detachIfIdle(this);
   }
 
-  /** The listener closed with calls still in flight. */
+  /**
+   * The listener closed with calls still in flight: those dispatched may have run (processed);
+   * those still on their way never reached it (not_sent).
+   */
   lose(listener: InprocListener): void {
+    const lost = errors.connectionLost(this.address, 'the server closed');
     for (const pending of this.pending.values()) {
       if (pending.listener !== listener) continue;
       this.pending.delete(pending.id);
       pending.call.cancel();
-      pending.onResponse(errors.connectionLost(this.address, 'the server closed'), undefined);
+      pending.onResponse(pending.dispatched ? lost : lost.withProgress('not_sent'), undefined);
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    const closed = errors.channelClosed(this.address); // not_sent
     for (const pending of this.pending.values()) {
       this.pending.delete(pending.id);
       pending.call.cancel();
-      pending.onResponse(errors.channelClosed(this.address), undefined);
+      // A dispatched call's handler may have run: processed; one not dispatched yet never will.
+      pending.onResponse(pending.dispatched ? closed.withProgress('processed') : closed, undefined);
       pending.listener.detachIfIdle(this);
     }
   }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordingFilter } from '../src/testing/index.js';
 import { CallContext, Client, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type AttemptCall, type ClientOptions, type Filter } from '../src/index.js';
 
 @Service('Slow')
@@ -36,28 +37,12 @@ async function rig(options: Partial<ClientOptions>, nodes = 1) {
   return { client, services };
 }
 
-/** A filter written the usual way, recording what its next() settled with and that finally ran. */
-function recording<C extends { method: string }>(log: string[], label: string): Filter<C & import('../src/index.js').Call> {
-  return async (call, next) => {
-    try {
-      const value = await next();
-      log.push(`${label} ok`);
-      return value;
-    } catch (error) {
-      log.push(`${label} ${(error as RpcError).code}`);
-      throw error;
-    } finally {
-      log.push(`${label} finally`);
-    }
-  };
-}
-
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('every pending next() settles when the call ends early', () => {
   it('on the deadline, at both filter levels, and the handler is told', async () => {
     const log: string[] = [];
-    const { client, services } = await rig({ filters: [recording(log, 'call')], attemptFilters: [recording<AttemptCall>(log, 'attempt')] });
+    const { client, services } = await rig({ filters: [recordingFilter(log, 'call')], attemptFilters: [recordingFilter<AttemptCall>(log, 'attempt')] });
     await expect(client.invoke('Slow', 'hang', {}, { timeout: 50 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     await settle();
     expect(log).toEqual(['attempt DEADLINE_EXCEEDED', 'attempt finally', 'call DEADLINE_EXCEEDED', 'call finally']);
@@ -66,7 +51,7 @@ describe('every pending next() settles when the call ends early', () => {
 
   it('on the caller cancelling, with call filters only (the plain path)', async () => {
     const log: string[] = [];
-    const { client, services } = await rig({ filters: [recording(log, 'outer'), recording(log, 'inner')] });
+    const { client, services } = await rig({ filters: [recordingFilter(log, 'outer'), recordingFilter(log, 'inner')] });
     const controller = new AbortController();
     const pending = client.invoke('Slow', 'hang', {}, { signal: controller.signal });
     await settle();
@@ -79,7 +64,7 @@ describe('every pending next() settles when the call ends early', () => {
 
   it('on a parent call ending, with a fail mode that retries', async () => {
     const log: string[] = [];
-    const { client } = await rig({ failMode: 'failover', filters: [recording(log, 'call')], attemptFilters: [recording<AttemptCall>(log, 'attempt')] }, 2);
+    const { client } = await rig({ failMode: 'failover', filters: [recordingFilter(log, 'call')], attemptFilters: [recordingFilter<AttemptCall>(log, 'attempt')] }, 2);
     const parent = new AbortController();
     const pending = client.invoke('Slow', 'hang', {}, { parent: { deadline: 0, signal: parent.signal } });
     await settle();

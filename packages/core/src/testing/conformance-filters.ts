@@ -4,13 +4,15 @@ import { staticRegistry } from '../client/registry.js';
 import type { AttemptCall } from '../client/attempt.js';
 import type { RpcError } from '../errors/rpc-error.js';
 import type { Call, Filter } from '../filter/filter.js';
-import { Server } from '../server/server.js';
-import { silentLogger } from '../logger.js';
-import { ConformanceService } from './conformance-service.js';
+import type { ConformanceService } from './conformance-service.js';
 import type { ConformanceTarget } from './conformance.js';
+import { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 
-/** A filter written the usual way, logging how its next() settled and that its finally ran. */
-function recording<C extends Call>(log: string[], label: string): Filter<C> {
+/**
+ * A filter written the usual way (`try { await next() } finally { … }`), logging to `log` how its
+ * next() settled (`<label> ok` or `<label> <code>`) and then `<label> finally`.
+ */
+export function recordingFilter<C extends Call>(log: string[], label: string): Filter<C> {
   return async (_call, next) => {
     try {
       const value = await next();
@@ -37,18 +39,16 @@ async function until(condition: () => boolean, ms = 2_000): Promise<void> {
  */
 export function describeFilterSettling(name: string, setup: () => Promise<ConformanceTarget>): void {
   describe(`filters settle when a call ends early: ${name}`, () => {
-    let target: ConformanceTarget;
-    let server: Server;
+    let rig: ConformanceServer;
     let service: ConformanceService;
-    let address: string;
     const clients: Client[] = [];
     const log: string[] = [];
     const clientWith = (levels: 'call' | 'both'): Client => {
       const client = new Client({
-        transport: target.clientTransport ?? target.transport,
-        registry: staticRegistry({ Conformance: [address] }),
-        filters: [recording(log, 'call')],
-        attemptFilters: levels === 'both' ? [recording<AttemptCall>(log, 'attempt')] : [],
+        transport: rig.target.clientTransport ?? rig.target.transport,
+        registry: staticRegistry({ Conformance: [rig.address] }),
+        filters: [recordingFilter(log, 'call')],
+        attemptFilters: levels === 'both' ? [recordingFilter<AttemptCall>(log, 'attempt')] : [],
         failMode: levels === 'both' ? 'failover' : 'failfast',
         services: { Conformance: { methods: { wait: { idempotent: true } } } },
       });
@@ -57,15 +57,12 @@ export function describeFilterSettling(name: string, setup: () => Promise<Confor
     };
 
     beforeAll(async () => {
-      target = await setup();
-      service = new ConformanceService();
-      server = new Server({ transport: target.transport, logger: silentLogger, drainTimeout: 1_000 }).register(service);
-      address = await server.listen(target.listenAddress);
+      rig = await startConformanceServer(setup);
+      service = rig.service;
     });
     afterAll(async () => {
       for (const client of clients) await client.close();
-      await server?.close({ drainTimeout: 500 });
-      await target?.teardown?.();
+      await rig?.stop();
     });
 
     for (const levels of ['call', 'both'] as const) {

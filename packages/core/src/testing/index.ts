@@ -1,7 +1,8 @@
 /// <reference types="node" preserve="true" />
 export { describeTransportConformance, type ConformanceTarget } from './conformance.js';
 export { ConformanceService, type FailRequest } from './conformance-service.js';
-export { describeFilterSettling } from './conformance-filters.js';
+export { describeFilterSettling, recordingFilter } from './conformance-filters.js';
+export { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 export { describeChannelContract } from './contracts/channel-contract.js';
 export { describeCodecContract, type CodecCase } from './contracts/codec-contract.js';
 export { describeRegistryContract, type RegistryRig } from './contracts/registry-contract.js';

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Server } from '../../server/server.js';
-import { silentLogger } from '../../logger.js';
 import { Compression } from '../../wire/header.js';
 import type { RpcError } from '../../errors/rpc-error.js';
 import type { Channel, RequestMessage, ResponseMessage } from '../../transport/transport.js';
-import { ConformanceService } from '../conformance-service.js';
+import type { ConformanceService } from '../conformance-service.js';
 import type { ConformanceTarget } from '../conformance.js';
+import { startConformanceServer, type ConformanceServer } from '../conformance-server.js';
 
 interface Outcome {
   error: RpcError | undefined;
@@ -47,21 +46,16 @@ const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
  */
 export function describeChannelContract(name: string, setup: () => Promise<ConformanceTarget>): void {
   describe(`channel contract: ${name}`, () => {
-    let target: ConformanceTarget;
-    let server: Server;
+    let rig: ConformanceServer;
     let service: ConformanceService;
-    let address: string;
-    const connect = (): Channel => (target.clientTransport ?? target.transport).connect(address);
+    const connect = (): Channel => (rig.target.clientTransport ?? rig.target.transport).connect(rig.address);
 
     beforeAll(async () => {
-      target = await setup();
-      service = new ConformanceService();
-      server = new Server({ transport: target.transport, logger: silentLogger, drainTimeout: 1_000 }).register(service);
-      address = await server.listen(target.listenAddress);
+      rig = await startConformanceServer(setup);
+      service = rig.service;
     });
     afterAll(async () => {
-      await server?.close({ drainTimeout: 500 });
-      await target?.teardown?.();
+      await rig?.stop();
     });
 
     it('answers each call once, asynchronously, with ids unique among the calls in flight', async () => {

@@ -5,5 +5,5 @@ export { describeFilterSettling, recordingFilter } from './conformance-filters.j
 export { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 export { describeChannelContract } from './contracts/channel-contract.js';
 export { describeCodecContract, type CodecCase } from './contracts/codec-contract.js';
-export { describeRegistryContract, type RegistryRig } from './contracts/registry-contract.js';
+export { describeRegistryContract, type RegistryRig, type RegistryContractOptions } from './contracts/registry-contract.js';
 export { describeSelectorContract, type SelectorContractOptions } from './contracts/selector-contract.js';

@@ -6,18 +6,28 @@ export interface RegistryRig {
   teardown?(): Promise<void>;
 }
 
+export interface RegistryContractOptions {
+  /** How long a backend that learns asynchronously may take to list what was announced. Default 2 s. */
+  settleMs?: number;
+  /** The address of the n-th test node, for backends that only hold addresses of their own kind. Default tcp://127.0.0.1:700n. */
+  address?: (n: number) => string;
+}
+
 /**
  * What every Registry must do, as vitest tests. `setup(services)` returns a registry in which
  * those services have those nodes (announcing them however the backend does); lookups may answer
- * at once or with a promise, and a backend that learns asynchronously gets `settleMs` to see them.
+ * at once or with a promise.
  */
-export function describeRegistryContract(name: string, setup: (services: Record<string, ServiceNode[]>) => Promise<RegistryRig>, settleMs = 2_000): void {
+export function describeRegistryContract(name: string, setup: (services: Record<string, ServiceNode[]>) => Promise<RegistryRig>, options: RegistryContractOptions = {}): void {
+  const settleMs = options.settleMs ?? 2_000;
+  const address = options.address ?? ((n: number) => `tcp://127.0.0.1:${7000 + n}`);
+  const [a1, a2, a3] = [address(1), address(2), address(3)];
   const services: Record<string, ServiceNode[]> = {
     Orders: [
-      { address: 'tcp://127.0.0.1:7001', weight: 2, version: '1.2.0', tags: { zone: 'eu' } },
-      { address: 'tcp://127.0.0.1:7002', weight: 1, version: '1.3.0', tags: { zone: 'us' } },
+      { address: a1, weight: 2, version: '1.2.0', tags: { zone: 'eu' } },
+      { address: a2, weight: 1, version: '1.3.0', tags: { zone: 'us' } },
     ],
-    Users: [{ address: 'tcp://127.0.0.1:7101' }],
+    Users: [{ address: a3 }],
   };
 
   async function eventually(registry: Registry, service: string, want: number): Promise<readonly ServiceNode[]> {
@@ -35,9 +45,9 @@ export function describeRegistryContract(name: string, setup: (services: Record<
       try {
         const orders = await eventually(rig.registry, 'Orders', 2);
         const byAddress = new Map(orders.map((n) => [n.address, n]));
-        expect([...byAddress.keys()].sort()).toEqual(['tcp://127.0.0.1:7001', 'tcp://127.0.0.1:7002']);
-        expect(byAddress.get('tcp://127.0.0.1:7001')).toMatchObject({ weight: 2, version: '1.2.0', tags: { zone: 'eu' } });
-        expect((await eventually(rig.registry, 'Users', 1)).map((n) => n.address)).toEqual(['tcp://127.0.0.1:7101']);
+        expect([...byAddress.keys()].sort()).toEqual([a1, a2].sort());
+        expect(byAddress.get(a1)).toMatchObject({ weight: 2, version: '1.2.0', tags: { zone: 'eu' } });
+        expect((await eventually(rig.registry, 'Users', 1)).map((n) => n.address)).toEqual([a3]);
       } finally {
         await rig.registry.close?.();
         await rig.teardown?.();
@@ -60,11 +70,11 @@ export function describeRegistryContract(name: string, setup: (services: Record<
         const first = await eventually(rig.registry, 'Orders', 2);
         try {
           (first as ServiceNode[]).length = 0;
-          (first as ServiceNode[]).push({ address: 'tcp://evil:1' });
+          (first as ServiceNode[]).push({ address: 'tcp://127.0.0.1:1' });
         } catch {
           // A frozen list refuses: as good.
         }
-        expect((await rig.registry.lookup('Orders')).map((n) => n.address).sort()).toEqual(['tcp://127.0.0.1:7001', 'tcp://127.0.0.1:7002']);
+        expect((await rig.registry.lookup('Orders')).map((n) => n.address).sort()).toEqual([a1, a2].sort());
       } finally {
         await rig.registry.close?.();
         await rig.teardown?.();

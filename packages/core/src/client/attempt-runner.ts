@@ -91,7 +91,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     this.client.selector.report?.(attempt.node, error, Date.now() - attempt.startedAt);
     if (this.done) return;
     // What never reached a server costs it nothing, so it does not spend the budget.
-    if (this.call.policy.retries && error.retryable && error.progress !== 'not_sent') this.call.state.budget?.failed();
+    if (this.call.policy.retries && error.retryable && error.progress !== 'not_sent') this.call.state.budget?.failed(error);
     if (attempt.responseMetadata !== undefined) this.call.responseMetadata = attempt.responseMetadata;
     this.failedWith(error);
   }

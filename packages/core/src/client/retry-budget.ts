@@ -3,6 +3,11 @@
  * Every failed attempt takes one, every success gives back `tokenRatio`; while the bucket holds
  * half or less, no call of the service retries or hedges. So when a service fails everywhere,
  * the clients stop multiplying its load after a few failures, and start again as it recovers.
+ *
+ * One failure shared by many calls takes one token, not one per call: a transport fails every
+ * call of a lost connection with the same error, and a node that dies under load (dozens of
+ * calls in flight on it) says nothing about the rest of the service. Counting it per call would
+ * spend the whole budget on one crash and turn a clean failover into failed calls.
  */
 export interface RetryBudgetOptions {
   /** Default 10. */
@@ -15,6 +20,8 @@ export class RetryBudget {
   private readonly maxTokens: number;
   private readonly tokenRatio: number;
   private tokens: number;
+  /** Errors already counted (the same instance reaching several calls). */
+  private readonly counted = new WeakSet<object>();
 
   constructor(options: RetryBudgetOptions = {}) {
     this.maxTokens = positive(options.maxTokens, 10);
@@ -31,7 +38,9 @@ export class RetryBudget {
     return this.tokens;
   }
 
-  failed(): void {
+  failed(error: object): void {
+    if (this.counted.has(error)) return;
+    this.counted.add(error);
     if (this.tokens > 0) this.tokens = Math.max(0, this.tokens - 1);
   }
 

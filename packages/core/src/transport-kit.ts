@@ -1,11 +1,18 @@
 /// <reference types="node" preserve="true" />
 /**
  * For transport implementers (@svc/transport-tcp, @svc/transport-nats, ...): the message types,
- * the wire frame and the errors a transport raises. Applications do not need this entry point.
+ * the wire frame and the errors a transport raises, and the plumbing each of them needs, written
+ * once: calls in flight (CallTable, PendingCalls), the end-of-tick flush (TickFlush, TickBatch) and
+ * deadlines as time left on the wire (remainingMs, deadlineFrom). Applications do not need this
+ * entry point.
  */
 export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler, Peer } from './transport/transport.js';
 export { schemeOf, transportFor } from './transport/transport.js';
 export { CallTable } from './transport/call-table.js';
+export { PendingCalls, type PendingCall } from './transport/pending-calls.js';
+export { TickFlush } from './transport/tick-flush.js';
+export { TickBatch } from './transport/tick-batch.js';
+export { remainingMs, deadlineFrom } from './transport/remaining-time.js';
 export { encodeFrame, encodeFrameOf, checkedFrameBytes, writeFrameAt, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from './wire/frame.js';
 export { FrameDecoder, Frame } from './wire/frame-decoder.js';
 export { FrameKind, Compression, encodeHeader, decodeHeader, headerSize, WireProgress, progressToWire, progressFromWire, retryableToWire, retryableFromWire, type FrameHeader, type HeaderFields } from './wire/header.js';

@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import type { Metadata } from '@svc/core';
-import { checkMetadata, Compression, copyMetadata, DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type MetadataLimits, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { checkMetadata, Compression, copyMetadata, deadlineFrom, DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type MetadataLimits, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
 import { metadataHeaderTooLong, undecodableCallHeaders } from './nats-errors.js';
 
 /** Core's caps, as core's own transports apply them unless told otherwise. */
@@ -67,7 +67,7 @@ export function decodeRequest(id: number, service: string, method: string, h: Ms
     method,
     codec: h.get(H_CODEC) || 'json',
     compression: Number(compression) as Compression,
-    deadline: ms > 0 ? now + ms : 0,
+    deadline: deadlineFrom(ms, now),
     metadata: parseMetadata(h.get(H_METADATA), 'request', limits),
     body,
   };

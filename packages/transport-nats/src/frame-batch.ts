@@ -1,3 +1,5 @@
+import { TickFlush } from '@svc/core/transport';
+
 /** Something that travels as one @svc frame inside a NATS message. */
 export interface Framed {
   /** Bytes the whole frame takes, known when it is added; the frame is written when its message is. */
@@ -31,7 +33,7 @@ export class FrameBatch<T extends Framed> {
   // A dictionary object, not a Map, for the reason given in @svc/core's CallTable.
   private groups: Record<string, T[]> = Object.create(null) as Record<string, T[]>;
   private subjects: string[] = [];
-  private scheduled = false;
+  private readonly tick = new TickFlush(() => this.run());
   private readonly options: FrameBatchOptions<T>;
 
   constructor(options: FrameBatchOptions<T>) {
@@ -53,13 +55,10 @@ export class FrameBatch<T extends Framed> {
       this.groups[subject] = [];
       this.sendAll(subject, group);
     }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    process.nextTick(() => this.run());
+    this.tick.request();
   }
 
   private run(): void {
-    this.scheduled = false;
     const { groups, subjects } = this;
     this.groups = Object.create(null) as Record<string, T[]>;
     this.subjects = [];

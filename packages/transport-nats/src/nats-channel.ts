@@ -1,37 +1,15 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, progressFromWire, retryableFromWire, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, progressFromWire, remainingMs, retryableFromWire, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
 import type { NatsAddress } from './address.js';
 import { decodeResponse } from './call-headers.js';
-import { FrameBatch, type Framed } from './frame-batch.js';
+import { FrameBatch } from './frame-batch.js';
+import { PendingRequests, type Pending } from './pending-requests.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import { noResponders, payloadTooLarge } from './nats-errors.js';
 import type { Subjects } from './subjects.js';
-
-interface Pending extends Framed {
-  readonly id: number;
-  readonly onResponse: ResponseHandler;
-  readonly service: string;
-  /** The request, until its frame is written into a message. */
-  request: RequestMessage | undefined;
-  /** Time left when the call was sent, as the frame says it. */
-  timeoutMs: number;
-  headLength: number;
-  frameBytes: number;
-  /** The NATS message it left in, once published. */
-  sent: SentMessage | undefined;
-}
-
-/** One published NATS message of requests: its reply subject is `<inbox>.<id>`. */
-interface SentMessage {
-  readonly id: number;
-  readonly inbox: string;
-  readonly calls: readonly Pending[];
-  /** Calls of it still waiting; at 0 the message is forgotten. */
-  open: number;
-}
 
 /**
  * The client side. Each call is an @svc frame; the calls of one tick to one service travel
@@ -49,12 +27,10 @@ export class NatsChannel implements Channel, EventChannel {
   private unwatch: (() => void) | undefined;
   private inbox: string | undefined;
   private sub: Subscription | undefined;
-  private readonly pending = new CallTable<number, Pending>();
-  /** Published messages whose calls are not all answered: a 503 (no responders) names one. */
-  private readonly sent = new CallTable<number, SentMessage>();
+  /** Calls waiting for answers, and the messages they left in. */
+  private readonly pending = new PendingRequests();
   private readonly outbound: FrameBatch<Pending>;
   private nextId = 1;
-  private nextMessageId = 1;
   private lastService = '';
   private lastSubject = '';
   private closed = false;
@@ -65,7 +41,7 @@ export class NatsChannel implements Channel, EventChannel {
   /** Hands each answer frame of a reply to its call; made once (a reply's frames pass through it). */
   private readonly onAnswer = (frame: Frame): void => {
     if (frame.kind !== FrameKind.RESPONSE) return;
-    const pending = this.take(frame.id);
+    const pending = this.pending.take(frame.id);
     if (pending === undefined) return; // cancelled, timed out or failed already, or not ours
     if (!frame.codec) frame.codec = 'json';
     pending.onResponse(undefined, frame);
@@ -85,7 +61,7 @@ export class NatsChannel implements Channel, EventChannel {
       write: writeRequestFrame,
       maxFrames: callsPerMessage,
       maxBytes: () => this.shared?.nc?.info?.max_payload ?? Infinity,
-      alive: (call) => this.pending.get(call.id) === call, // cancelled meanwhile: never sent
+      alive: (call) => this.pending.holds(call), // cancelled meanwhile: never sent
     });
   }
 
@@ -97,17 +73,17 @@ export class NatsChannel implements Channel, EventChannel {
       return id;
     }
     const pending: Pending = { id, onResponse, service: request.service, request: undefined, timeoutMs: 0, headLength: 0, frameBytes: 0, sent: undefined };
-    this.pending.set(id, pending);
+    this.pending.add(pending);
     const shared = this.connection();
     if (shared.nc !== undefined) {
       if (shared.connected) this.send(shared.nc, pending, request);
-      else queueMicrotask(() => this.settle(id, errors.notConnected(this.address, 'the connection to NATS is down; reconnecting')));
+      else queueMicrotask(() => this.pending.settle(id, errors.notConnected(this.address, 'the connection to NATS is down; reconnecting')));
     } else {
       // First use: wait for the connection (its connect timeout bounds the wait).
       shared.ready.then(
         (nc) => this.send(nc, pending, request),
         (error: Error) => {
-          this.settle(id, errors.notConnected(this.address, error.message));
+          this.pending.settle(id, errors.notConnected(this.address, error.message));
           this.drop(shared);
         },
       );
@@ -116,7 +92,7 @@ export class NatsChannel implements Channel, EventChannel {
   }
 
   cancel(id: number): void {
-    const pending = this.take(id);
+    const pending = this.pending.take(id);
     if (pending === undefined) return;
     const nc = this.shared?.nc;
     if (pending.sent !== undefined && nc !== undefined && this.shared!.connected) {
@@ -185,18 +161,21 @@ export class NatsChannel implements Channel, EventChannel {
 
   private send(nc: NatsConnection, pending: Pending, request: RequestMessage): void {
     const id = pending.id;
-    if (this.pending.get(id) !== pending) return; // cancelled or failed meanwhile
+    if (!this.pending.holds(pending)) return; // cancelled or failed meanwhile
     if (this.sub === undefined || this.inbox === undefined) {
       this.inbox = createInbox();
       this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => this.onReply(error, msg) });
     }
     const subject = this.subjectOf(request.service);
     // On the wire a deadline is the time left, so clocks of client and server need not agree.
-    const timeoutMs = request.deadline === 0 ? 0 : Math.max(1, request.deadline - Date.now());
+    const timeoutMs = remainingMs(request.deadline);
     const headLength = headerSize(id, request, timeoutMs);
     const frameBytes = checkedFrameBytes(headLength, request.body.length, Number.MAX_SAFE_INTEGER);
     const max = nc.info?.max_payload ?? Infinity;
-    if (frameBytes > max) return this.settle(id, payloadTooLarge(frameBytes, max, 'not_sent'));
+    if (frameBytes > max) {
+      this.pending.settle(id, payloadTooLarge(frameBytes, max, 'not_sent'));
+      return;
+    }
     pending.request = request;
     pending.timeoutMs = timeoutMs;
     pending.headLength = headLength;
@@ -221,18 +200,14 @@ export class NatsChannel implements Channel, EventChannel {
     const nc = this.shared?.nc;
     const inbox = this.inbox;
     if (nc === undefined || inbox === undefined) {
-      for (const call of calls) this.settle(call.id, errors.notConnected(this.address, 'the connection to NATS closed'));
+      for (const call of calls) this.pending.settle(call.id, errors.notConnected(this.address, 'the connection to NATS closed'));
       return;
     }
-    const id = this.nextMessageId;
-    this.nextMessageId = id === 0x7fffffff ? 1 : id + 1;
-    const message: SentMessage = { id, inbox, calls, open: calls.length };
-    this.sent.set(id, message);
-    for (const call of calls) call.sent = message;
+    const message = this.pending.publishing(inbox, calls);
     try {
-      nc.publish(subject, payload, { reply: `${inbox}.${id}` });
+      nc.publish(subject, payload, { reply: `${inbox}.${message.id}` });
     } catch (error) {
-      for (const call of calls) this.settle(call.id, errors.notConnected(this.address, (error as Error).message));
+      for (const call of calls) this.pending.settle(call.id, errors.notConnected(this.address, (error as Error).message));
     }
   }
 
@@ -241,7 +216,7 @@ export class NatsChannel implements Channel, EventChannel {
     const h = msg.headers;
     if (h !== undefined) {
       // A message-level answer for every call of one request message: no responders, or an error.
-      const message = this.sent.get(messageIdOf(msg.subject));
+      const message = this.pending.message(messageIdOf(msg.subject));
       if (message === undefined) return;
       let failure: RpcError;
       // No responders: nobody had the subject, so none of the calls was received (not_sent).
@@ -255,7 +230,7 @@ export class NatsChannel implements Channel, EventChannel {
           failure = errors.protocolError(`the reply headers do not parse (${(e as Error).message})`);
         }
       }
-      this.failMessage(message, failure);
+      this.pending.failMessage(message, failure);
       return;
     }
     const decoder = this.decoder;
@@ -268,28 +243,9 @@ export class NatsChannel implements Channel, EventChannel {
       // after it is. The calls of the message it answers that are still waiting fail now rather
       // than at their deadline (or never, without one). Replies naming no message of this channel
       // (whoever else publishes on its inbox) change nothing.
-      const message = this.sent.get(messageIdOf(msg.subject));
-      if (message !== undefined) this.failMessage(message, errors.protocolError(`a reply to these calls does not parse (${(e as Error).message.replace(/^protocol error: /, '')})`));
+      const message = this.pending.message(messageIdOf(msg.subject));
+      if (message !== undefined) this.pending.failMessage(message, errors.protocolError(`a reply to these calls does not parse (${(e as Error).message.replace(/^protocol error: /, '')})`));
     }
-  }
-
-  /** Fails the calls of one request message that still wait for their answers. */
-  private failMessage(message: SentMessage, failure: RpcError): void {
-    for (const call of message.calls) if (call.sent === message && this.pending.get(call.id) === call) this.settle(call.id, failure);
-  }
-
-  /** Removes a call from the table (and its message, once all of that message's calls are done). */
-  private take(id: number): Pending | undefined {
-    const pending = this.pending.get(id);
-    if (pending === undefined) return undefined;
-    this.pending.delete(id);
-    const message = pending.sent;
-    if (message !== undefined && --message.open === 0) this.sent.delete(message.id);
-    return pending;
-  }
-
-  private settle(id: number, error: RpcError): void {
-    this.take(id)?.onResponse(error, undefined);
   }
 
   /**
@@ -300,7 +256,7 @@ export class NatsChannel implements Channel, EventChannel {
   private failAll(error: RpcError): void {
     const published = error.withProgress('processed');
     const unpublished = error.withProgress('not_sent');
-    for (const pending of this.pending.values()) this.settle(pending.id, pending.sent !== undefined ? published : unpublished);
+    this.pending.failAll((pending) => (pending.sent !== undefined ? published : unpublished));
   }
 }
 

@@ -1,11 +1,10 @@
 import { ErrorCode, nuid, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { CallTable, errors, FrameDecoder, FrameKind, WireProgress, type Frame, type FrameDecoderOptions, type Cancellable, type Dispatcher, type Listener, type MetadataLimits, type Peer, type ReplyTarget, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, deadlineFrom, errors, FrameDecoder, FrameKind, TickBatch, WireProgress, type Frame, type FrameDecoderOptions, type Cancellable, type Dispatcher, type Listener, type MetadataLimits, type Peer, type ReplyTarget, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
 import { codeFromNumber, RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, nonStringKey, responseHeaders } from './call-headers.js';
 import { payloadTooLarge, tooManyCallsInFlight, tooManyCallsInMessage, undecodableCallHeaders, undecodableFrames } from './nats-errors.js';
 import { ServiceStats } from './service-stats.js';
-import { TickBatch } from './tick-batch.js';
 import { FrameBatch } from './frame-batch.js';
 import { errorAnswer, errorResponse, fittingAnswer, writeAnswerFrame, type AnswerFrame } from './answer-frame.js';
 import { HeldAnswers } from './held-answers.js';
@@ -284,7 +283,7 @@ export class NatsListener implements Listener, ReplyTarget {
       // The frame is the request message: the listener's id, a default codec and the deadline are added.
       frame.id = id;
       if (!frame.codec) frame.codec = 'json';
-      if (frame.timeoutMs) frame.deadline = now + frame.timeoutMs;
+      frame.deadline = deadlineFrom(frame.timeoutMs, now);
       frame.peer = peer;
       const call = this.dispatcher.dispatch(frame, this);
       if (this.inflight.get(id) === entry) entry.call = call;

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, progressToWire, retryableToWire, writeFrameAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
+import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, progressToWire, retryableToWire, TickFlush, writeFrameAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
 import type { BufferBudget } from './buffer-budget.js';
 import { closeAfterFlush } from './close-after-flush.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
@@ -62,7 +62,8 @@ export class FrameConnection {
    */
   private queued = 0;
   private handed = 0;
-  private flushScheduled = false;
+  /** The end of the tick: what it queued leaves in one write (or what is left of it, after batches). */
+  private readonly tick = new TickFlush(() => this.endTick());
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -142,15 +143,11 @@ export class FrameConnection {
     this.used = writeFrameAt(this.arena, this.used, kind, id, fields, timeoutMs, body, headLength);
     this.tickBytes += bytes;
     this.queued += bytes;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(() => this.endTick());
-    }
+    this.tick.request();
     if (this.used - this.start >= this.writeBatchBytes) this.flush();
   }
 
   private endTick(): void {
-    this.flushScheduled = false;
     this.flush();
     this.lastTickBytes = this.tickBytes;
     this.tickBytes = 0;

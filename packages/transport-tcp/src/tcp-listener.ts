@@ -1,6 +1,6 @@
 import type { Server as SocketServer, Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { CallTable, errors, FrameKind, progressToWire, retryableToWire, WireProgress, type Cancellable, type Dispatcher, type Frame, type Listener, type Peer, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
+import { CallTable, deadlineFrom, errors, FrameKind, progressToWire, retryableToWire, WireProgress, type Cancellable, type Dispatcher, type Frame, type Listener, type Peer, type ReplyTarget, type ResponseMessage } from '@svc/core/transport';
 import { formatAddress, parseAddress, type SocketAddress } from './address.js';
 import { BufferBudget } from './buffer-budget.js';
 import { closeAfterFlush } from './close-after-flush.js';
@@ -99,7 +99,7 @@ class ServerConnection implements ReplyTarget {
         }
         // The frame is the request message: only the deadline, a default codec and the peer are added.
         if (!frame.codec) frame.codec = 'json';
-        if (frame.timeoutMs) frame.deadline = Date.now() + frame.timeoutMs;
+        frame.deadline = deadlineFrom(frame.timeoutMs);
         frame.peer = this.peer;
         this.calls.set(id, DISPATCHING);
         const call = this.dispatcher.dispatch(frame, this);
@@ -107,9 +107,7 @@ class ServerConnection implements ReplyTarget {
         break;
       }
       case FrameKind.CANCEL: {
-        const call = this.calls.get(id);
-        this.calls.delete(id);
-        call?.cancel();
+        this.calls.take(id)?.cancel();
         if (this.draining && this.calls.size === 0) this.closeDrained();
         break;
       }

@@ -66,19 +66,29 @@ export class CallTable<K extends number | string, V> {
 
   /** Removes the entry; false when there was none. */
   delete(key: K): boolean {
+    return this.take(key) !== undefined;
+  }
+
+  /**
+   * Removes the entry and returns it (undefined when there was none): `get` and `delete` in one
+   * look-up, for the call that is answered, cancelled or failed and leaves the table.
+   */
+  take(key: K): V | undefined {
     if (typeof key === 'number') {
       const i = key & this.mask;
-      if (this.slots[i] !== undefined && this.keys[i] === key) {
+      const value = this.slots[i];
+      if (value !== undefined && this.keys[i] === key) {
         this.slots[i] = undefined;
         this.inSlots--;
-        return true;
+        return value;
       }
-      if (this.inOthers === 0) return false;
+      if (this.inOthers === 0) return undefined;
     }
-    if (this.others[key] === undefined) return false;
+    const value = this.others[key];
+    if (value === undefined) return undefined;
     delete this.others[key];
     this.inOthers--;
-    return true;
+    return value;
   }
 
   /** The values as an array of their own: the caller may change the table while walking it. */

@@ -179,18 +179,16 @@ class InprocChannel implements Channel, ReplyTarget {
   }
 
   reply(id: number, response: ResponseMessage): void {
-    const pending = this.pending.get(id);
+    const pending = this.pending.take(id);
     if (!pending) return;
-    this.pending.delete(id);
     const received = handedOver(response, 'response', this.limits);
     queueMicrotask(() => pending.onResponse(undefined, received));
     pending.listener.detachIfIdle(this);
   }
 
   cancel(id: number): void {
-    const pending = this.pending.get(id);
+    const pending = this.pending.take(id);
     if (!pending) return;
-    this.pending.delete(id);
     pending.call.cancel();
     pending.listener.detachIfIdle(this);
   }

@@ -1,5 +1,5 @@
 import { RpcError } from '@svc/core';
-import { CallTable, errors, FrameKind, progressFromWire, retryableFromWire, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { errors, FrameKind, PendingCalls, progressFromWire, remainingMs, retryableFromWire, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
 import { FrameConnection } from './frame-connection.js';
@@ -31,7 +31,7 @@ export class TcpChannel implements Channel {
   private readonly target: SocketAddress;
   private readonly options: ResolvedTcpOptions;
   private readonly backoff: Backoff;
-  private readonly pending = new CallTable<number, Pending>();
+  private readonly pending = new PendingCalls<Pending>();
   private state: State = 'idle';
   private connection: FrameConnection | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -56,13 +56,13 @@ export class TcpChannel implements Channel {
           break;
         }
         const pending: Pending = { id, onResponse, connection: this.connection, request: undefined, offset: 0 };
-        this.pending.set(id, pending);
+        this.pending.add(pending);
         this.write(this.connection!, pending, request);
         break;
       }
       case 'idle':
       case 'connecting':
-        this.pending.set(id, { id, onResponse, connection: undefined, request, offset: 0 });
+        this.pending.add({ id, onResponse, connection: undefined, request, offset: 0 });
         if (this.state === 'idle') this.connect();
         break;
       case 'backoff':
@@ -76,9 +76,8 @@ export class TcpChannel implements Channel {
   }
 
   cancel(id: number): void {
-    const pending = this.pending.get(id);
+    const pending = this.pending.take(id);
     if (!pending) return;
-    this.pending.delete(id);
     const connection = pending.connection;
     if (connection && !connection.isClosed) {
       connection.send({ kind: FrameKind.CANCEL, id });
@@ -93,27 +92,22 @@ export class TcpChannel implements Channel {
     const error = errors.channelClosed(this.address); // not_sent: for calls still waiting for the dial
     // Calls on a connection were written, or are when it ends (end() flushes): they may run.
     const written = error.withProgress('processed');
-    for (const pending of this.pending.values()) {
-      this.pending.delete(pending.id);
-      pending.onResponse(pending.connection === undefined ? error : written, undefined);
-    }
+    this.pending.failAll((pending) => (pending.connection === undefined ? error : written));
     this.connection?.end();
     this.connection = undefined;
   }
 
   private write(connection: FrameConnection, pending: Pending, request: RequestMessage): void {
     const id = pending.id;
-    let timeoutMs = 0;
-    if (request.deadline !== 0) timeoutMs = Math.max(1, request.deadline - Date.now());
     pending.offset = connection.queuedBytes;
     try {
-      connection.sendMessage(FrameKind.REQUEST, id, request, timeoutMs, request.body);
+      connection.sendMessage(FrameKind.REQUEST, id, request, remainingMs(request.deadline), request.body);
     } catch (error) {
       // Too large for a frame, or a value the header cannot carry: this call fails, the connection
       // is fine. Nothing of the frame was queued: not_sent.
       const failure = (RpcError.is(error) ? error : errors.unsendableMessage('request', error)).withProgress('not_sent');
-      if (this.pending.get(id) !== pending) return;
-      this.pending.delete(id);
+      if (!this.pending.holds(pending)) return;
+      this.pending.take(id);
       queueMicrotask(() => pending.onResponse(failure, undefined));
     }
   }
@@ -148,11 +142,7 @@ export class TcpChannel implements Channel {
         if (this.state === 'closed') return;
         this.lastError = error.message;
         const failure = error === timedOut ? timedOut : errors.notConnected(this.address, error.message);
-        for (const pending of this.pending.values()) {
-          if (pending.connection !== undefined) continue;
-          this.pending.delete(pending.id);
-          pending.onResponse(failure, undefined);
-        }
+        this.pending.failAll((pending) => (pending.connection === undefined ? failure : undefined));
         this.scheduleReconnect();
       },
     );
@@ -170,7 +160,7 @@ export class TcpChannel implements Channel {
     if (frame.kind === FrameKind.RESPONSE) {
       const pending = this.pending.get(frame.id);
       if (!pending || pending.connection !== connection) return; // cancelled meanwhile
-      this.pending.delete(frame.id);
+      this.pending.take(frame.id);
       if (!frame.codec) frame.codec = 'json';
       pending.onResponse(undefined, frame);
       this.closeIfDrained(connection);
@@ -208,16 +198,16 @@ export class TcpChannel implements Channel {
   private lost(connection: FrameConnection, reason: RpcError | undefined): void {
     const error = reason ?? errors.connectionLost(this.address, 'the connection closed');
     const handed = connection.handedBytes;
-    let unwritten: RpcError | undefined;
-    for (const pending of this.pending.values()) {
-      if (pending.connection !== connection) continue;
-      this.pending.delete(pending.id);
-      pending.onResponse(pending.offset < handed ? error : (unwritten ??= error.withProgress('not_sent')), undefined);
+    // Leave the dead connection first: a callback below may call again at once (a fail mode's
+    // retry), and that call must see the channel as it now is, not be written to a closed socket.
+    if (this.connection === connection) {
+      this.connection = undefined;
+      if (this.state !== 'closed') {
+        this.lastError = error.message;
+        this.scheduleReconnect();
+      }
     }
-    if (this.connection !== connection) return;
-    this.connection = undefined;
-    if (this.state === 'closed') return;
-    this.lastError = error.message;
-    this.scheduleReconnect();
+    let unwritten: RpcError | undefined;
+    this.pending.failAll((pending) => (pending.connection !== connection ? undefined : pending.offset < handed ? error : (unwritten ??= error.withProgress('not_sent'))));
   }
 }

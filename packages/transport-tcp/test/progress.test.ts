@@ -269,3 +269,30 @@ describe('the listener says who calls (RequestMessage.peer)', () => {
     }
   });
 });
+
+describe('a call made from the callback of a call its lost connection failed', () => {
+  it('is answered (not written to the dead socket, where it would wait for its deadline)', async () => {
+    // A peer that takes the connection and drops it as soon as a request arrives.
+    const sockets = new Set<net.Socket>();
+    const dropper = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.once('data', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    const port = (dropper.address() as net.AddressInfo).port;
+    const channel = tcp({ reconnect: { initialDelay: 5_000, maxDelay: 5_000 } }).connect(`tcp://127.0.0.1:${port}`);
+    try {
+      let again: Promise<Outcome> | undefined;
+      const first = await rawCall(channel, 'Counter', 'add', { n: 1 }, () => {
+        again = rawCall(channel, 'Counter', 'add', { n: 2 });
+      });
+      expect(first.error).toMatchObject({ code: 'UNAVAILABLE' });
+      const second = await Promise.race([again!, new Promise<Outcome>((resolve) => setTimeout(() => resolve({ error: new RpcError('DEADLINE_EXCEEDED', 'no answer within 2 s') }), 2_000))]);
+      expect(second.error).toMatchObject({ code: 'UNAVAILABLE', progress: 'not_sent' });
+    } finally {
+      await channel.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => dropper.close(() => resolve()));
+    }
+  });
+});

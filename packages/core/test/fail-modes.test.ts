@@ -379,3 +379,48 @@ describe('what the budget counts', () => {
     expect(node.runs).toBe(2);
   });
 });
+
+describe('attempts no server handled', () => {
+  it('a retry after not_sent is not marked as a retry (svc-attempt), so ChainStop does not kick in', async () => {
+    const transport = inproc();
+    const node = new Node('live', {});
+    const server = new Server({ transport, logger: silentLogger }).register(node);
+    const live = await server.listen('inproc://fm-chain-live');
+    stops.push(() => server.close());
+    const client = new Client({ transport, selector: firstNode, failMode: 'failover', registry: staticRegistry({ Node: ['inproc://nobody-chain', live] }), services: { Node: { methods: { get: { idempotent: true } } } } });
+    stops.push(() => client.close());
+    expect(await client.invoke('Node', 'get', {})).toBe('live');
+    expect(node.seenAttempts).toEqual(['1']);
+  });
+
+  it('the first refusal is retried elsewhere in every mode without counting as an attempt', async () => {
+    let refused = 0;
+    const refuseFirst: Filter = async (call, next) => {
+      if (refused++ === 0) throw new RpcError('UNAVAILABLE', 'shutting down');
+      return next();
+    };
+    // maxAttempts 2: refused on n0 (free), failed on n1 (attempt 1), served by n2 (attempt 2).
+    const { client, runs, nodes } = await cluster([{}, { fail: unavailable() }, {}], { failMode: { mode: 'failover', maxAttempts: 2 } }, [refuseFirst]);
+    expect(await client.invoke('Node', 'get', {})).toBe('n2');
+    expect(runs()).toEqual([0, 1, 1]);
+    expect(nodes[1]!.seenAttempts).toEqual(['1']); // the refusal ran no handler: still the first
+    expect(nodes[2]!.seenAttempts).toEqual(['2']);
+  });
+
+  it('round robin spreads the traffic of a dead node evenly over the others', async () => {
+    const transport = inproc();
+    const counts: number[] = [];
+    const addresses: string[] = ['inproc://dead-rr'];
+    for (let i = 0; i < 2; i++) {
+      const node = new Node(`s${i}`, {});
+      const server = new Server({ transport, logger: silentLogger }).register(node);
+      addresses.push(await server.listen(`inproc://rr-${i}`));
+      stops.push(() => server.close());
+      counts.push(0);
+    }
+    const client = new Client({ transport, registry: staticRegistry({ Node: addresses }) });
+    stops.push(() => client.close());
+    for (let i = 0; i < 3_000; i++) counts[Number((await client.invoke<string>('Node', 'post', {})).slice(1))]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(3_000 * 0.42);
+  });
+});

@@ -46,8 +46,10 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   private done = false;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private hedgeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** The failfast transparent retry was used. */
+  /** The one transparent retry of a refused attempt was used. */
   private transparentUsed = false;
+  /** Attempts that failed after a handler may have run. */
+  private processed = 0;
 
   constructor(client: AttemptTransport, call: ClientCall, sink: CallSink) {
     this.client = client;
@@ -117,6 +119,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     if (this.call.abortReason !== undefined) return;
     const pushback = pushbackOf(error.metadata);
     const elsewhere = this.call.address === undefined && policy.mode !== 'failretry';
+    if (error.progress === 'processed') this.processed++;
     if (pushback !== -1 && error.retryable) {
       // A failure that never left this process, with a node not tried yet: free, at once.
       if (error.progress === 'not_sent' && elsewhere && this.freeRetries < MAX_FREE_RETRIES) {
@@ -124,15 +127,16 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
         this.counted--;
         return this.next(false, error);
       }
-      if (policy.retries) {
-        if (this.counted < policy.maxAttempts && retryableFailure(policy, error) && (this.call.state.budget?.allows ?? true)) {
-          const delay = pushback ?? (policy.mode === 'failretry' ? backoffDelay(policy, this.counted) : 0);
-          return this.later(delay, error);
-        }
-      } else if (!this.transparentUsed && error.progress === 'refused' && elsewhere) {
-        // failfast and failsafe: one more try elsewhere for a call no handler ran (gRPC's transparent retry).
+      // The first refusal (no handler ran: a GOAWAY, a shed call) is tried once more elsewhere in
+      // every mode, as gRPC's transparent retry: not an attempt, not paid from the budget.
+      if (!this.transparentUsed && error.progress === 'refused' && elsewhere) {
         this.transparentUsed = true;
+        this.counted--;
         return this.next(false, error);
+      }
+      if (policy.retries && this.counted < policy.maxAttempts && retryableFailure(policy, error) && (this.call.state.budget?.allows ?? true)) {
+        const delay = pushback ?? (policy.mode === 'failretry' ? backoffDelay(policy, this.counted) : 0);
+        return this.later(delay, error);
       }
     }
     // Hedges still in flight may yet answer.
@@ -178,7 +182,10 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     this.counted++;
     const number = ++this.numbered;
     this.tried.push(node.address);
-    const metadata = number === 1 ? (this.client.attemptChain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, number);
+    // What a server sees as the attempt number (ChainStop): 1 + the attempts whose handler may have
+    // run (in flight, or failed processed); a retry after not_sent or refused is still the first.
+    const seen = 1 + this.live.length + this.processed;
+    const metadata = seen === 1 ? (this.client.attemptChain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, seen);
     const attempt = new Attempt(this, call, number, hedge, node, metadata, Date.now());
     this.live.push(attempt);
     const chain = this.client.attemptChain;

@@ -17,11 +17,16 @@ export interface Selector {
   report?(node: ServiceNode, error: RpcError | undefined, latencyMs: number): void;
 }
 
-/** Each node in turn. The default. */
+/**
+ * Each node in turn. The default. A retry (the call has tried nodes) takes one of the nodes left at
+ * random instead: turning the shared counter on a shorter list would send all the traffic of a
+ * dead node to the one after it (two survivors of three split 2:1, not evenly).
+ */
 export function roundRobin(): Selector {
   let next = 0;
   return {
-    select(nodes) {
+    select(nodes, _call, tried) {
+      if (tried.length > 0) return nodes[Math.floor(Math.random() * nodes.length)]!;
       if (next >= nodes.length) next = 0;
       return nodes[next++]!;
     },

@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FromChild, ToChild } from './child-protocol.js';
+import type { EchoCounts } from './echo-service.js';
 import type { ProcessSample } from './process-sample.js';
 import type { LoadCounts } from './load.js';
 
@@ -22,6 +23,8 @@ export interface LaunchOptions {
   name: string;
   /** Allow the child a full GC before each sample (the soak). */
   exposeGc?: boolean;
+  /** Added to the child's environment (a server's ECHO_* settings). */
+  env?: Record<string, string>;
 }
 
 const live = new Set<ChildProcess>();
@@ -56,6 +59,7 @@ export class ChildHandle {
     const child = fork(fileURLToPath(new URL(`./${entry}.ts`, import.meta.url)), [...args], {
       execArgv,
       cwd: PACKAGE_DIR,
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     live.add(child);
@@ -106,6 +110,13 @@ export class ChildHandle {
     const answer = nextMessage(this.child, 'sample', timeoutMs, this.name);
     this.post({ type: 'sample' });
     return answer;
+  }
+
+  /** A server's Echo runs so far, by method. */
+  async counts(timeoutMs = 10_000): Promise<EchoCounts> {
+    const answer = nextMessage(this.child, 'counts', timeoutMs, this.name);
+    this.post({ type: 'counts' });
+    return (await answer).counts;
   }
 
   private post(message: ToChild): void {

@@ -1,7 +1,9 @@
 /**
  * The chaos scenarios. Servers run as separate processes; the client and its load run here.
- * There is no failover yet (issue 13), so with several TCP servers round robin keeps sending a
- * share of the calls to the faulty one: those calls are expected to fail, clearly and in time.
+ * The client keeps the default fail mode, failfast, so with several TCP servers round robin keeps
+ * sending a share of the calls to the faulty one: those that a handler may have run are expected
+ * to fail, clearly and in time. (The fail modes that hide such failures are tested in
+ * fail-modes.ts.)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, staticRegistry } from '@svc/core';

@@ -424,3 +424,27 @@ describe('attempts no server handled', () => {
     for (const c of counts) expect(c).toBeGreaterThan(3_000 * 0.42);
   });
 });
+
+describe('attemptTimeout', () => {
+  it('cancels an attempt that takes too long and fails over (idempotent), within the call deadline', async () => {
+    const { client, nodes } = await cluster([{ delayMs: 5_000 }, {}], { failMode: { mode: 'failover', attemptTimeout: 50 } });
+    const started = Date.now();
+    expect(await client.invoke('Node', 'get', {}, { timeout: 2_000 })).toBe('n1');
+    expect(Date.now() - started).toBeLessThan(1_500);
+    for (let i = 0; i < 100 && nodes[0]!.aborted === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(nodes[0]!.aborted).toBe(1); // the slow attempt was cancelled on the wire
+  });
+
+  it('fails a non-idempotent call at the attempt timeout, without a second run', async () => {
+    const { client, runs } = await cluster([{ delayMs: 5_000 }, {}], { failMode: { mode: 'failover', attemptTimeout: 50 } });
+    await expect(client.invoke('Node', 'post', {}, { timeout: 2_000 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED', progress: 'processed', message: expect.stringContaining('attemptTimeout') });
+    expect(runs()).toEqual([1, 0]);
+  });
+
+  it('leaves the server the call deadline: the client cuts the attempt itself, so the server cannot answer DEADLINE_EXCEEDED first', async () => {
+    let seen = 0;
+    const { client } = await cluster([{}], { failMode: { mode: 'failover', attemptTimeout: 300 } }, [async (call, next) => ((seen = call.deadline - Date.now()), next())]);
+    await client.invoke('Node', 'get', {}, { timeout: 10_000 });
+    expect(seen).toBeGreaterThan(9_000);
+  });
+});

@@ -1,5 +1,5 @@
 import { RpcError } from '../errors/rpc-error.js';
-import { hedgeLost, noNodeLeft } from '../errors/framework-errors.js';
+import { attemptTimedOut, hedgeLost, noNodeLeft } from '../errors/framework-errors.js';
 import type { Metadata } from '../metadata.js';
 import type { Terminal } from '../filter/filter.js';
 import type { ServiceNode } from './registry.js';
@@ -98,6 +98,14 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     this.failedWith(error);
   }
 
+  /** The attempt ran out of its attemptTimeout: cancelled on the wire, and failed as the fail mode decides. */
+  private attemptTimedOut(attempt: Attempt, ms: number): void {
+    if (attempt.done) return;
+    const error = attemptTimedOut(ms);
+    attempt.abort(error);
+    this.attemptFailed(attempt, error);
+  }
+
   /** The call was aborted (deadline, caller): cancel every attempt; the call answers its caller itself. */
   abort(reason: RpcError): void {
     if (this.done) return;
@@ -186,8 +194,14 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     // run (in flight, or failed processed); a retry after not_sent or refused is still the first.
     const seen = 1 + this.live.length + this.processed;
     const metadata = seen === 1 ? (this.client.attemptChain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, seen);
-    const attempt = new Attempt(this, call, number, hedge, node, metadata, Date.now());
+    const now = Date.now();
+    const attempt = new Attempt(this, call, number, hedge, node, metadata, now);
     this.live.push(attempt);
+    const perAttempt = call.policy.attemptTimeout;
+    if (perAttempt > 0 && (call.deadline === 0 || now + perAttempt < call.deadline)) {
+      attempt.ownDeadline = now + perAttempt;
+      attempt.timer = setTimeout(() => this.attemptTimedOut(attempt, perAttempt), perAttempt);
+    }
     const chain = this.client.attemptChain;
     if (chain === undefined) {
       this.client.transmit(call, attempt, attempt);

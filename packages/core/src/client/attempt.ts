@@ -46,6 +46,10 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
   terminal: CallSink | undefined = undefined;
   /** Once it succeeded, failed or was aborted. */
   done = false;
+  /** Set when the policy has an attemptTimeout: this attempt's own deadline. */
+  ownDeadline = 0;
+  /** The attemptTimeout timer. */
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortReason: RpcError | undefined = undefined;
   private readonly owner: AttemptOwner;
@@ -77,8 +81,9 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
     // The request was encoded once for every attempt; a change here would reach no wire.
     throw new TypeError('an attempt filter cannot replace the request; use a call filter (ClientOptions.filters)');
   }
+  /** The call's deadline, or the attempt's own when attemptTimeout ends it sooner. */
   get deadline(): number {
-    return this.parent.deadline;
+    return this.ownDeadline !== 0 && (this.parent.deadline === 0 || this.ownDeadline < this.parent.deadline) ? this.ownDeadline : this.parent.deadline;
   }
   get stopped(): boolean {
     return this.done;
@@ -94,25 +99,30 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
 
   succeed(value: unknown): void {
     if (this.done) return;
-    this.done = true;
+    this.end();
     this.owner.attemptSucceeded(this, value);
   }
 
   fail(error: RpcError): void {
     if (this.done) return;
-    this.done = true;
+    this.end();
     this.owner.attemptFailed(this, error);
   }
 
   /** Cancels it on the wire and fails the filters' pending next() with the reason; reports nothing. */
   abort(reason: RpcError): void {
     if (this.done) return;
-    this.done = true;
+    this.end();
     this.abortReason = reason;
     this.controller?.abort(reason);
     const channel = this.channel;
     this.channel = undefined;
     channel?.cancel(this.requestId);
     this.terminal?.fail(reason);
+  }
+
+  private end(): void {
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
   }
 }

@@ -328,6 +328,9 @@ export class Client implements AttemptTransport {
       method: call.method,
       codec: call.state.codec,
       compression: call.compression,
+      // The call's deadline, also for an attempt with its own (attemptTimeout): the client cuts
+      // the attempt itself and cancels it on the wire, so the server cannot answer
+      // DEADLINE_EXCEEDED first and make a retryable timeout look like a final one.
       deadline: call.deadline,
       metadata: entries > 0 ? metadata : undefined,
       body: call.body!,

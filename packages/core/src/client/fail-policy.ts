@@ -31,6 +31,13 @@ export interface FailPolicy {
   /** failbackup: milliseconds to wait before the next hedge, or 'p95' (default): the method's observed 95th percentile. */
   hedgeDelay?: number | 'p95';
   /**
+   * The most one attempt may take, in ms (0 or absent: only the call's deadline). An attempt that
+   * runs out is cancelled on the wire and fails with DEADLINE_EXCEEDED, progress processed, which
+   * a retrying mode may retry like UNAVAILABLE (for idempotent methods): the way to get past a
+   * node that died holding the call without telling anyone (a NATS queue-group member).
+   */
+  attemptTimeout?: number;
+  /**
    * After `processed` (a handler may have run), retry only these codes; default: the error's
    * `retryable` flag (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED unless the server said otherwise).
    */
@@ -60,6 +67,8 @@ export interface ResolvedPolicy {
   readonly multiplier: number;
   readonly maxMs: number;
   readonly hedgeDelay: number | 'p95';
+  /** Ms per attempt; 0: none. */
+  readonly attemptTimeout: number;
   readonly retryOn: ReadonlySet<Code> | undefined;
   readonly idempotent: boolean;
   /** Timeout in ms (0: none) when the call gives none. */
@@ -91,6 +100,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
   let multiplier = 2;
   let maxMs = 5_000;
   let hedgeDelay: number | 'p95' = 'p95';
+  let attemptTimeout = 0;
   let retryOn: readonly Code[] | undefined;
   let idempotent = false;
   let timeout = 0;
@@ -106,6 +116,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
       if (fm.backoff?.multiplier !== undefined) multiplier = fm.backoff.multiplier;
       if (fm.backoff?.maxMs !== undefined) maxMs = fm.backoff.maxMs;
       if (fm.hedgeDelay !== undefined) hedgeDelay = fm.hedgeDelay;
+      if (fm.attemptTimeout !== undefined) attemptTimeout = fm.attemptTimeout;
       if (fm.retryOn !== undefined) retryOn = fm.retryOn;
     }
     if (layer.idempotent !== undefined) idempotent = layer.idempotent;
@@ -121,6 +132,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
     multiplier: multiplier >= 1 ? multiplier : 1,
     maxMs: nonNegative(maxMs),
     hedgeDelay: hedgeDelay === 'p95' ? 'p95' : nonNegative(hedgeDelay),
+    attemptTimeout: nonNegative(attemptTimeout),
     retryOn: retryOn === undefined ? undefined : new Set(retryOn),
     idempotent,
     timeout: nonNegative(timeout),

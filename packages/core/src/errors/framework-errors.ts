@@ -274,3 +274,7 @@ export function noNodeLeft(service: string, tried: readonly string[]): RpcError 
 export function failsafeWithoutFallback(service: string, method: string): RpcError {
   return new RpcError('INVALID_ARGUMENT', `${service}.${method} is called with the failsafe fail mode but no fallback; give one (CallOptions.fallback, or fallback in ClientOptions.services) or use another mode`, { retryable: false, progress: 'not_sent' });
 }
+
+export function attemptTimedOut(ms: number): RpcError {
+  return new RpcError('DEADLINE_EXCEEDED', `this attempt took longer than its attemptTimeout of ${ms} ms and was cancelled; the fail mode may try another node`, { retryable: true });
+}

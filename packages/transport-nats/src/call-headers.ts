@@ -55,7 +55,8 @@ const MILLISECONDS = /^\d{1,15}(\.\d{1,6})?$/;
  * headers that do not parse.
  */
 export function decodeRequest(id: number, service: string, method: string, h: MsgHdrs | undefined, body: Uint8Array, limits: MetadataLimits = DEFAULT_METADATA_LIMITS, now = Date.now()): RequestMessage {
-  if (h === undefined) return { id, service, method, codec: 'json', compression: Compression.NONE, deadline: 0, metadata: undefined, body };
+  // `peer` is set by the listener; declared here so that setting it does not change the object's shape.
+  if (h === undefined) return { id, service, method, codec: 'json', compression: Compression.NONE, deadline: 0, metadata: undefined, body, peer: undefined };
   const timeout = h.get(H_TIMEOUT);
   if (timeout !== '' && !MILLISECONDS.test(timeout)) throw undecodableCallHeaders(`${H_TIMEOUT} '${timeout.slice(0, 40)}' is not a number of milliseconds`);
   const compression = h.get(H_COMPRESSION);
@@ -70,6 +71,7 @@ export function decodeRequest(id: number, service: string, method: string, h: Ms
     deadline: deadlineFrom(ms, now),
     metadata: parseMetadata(h.get(H_METADATA), 'request', limits),
     body,
+    peer: undefined,
   };
 }
 

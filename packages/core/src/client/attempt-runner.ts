@@ -7,6 +7,7 @@ import type { Selector } from './selector.js';
 import { Attempt, ATTEMPT_METADATA_KEY, type AttemptOwner } from './attempt.js';
 import type { AttemptsInFlight, CallSink, ClientCall } from './client-call.js';
 import { backoffDelay, retryableFailure } from './fail-policy.js';
+import { LatencyWindow } from './latency-window.js';
 
 /** Metadata a server sets on an error answer: wait this many ms before retrying, or -1: do not retry. */
 export const PUSHBACK_METADATA_KEY = 'svc-retry-pushback-ms';
@@ -46,6 +47,8 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   private done = false;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private hedgeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** When the first attempt started. */
+  private firstStartedAt = 0;
   /** The one transparent retry of a refused attempt was used. */
   private transparentUsed = false;
   /** Attempts that failed after a handler may have run. */
@@ -81,10 +84,14 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     if (this.done) return;
     const { state } = this.call;
     if (this.call.policy.retries) state.budget?.succeeded();
-    state.latency?.record(latency);
+    // The call's latency, from its first attempt, not the winner's: a hedge that wins is fast
+    // because it started late, and counting it would pull the p95 down until most calls hedge
+    // (measured: 24 % extra attempts at C = 100 over TCP, instead of about 5 %).
+    if (this.firstStartedAt !== 0) state.latency!.record(performance.now() - this.firstStartedAt);
     this.finish();
     this.call.responseMetadata = attempt.responseMetadata;
-    this.cancelLive(hedgeLost());
+    // Only when a hedge is still out: an RpcError captures a stack, which is most of a call's cost.
+    if (this.live.length > 0) this.cancelLive(hedgeLost());
     this.sink.succeed(value);
   }
 
@@ -195,6 +202,10 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const seen = 1 + this.live.length + this.processed;
     const metadata = seen === 1 ? (this.client.attemptChain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, seen);
     const now = Date.now();
+    if (number === 1 && call.policy.mode === 'failbackup') {
+      this.firstStartedAt = performance.now(); // fractional: loopback latencies are a few ms
+      (call.state.latency ??= new LatencyWindow()).called(this.firstStartedAt);
+    }
     const attempt = new Attempt(this, call, number, hedge, node, metadata, now);
     this.live.push(attempt);
     const perAttempt = call.policy.attemptTimeout;
@@ -238,12 +249,18 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const delay = policy.hedgeDelay === 'p95' ? state.latency?.p95() : policy.hedgeDelay;
     if (delay === undefined) return;
     if (deadline !== 0 && Date.now() + delay >= deadline) return;
-    this.hedgeTimer = setTimeout(() => {
-      this.hedgeTimer = undefined;
-      if (this.done || this.counted >= policy.maxAttempts) return;
-      if (!(state.budget?.allows ?? true)) return;
-      this.next(true);
-    }, delay);
+    // A shared function and the runner as its argument: no closure per hedged call.
+    this.hedgeTimer = setTimeout(hedgeDue, delay, this);
+  }
+
+  /** The hedge delay passed with no answer: send the next attempt, if the call may still hedge. */
+  hedgeNow(): void {
+    this.hedgeTimer = undefined;
+    const { policy, state } = this.call;
+    if (this.done || this.counted >= policy.maxAttempts) return;
+    if (!(state.budget?.allows ?? true)) return;
+    if (!state.latency!.mayHedge(policy.maxExtraLoad)) return;
+    this.next(true);
   }
 
   private failOrWait(error: RpcError): void {
@@ -267,6 +284,10 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const i = this.live.indexOf(attempt);
     if (i >= 0) this.live.splice(i, 1);
   }
+}
+
+function hedgeDue(runner: AttemptRunner): void {
+  runner.hedgeNow();
 }
 
 function withAttempt(metadata: Metadata, n: number): Metadata {

@@ -8,7 +8,6 @@ import type { Attempt, AttemptCall } from './attempt.js';
 import { AttemptRunner, type AttemptTransport } from './attempt-runner.js';
 import { resolvePolicy, withoutRetries, type FailMode, type FailPolicy, type ResolvedPolicy, type ServicePolicy } from './fail-policy.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-import { LatencyWindow } from './latency-window.js';
 import type { MethodState } from './method-state.js';
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
@@ -400,7 +399,7 @@ export class Client implements AttemptTransport {
       chainStopped: withoutRetries(policy),
       // One per service, used only by calls whose policy retries or hedges (a call may choose to).
       budget: this.budgetOf(service),
-      latency: policy.mode === 'failbackup' && policy.hedgeDelay === 'p95' ? new LatencyWindow() : undefined,
+      latency: undefined,
     };
     methods.set(method, state);
     return state;

@@ -31,6 +31,11 @@ export interface FailPolicy {
   /** failbackup: milliseconds to wait before the next hedge, or 'p95' (default): the method's observed 95th percentile. */
   hedgeDelay?: number | 'p95';
   /**
+   * failbackup: the most hedges may add, as a share of the method's calls. Default 0.05 (with the
+   * p95 delay, about what it sends anyway; this keeps a burst of slow calls from hedging them all).
+   */
+  maxExtraLoad?: number;
+  /**
    * The most one attempt may take, in ms (0 or absent: only the call's deadline). An attempt that
    * runs out is cancelled on the wire and fails with DEADLINE_EXCEEDED, progress processed, which
    * a retrying mode may retry like UNAVAILABLE (for idempotent methods): the way to get past a
@@ -69,6 +74,7 @@ export interface ResolvedPolicy {
   readonly hedgeDelay: number | 'p95';
   /** Ms per attempt; 0: none. */
   readonly attemptTimeout: number;
+  readonly maxExtraLoad: number;
   readonly retryOn: ReadonlySet<Code> | undefined;
   readonly idempotent: boolean;
   /** Timeout in ms (0: none) when the call gives none. */
@@ -101,6 +107,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
   let maxMs = 5_000;
   let hedgeDelay: number | 'p95' = 'p95';
   let attemptTimeout = 0;
+  let maxExtraLoad = 0.05;
   let retryOn: readonly Code[] | undefined;
   let idempotent = false;
   let timeout = 0;
@@ -117,6 +124,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
       if (fm.backoff?.maxMs !== undefined) maxMs = fm.backoff.maxMs;
       if (fm.hedgeDelay !== undefined) hedgeDelay = fm.hedgeDelay;
       if (fm.attemptTimeout !== undefined) attemptTimeout = fm.attemptTimeout;
+      if (fm.maxExtraLoad !== undefined) maxExtraLoad = fm.maxExtraLoad;
       if (fm.retryOn !== undefined) retryOn = fm.retryOn;
     }
     if (layer.idempotent !== undefined) idempotent = layer.idempotent;
@@ -133,6 +141,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
     maxMs: nonNegative(maxMs),
     hedgeDelay: hedgeDelay === 'p95' ? 'p95' : nonNegative(hedgeDelay),
     attemptTimeout: nonNegative(attemptTimeout),
+    maxExtraLoad: Number.isFinite(maxExtraLoad) && maxExtraLoad > 0 ? Math.min(1, maxExtraLoad) : 0,
     retryOn: retryOn === undefined ? undefined : new Set(retryOn),
     idempotent,
     timeout: nonNegative(timeout),

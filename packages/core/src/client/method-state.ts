@@ -12,6 +12,6 @@ export interface MethodState {
   readonly chainStopped: ResolvedPolicy;
   /** The service's retry budget; undefined when the budget is off. */
   readonly budget: RetryBudget | undefined;
-  /** Latencies of successful attempts, kept for failbackup at p95. */
-  readonly latency: LatencyWindow | undefined;
+  /** failbackup's statistics (latencies, hedge share), made by the first failbackup call of the method. */
+  latency: LatencyWindow | undefined;
 }

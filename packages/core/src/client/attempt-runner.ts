@@ -67,13 +67,14 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   }
 
   /**
-   * Takes over after the call's own plain attempt failed on `address` (failfast's fast path), to
-   * retry it transparently if the failure allows.
+   * Takes over after the call's own first attempt failed on `address` (the plain path of every
+   * mode but failbackup), to retry it as its fail mode says.
    */
   takeOver(address: string, error: RpcError): void {
     this.tried.push(address);
     this.counted = 1;
     this.numbered = 1;
+    this.spend(error);
     this.failedWith(error);
   }
 
@@ -99,8 +100,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     this.remove(attempt);
     this.client.selector.report?.(attempt.node, error, Date.now() - attempt.startedAt);
     if (this.done) return;
-    // What never reached a server costs it nothing, so it does not spend the budget.
-    if (this.call.policy.retries && error.retryable && error.progress !== 'not_sent') this.call.state.budget?.failed(error);
+    this.spend(error);
     if (attempt.responseMetadata !== undefined) this.call.responseMetadata = attempt.responseMetadata;
     this.failedWith(error);
   }
@@ -111,6 +111,11 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const error = attemptTimedOut(ms);
     attempt.abort(error);
     this.attemptFailed(attempt, error);
+  }
+
+  /** A failed attempt takes a token from the budget. What never reached a server costs it nothing, so it does not. */
+  private spend(error: RpcError): void {
+    if (this.call.policy.retries && error.retryable && error.progress !== 'not_sent') this.call.state.budget?.failed(error);
   }
 
   /** The call was aborted (deadline, caller): cancel every attempt; the call answers its caller itself. */

@@ -254,7 +254,11 @@ export class Client implements AttemptTransport {
   }
 
   private dispatch(call: ClientCall, sink: CallSink): void {
-    if (call.policy.retries || this.attemptChain !== undefined || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
+    // failover and failretry send the first attempt as the call itself too: a runner takes over
+    // only when it fails (below, `failed`), so they cost nothing while nothing fails. failbackup
+    // (to hedge) and an attemptTimeout (to cut the attempt) need their runner from the start.
+    const { policy } = call;
+    if (policy.mode === 'failbackup' || policy.attemptTimeout > 0 || this.attemptChain !== undefined || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
     if (call.address !== undefined) return this.sendDirect(call, sink, call.address);
     let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
     try {
@@ -281,12 +285,12 @@ export class Client implements AttemptTransport {
   }
 
   /**
-   * A transmission failed. When the call was its own only attempt and the failure never reached
-   * a handler, a runner takes over to try once more elsewhere (the transparent retry); any other
-   * failure is the sink's.
+   * A transmission failed. When the call was its own only attempt, a runner takes over if the
+   * fail mode retries, or if the failure never reached a handler (the transparent retry of every
+   * mode); it decides what to do next. Any other failure is the sink's.
    */
   private failed(call: ClientCall, target: Transmission, sink: CallSink, address: string, error: RpcError): void {
-    if (target === call && error.progress !== 'processed' && error.retryable && call.address === undefined && !call.settled) {
+    if (target === call && error.retryable && !call.settled && (call.policy.retries || (error.progress !== 'processed' && call.address === undefined))) {
       return new AttemptRunner(this, call, sink).takeOver(address, error);
     }
     sink.fail(error);
@@ -353,6 +357,8 @@ export class Client implements AttemptTransport {
       const error = RpcError.fromWire(response.status, response.message ?? '', response.details, response.metadata, response.stack, progressFromWire(response.progress), retryableFromWire(response.retryable));
       return this.failed(call, target, sink, address, error);
     }
+    // A call that is its own attempt reports to the budget here (a runner does it for its attempts).
+    if (target === call && call.policy.retries) call.state.budget?.succeeded();
     const { serializers } = call.state;
     if (response.compression !== Compression.NONE) {
       decompress(response.compression, response.body, this.maxDecompressedSize).then(

@@ -12,19 +12,22 @@ describe('LatencyWindow (failbackup statistics)', () => {
     expect(w.p95()).toBe(100);
   });
 
-  it('holds hedges to maxExtraLoad of the calls, plus a reserve of 10', () => {
+  it('lets a burst of 100 hedges through a full bucket, then one per 1 / maxExtraLoad calls', () => {
     const w = new LatencyWindow();
-    for (let i = 0; i < 200; i++) w.called(1); // one moment: no halving
     let sent = 0;
-    while (w.mayHedge(0.05)) sent++;
-    expect(sent).toBe(20); // 200 × 0.05 + 10
+    while (w.mayHedge()) sent++;
+    expect(sent).toBe(100);
+    for (let i = 0; i < 100; i++) w.called(0.125); // 100 calls at 12.5 %: 12.5 tokens (exact in binary)
+    sent = 0;
+    while (w.mayHedge()) sent++;
+    expect(sent).toBe(12);
   });
 
-  it('halves its counts every second, so the share is recent', () => {
+  it('never holds more than 100 tokens', () => {
     const w = new LatencyWindow();
-    for (let i = 0; i < 100; i++) w.called(1);
-    while (w.mayHedge(0.05)) {}
-    w.called(2_000); // a second later: calls and hedges halve
-    expect(w.mayHedge(0.05)).toBe(true);
+    for (let i = 0; i < 10_000; i++) w.called(1);
+    let sent = 0;
+    while (w.mayHedge()) sent++;
+    expect(sent).toBe(100);
   });
 });

@@ -209,7 +209,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const now = Date.now();
     if (number === 1 && call.policy.mode === 'failbackup') {
       this.firstStartedAt = performance.now(); // fractional: loopback latencies are a few ms
-      (call.state.latency ??= new LatencyWindow()).called(this.firstStartedAt);
+      (call.state.latency ??= new LatencyWindow()).called(call.policy.maxExtraLoad);
     }
     const attempt = new Attempt(this, call, number, hedge, node, metadata, now);
     this.live.push(attempt);
@@ -264,7 +264,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const { policy, state } = this.call;
     if (this.done || this.counted >= policy.maxAttempts) return;
     if (!(state.budget?.allows ?? true)) return;
-    if (!state.latency!.mayHedge(policy.maxExtraLoad)) return;
+    if (!state.latency!.mayHedge()) return;
     this.next(true);
   }
 

@@ -31,8 +31,11 @@ export interface FailPolicy {
   /** failbackup: milliseconds to wait before the next hedge, or 'p95' (default): the method's observed 95th percentile. */
   hedgeDelay?: number | 'p95';
   /**
-   * failbackup: the most hedges may add, as a share of the method's calls. Default 0.05 (with the
-   * p95 delay, about what it sends anyway; this keeps a burst of slow calls from hedging them all).
+   * failbackup: the most hedges may add over time, as a share of the method's calls (each call
+   * adds this much of a token to a bucket of 100, each hedge takes one). Default 0.1: hedging at
+   * the p95 sends about 5 % when the servers keep up; a full bucket lets a burst through (a node
+   * that dies holding calls), while a saturated client, where hedges add the very load that slows
+   * the calls, cannot hedge a quarter of them.
    */
   maxExtraLoad?: number;
   /**
@@ -107,7 +110,7 @@ export function resolvePolicy(layers: readonly (PolicyLayer | undefined)[]): Res
   let maxMs = 5_000;
   let hedgeDelay: number | 'p95' = 'p95';
   let attemptTimeout = 0;
-  let maxExtraLoad = 0.05;
+  let maxExtraLoad = 0.1;
   let retryOn: readonly Code[] | undefined;
   let idempotent = false;
   let timeout = 0;

@@ -8,26 +8,26 @@
  * been seen it knows nothing, and failbackup does not hedge.
  *
  * Extra load: hedges are bursty (a slow moment delays many calls at once, and their hedges add
- * load just then), so a percentile alone let a closed loop at C = 100 over TCP hedge 23 % of its
- * calls. A hedge is sent only while hedges stay under `maxExtraLoad` of the calls, plus a reserve
- * of 10 a second so that a quiet method may still hedge (Finagle's backup requests and retry
- * budgets work the same way); both counts halve every second, so the share is recent.
+ * load just then), so a percentile alone let a saturated closed loop at C = 100 over TCP hedge
+ * 23 % of its calls. So hedges spend from a bucket (like the retry budget): every call adds
+ * `maxExtraLoad` of a token, up to 100, and a hedge takes one. Over time hedges stay under that
+ * share of the calls, and a full bucket still lets a burst through, such as the calls a node
+ * took with it when it died, which is when a hedge matters most (a share over the last second
+ * alone held those back).
  */
 const SIZE = 256;
 /** Recompute the percentile every this many samples: a sort of 256 numbers costs ~10 µs. */
 const EVERY = 128;
 /** Samples before the percentile is trusted. */
 const WARM = 32;
-const HALVE_EVERY_MS = 1_000;
-const RESERVE = 10;
+/** Hedges a full bucket allows at once. */
+const BURST = 100;
 
 export class LatencyWindow {
   private readonly samples = new Float64Array(SIZE);
   private count = 0;
   private cached: number | undefined = undefined;
-  private calls = 0;
-  private hedges = 0;
-  private halvedAt = 0;
+  private tokens = BURST;
 
   record(ms: number): void {
     this.samples[this.count % SIZE] = ms;
@@ -46,20 +46,15 @@ export class LatencyWindow {
     return this.cached;
   }
 
-  /** A call of the method started, at `now` (performance.now()). */
-  called(now: number): void {
-    this.calls++;
-    if (now - this.halvedAt >= HALVE_EVERY_MS) {
-      this.halvedAt = now;
-      this.calls /= 2;
-      this.hedges /= 2;
-    }
+  /** A call of the method started: the hedge bucket gains `maxExtraLoad` of a token. */
+  called(maxExtraLoad: number): void {
+    if (this.tokens < BURST) this.tokens = Math.min(BURST, this.tokens + maxExtraLoad);
   }
 
-  /** May a hedge be sent now, with hedges held to `maxExtraLoad` of the calls (plus the reserve)? Counts it when so. */
-  mayHedge(maxExtraLoad: number): boolean {
-    if (this.hedges + 1 > this.calls * maxExtraLoad + RESERVE) return false;
-    this.hedges++;
+  /** May a hedge be sent now? Takes a token when so. */
+  mayHedge(): boolean {
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
     return true;
   }
 }

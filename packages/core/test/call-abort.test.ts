@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordingFilter } from '../src/testing/index.js';
+import { recordingFilter, until } from '../src/testing/index.js';
 import { CallContext, Client, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type AttemptCall, type ClientOptions, type Filter } from '../src/index.js';
 
 @Service('Slow')
@@ -37,14 +37,13 @@ async function rig(options: Partial<ClientOptions>, nodes = 1) {
   return { client, services };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('every pending next() settles when the call ends early', () => {
   it('on the deadline, at both filter levels, and the handler is told', async () => {
     const log: string[] = [];
     const { client, services } = await rig({ filters: [recordingFilter(log, 'call')], attemptFilters: [recordingFilter<AttemptCall>(log, 'attempt')] });
     await expect(client.invoke('Slow', 'hang', {}, { timeout: 50 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
-    await settle();
+    await until(() => log.length === 4 && services[0]!.aborted === 1);
     expect(log).toEqual(['attempt DEADLINE_EXCEEDED', 'attempt finally', 'call DEADLINE_EXCEEDED', 'call finally']);
     expect(services[0]!.aborted).toBe(1);
   });
@@ -54,23 +53,23 @@ describe('every pending next() settles when the call ends early', () => {
     const { client, services } = await rig({ filters: [recordingFilter(log, 'outer'), recordingFilter(log, 'inner')] });
     const controller = new AbortController();
     const pending = client.invoke('Slow', 'hang', {}, { signal: controller.signal });
-    await settle();
+    await until(() => services[0]!.started === 1);
     controller.abort();
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
-    await settle();
+    await until(() => log.length === 4 && services[0]!.aborted === 1);
     expect(log).toEqual(['inner CANCELLED', 'inner finally', 'outer CANCELLED', 'outer finally']);
     expect(services[0]!.aborted).toBe(1);
   });
 
   it('on a parent call ending, with a fail mode that retries', async () => {
     const log: string[] = [];
-    const { client } = await rig({ failMode: 'failover', filters: [recordingFilter(log, 'call')], attemptFilters: [recordingFilter<AttemptCall>(log, 'attempt')] }, 2);
+    const { client, services } = await rig({ failMode: 'failover', filters: [recordingFilter(log, 'call')], attemptFilters: [recordingFilter<AttemptCall>(log, 'attempt')] }, 2);
     const parent = new AbortController();
     const pending = client.invoke('Slow', 'hang', {}, { parent: { deadline: 0, signal: parent.signal } });
-    await settle();
+    await until(() => services.some((s) => s.started === 1));
     parent.abort(new RpcError('CANCELLED', 'the parent call was cancelled'));
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED', message: 'the parent call was cancelled' });
-    await settle();
+    await until(() => log.length === 4);
     expect(log).toEqual(['attempt CANCELLED', 'attempt finally', 'call CANCELLED', 'call finally']);
   });
 
@@ -110,7 +109,7 @@ describe('every pending next() settles when the call ends early', () => {
     });
     stops.push(() => client.close());
     expect(await client.invoke('Race', 'go', {})).toBe(2);
-    await settle();
+    await until(() => race.aborted === 1);
     expect(log).toEqual(['attempt 1 CANCELLED signal=true']);
     expect(race.aborted).toBe(1);
   });
@@ -136,9 +135,10 @@ describe('every pending next() settles when the call ends early', () => {
     stops.push(() => client.close());
     const controller = new AbortController();
     const pending = client.invoke('Down', 'x', {}, { signal: controller.signal });
-    await settle();
+    await until(() => down.runs === 1);
     controller.abort();
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
+    // Past the 200 ms pushback: a retry timer left behind would have run by now.
     await new Promise((r) => setTimeout(r, 300));
     expect(down.runs).toBe(1);
   });

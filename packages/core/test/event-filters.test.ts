@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { until } from '../src/testing/index.js';
 import {
   Client, EventContext, Method, RpcError, Server, Service, Subscribe, inproc, staticRegistry,
   type Call, type Filter, type Logger,
@@ -31,13 +32,6 @@ function recordingLogger(): { logger: Logger; warnings: string[] } {
   return { warnings, logger: { debug: noop, info: noop, error: noop, warn: (message: string) => warnings.push(message) } };
 }
 
-async function until(check: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function rig(filters: Filter[]) {
   const transport = inproc();

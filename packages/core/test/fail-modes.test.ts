@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../src/testing/index.js';
 import { CallContext, Client, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type AttemptCall, type ClientOptions, type Filter, type Selector } from '../src/index.js';
 
 /** How one node behaves, changeable during a test. */
@@ -251,7 +252,7 @@ describe('failbackup (hedging)', () => {
     const started = Date.now();
     expect(await client.invoke('Node', 'get', {})).toBe('n1');
     expect(Date.now() - started).toBeLessThan(1_000);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => nodes[0]!.aborted === 1);
     expect(nodes[0]!.aborted).toBe(1);
     expect(nodes[1]!.seenAttempts).toEqual(['2']);
   });
@@ -431,7 +432,7 @@ describe('attemptTimeout', () => {
     const started = Date.now();
     expect(await client.invoke('Node', 'get', {}, { timeout: 2_000 })).toBe('n1');
     expect(Date.now() - started).toBeLessThan(1_500);
-    for (let i = 0; i < 100 && nodes[0]!.aborted === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => nodes[0]!.aborted === 1);
     expect(nodes[0]!.aborted).toBe(1); // the slow attempt was cancelled on the wire
   });
 

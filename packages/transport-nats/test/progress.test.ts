@@ -9,6 +9,7 @@ import { nats } from '../src/index.js';
 import { decodeResponse, responseHeaders } from '../src/call-headers.js';
 import { NatsServerProcess, eventually } from './nats-server.js';
 import { readAnswers, requestFrame } from './raw-frames.js';
+import { callChannel, type ChannelOutcome } from '@svc/core/testing';
 
 @Service('Work')
 class Work {
@@ -37,15 +38,9 @@ class Work {
   }
 }
 
-interface Outcome {
-  error?: RpcError | undefined;
-  response?: ResponseMessage | undefined;
-}
-
 /** A JSON call on a channel, beneath any client fail mode. */
-function rawCall(channel: Channel, method: string, args: unknown, service = 'Work'): Promise<Outcome> {
-  const request: RequestMessage = { id: 0, service, method, codec: 'json', compression: Compression.NONE, deadline: Date.now() + 5_000, metadata: undefined, body: Buffer.from(JSON.stringify(args)) };
-  return new Promise((resolve) => channel.call(request, (error, response) => resolve({ error, response })));
+function rawCall(channel: Channel, method: string, args: unknown, service = 'Work'): Promise<ChannelOutcome> {
+  return callChannel(channel, service, method, args);
 }
 
 /** The Svc-Error header of a reply, parsed. */

@@ -5,32 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RpcError, Server, silentLogger } from '@svc/core';
-import { Compression, encodeFrame, FrameDecoder, FrameKind, type Channel, type Dispatcher, type Frame, type Peer, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
+import { Compression, encodeFrame, FrameDecoder, FrameKind, type Channel, type Dispatcher, type Frame, type Peer } from '@svc/core/transport';
+import { callChannel, type ChannelOutcome } from '@svc/core/testing';
 import { tcp } from '../src/index.js';
 import type { TcpListener } from '../src/tcp-listener.js';
 import { Counter } from './counter-service.js';
 import { portOf, until } from './helpers.js';
 import { RawPeer, request } from './raw-peer.js';
 
-/** What a channel gave one call. */
-interface Outcome {
-  error?: RpcError | undefined;
-  response?: ResponseMessage | undefined;
-}
-
-function requestOf(service: string, method: string, args: unknown, timeoutMs = 5_000): RequestMessage {
-  return { id: 0, service, method, codec: 'json', compression: Compression.NONE, deadline: Date.now() + timeoutMs, metadata: undefined, body: Buffer.from(JSON.stringify(args)) };
-}
+type Outcome = ChannelOutcome;
 
 /** A call on the channel itself, beneath any client fail mode; `onDone` runs inside the channel's callback. */
 function rawCall(channel: Channel, service: string, method: string, args: unknown, onDone?: (outcome: Outcome) => void): Promise<Outcome> {
-  return new Promise((resolve) => {
-    channel.call(requestOf(service, method, args), (error, response) => {
-      const outcome = { error, response };
-      onDone?.(outcome);
-      resolve(outcome);
-    });
-  });
+  return callChannel(channel, service, method, args, { onDone });
 }
 
 async function counterServer(options: Parameters<typeof tcp>[0] = {}): Promise<{ server: Server; counter: Counter; address: string }> {

@@ -29,20 +29,19 @@ export interface AttemptTransport {
 /**
  * The fail mode of one call: starts its attempts, decides after each failure whether and where to
  * try again (docs/fail-modes.md), hedges, keeps to the budget, the pushback and the deadline, and
- * reports the one outcome to the call's sink. Made only when the call needs more than one plain
- * attempt: a fail mode that retries or hedges, attempt filters, a selector that learns, or a
- * transparent retry after a failure that never reached a handler.
+ * reports the one outcome to the call's sink. Made from the start only when the first attempt
+ * already needs one (failbackup, attemptTimeout, attempt filters, a selector that learns);
+ * otherwise only once the call's own first attempt has failed (takeOver).
  */
 export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   private readonly client: AttemptTransport;
   private readonly call: ClientCall;
   private readonly sink: CallSink;
-  /** Addresses tried so far, in order. */
+  /** Addresses tried so far, in order: its length is the number of the last attempt. */
   private readonly tried: string[] = [];
   private readonly live: Attempt[] = [];
   /** Attempts that count against maxAttempts. */
   private counted = 0;
-  private numbered = 0;
   private freeRetries = 0;
   private done = false;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -73,7 +72,6 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   takeOver(address: string, error: RpcError): void {
     this.tried.push(address);
     this.counted = 1;
-    this.numbered = 1;
     this.spend(error);
     this.failedWith(error);
   }
@@ -200,8 +198,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     if (node === undefined) return this.failOrWait(lastError ?? noNodeLeft(this.call.service, this.tried));
     const call = this.call;
     this.counted++;
-    const number = ++this.numbered;
-    this.tried.push(node.address);
+    const number = this.tried.push(node.address);
     // What a server sees as the attempt number (ChainStop): 1 + the attempts whose handler may have
     // run (in flight, or failed processed); a retry after not_sent or refused is still the first.
     const seen = 1 + this.live.length + this.processed;

@@ -6,7 +6,7 @@ import { Compressor, decompress, resolveMaxDecompressedSize, type CompressionOpt
 import { composeFilters, type Call, type Filter, type Terminal } from '../filter/filter.js';
 import type { Attempt, AttemptCall } from './attempt.js';
 import { AttemptRunner, type AttemptTransport } from './attempt-runner.js';
-import { resolvePolicy, withoutRetries, type FailMode, type FailPolicy, type ResolvedPolicy, type ServicePolicy } from './fail-policy.js';
+import { resolvePolicy, withoutRetries, type FailMode, type FailPolicy, type PolicyLayer, type ResolvedPolicy, type ServicePolicy } from './fail-policy.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import type { MethodState } from './method-state.js';
 import { RpcError } from '../errors/rpc-error.js';
@@ -412,7 +412,7 @@ export class Client implements AttemptTransport {
   }
 
   /** The settings of a method, outermost first: the client's, the schema's, the service's, the method's. */
-  private layers(service: string, method: string): ({ failMode?: FailMode | FailPolicy; idempotent?: boolean; timeout?: number; fallback?: unknown } | undefined)[] {
+  private layers(service: string, method: string): (PolicyLayer | undefined)[] {
     const schema = this.methodSchemas.get(service)?.get(method);
     const servicePolicy = this.servicePolicies[service];
     const { methods: _methods, ...serviceLayer } = servicePolicy ?? {};

@@ -7,6 +7,7 @@ import type { Call, Filter } from '../filter/filter.js';
 import type { ConformanceService } from './conformance-service.js';
 import type { ConformanceTarget } from './conformance.js';
 import { startConformanceServer, type ConformanceServer } from './conformance-server.js';
+import { until } from './until.js';
 
 /**
  * A filter written the usual way (`try { await next() } finally { … }`), logging to `log` how its
@@ -27,10 +28,6 @@ export function recordingFilter<C extends Call>(log: string[], label: string): F
   };
 }
 
-async function until(condition: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-}
 
 /**
  * Every pending next() settles with the call's error when a call ends early (deadline, the

@@ -5,13 +5,15 @@ import { ALL_CODES, type Code } from '../errors/codes.js';
 import { RpcError, type Progress } from '../errors/rpc-error.js';
 import { Server } from '../server/server.js';
 import { silentLogger } from '../logger.js';
-import type { Channel, Dispatcher, Peer, RequestMessage, ResponseMessage, Transport } from '../transport/transport.js';
+import type { Channel, Dispatcher, Peer, Transport } from '../transport/transport.js';
 import { Compression } from '../wire/header.js';
 import { Method } from '../decorators/method.js';
 import { Service } from '../decorators/service.js';
 import { getServiceDefinition } from '../decorators/service-definition.js';
 import type { CallContext } from '../server/call-context.js';
 import { ConformanceService } from './conformance-service.js';
+import { callChannel, type ChannelOutcome } from './channel-call.js';
+import { until } from './until.js';
 import { describeFilterSettling } from './conformance-filters.js';
 import { describeChannelContract } from './contracts/channel-contract.js';
 
@@ -230,36 +232,9 @@ class ProgressService {
   }
 }
 
-/** What a channel gave one call: its error, or the response (with progress and retryable as numbers). */
-interface Outcome {
-  error?: RpcError | undefined;
-  response?: ResponseMessage | undefined;
-}
-
-/** A JSON call on a channel, beneath the client (no fail mode retries it): what the transport hands back. */
-function rawCall(channel: Channel, method: string, args: unknown, timeoutMs = 5_000, afterSend?: () => void): Promise<Outcome> {
-  const request: RequestMessage = {
-    id: 0,
-    service: 'Progress',
-    method,
-    codec: 'json',
-    compression: Compression.NONE,
-    deadline: Date.now() + timeoutMs,
-    metadata: undefined,
-    body: new TextEncoder().encode(JSON.stringify(args)),
-  };
-  return new Promise((resolve) => {
-    // The transport must answer within the call's time; a silent one fails the test, not hangs it.
-    const timer = setTimeout(() => {
-      channel.cancel(id);
-      resolve({ error: new RpcError('DEADLINE_EXCEEDED', `the transport gave no answer to ${method} within ${timeoutMs + 2_000} ms`) });
-    }, timeoutMs + 2_000);
-    const id = channel.call(request, (error, response) => {
-      clearTimeout(timer);
-      resolve({ error, response });
-    });
-    afterSend?.();
-  });
+/** A JSON call to the Progress service on a raw channel: what the transport itself hands back. */
+function rawCall(channel: Channel, method: string, args: unknown, timeoutMs = 5_000, afterSend?: () => void): Promise<ChannelOutcome> {
+  return callChannel(channel, 'Progress', method, args, { timeoutMs, afterSend });
 }
 
 /**
@@ -422,12 +397,4 @@ function describeProgressConformance(name: string, setup: () => Promise<Conforma
       }
     });
   });
-}
-
-async function until(condition: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

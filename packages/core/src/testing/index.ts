@@ -7,3 +7,5 @@ export { describeChannelContract } from './contracts/channel-contract.js';
 export { describeCodecContract, type CodecCase } from './contracts/codec-contract.js';
 export { describeRegistryContract, type RegistryRig, type RegistryContractOptions } from './contracts/registry-contract.js';
 export { describeSelectorContract, type SelectorContractOptions } from './contracts/selector-contract.js';
+export { callChannel, jsonRequest, type ChannelOutcome, type ChannelCallOptions } from './channel-call.js';
+export { until } from './until.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Compression } from '../../wire/header.js';
+import { jsonRequest } from '../channel-call.js';
 import type { RpcError } from '../../errors/rpc-error.js';
 import type { Channel, RequestMessage, ResponseMessage } from '../../transport/transport.js';
 import type { ConformanceService } from '../conformance-service.js';
@@ -15,8 +15,8 @@ interface Outcome {
   synchronous: boolean;
 }
 
-function request(method: string, body: unknown, deadline = 0): RequestMessage {
-  return { id: 0, service: 'Conformance', method, codec: 'json', compression: Compression.NONE, deadline, metadata: undefined, body: Buffer.from(JSON.stringify(body)) };
+function request(method: string, body: unknown): RequestMessage {
+  return jsonRequest('Conformance', method, body);
 }
 
 /** Sends one request on `channel` and records every callback. */

@@ -10,6 +10,7 @@ export { CallContext } from './server/call-context.js';
 export { Client, type ClientOptions, type CallOptions } from './client/client.js';
 export { Subscribe, type SubscribeOptions, type SubscribeDecorator } from './decorators/subscribe.js';
 export { EventContext } from './events/event-context.js';
+export { PublishCall } from './events/publish-call.js';
 export type { PublishOptions } from './events/publish.js';
 export type { EventCodec, EventSerializers } from './events/event-codec.js';
 export { staticRegistry, type Registry, type ServiceNode } from './client/registry.js';

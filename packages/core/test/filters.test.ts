@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { composeFilters, type Call, type Filter } from '../src/filter/filter.js';
 import { Client, Method, Server, Service, inproc, staticRegistry, RpcError, silentLogger } from '../src/index.js';
 
-const call = (): Call => ({ side: 'client', service: 's', method: 'm', request: 1, metadata: {}, deadline: 0, signal: new AbortController().signal });
+const call = (): Call => ({ side: 'client', kind: 'call', service: 's', method: 'm', request: 1, metadata: {}, deadline: 0, signal: new AbortController().signal });
 
 describe('composeFilters', () => {
   it('runs filters outermost first and lets them change the request and the result', async () => {

@@ -36,7 +36,7 @@ const filters = (n: number): Filter[] => Array.from({ length: n }, () => noop);
 
 async function composeNsPerCall(n: number, calls: number): Promise<number> {
   const chain = composeFilters(filters(n), async (call: Call) => call.request);
-  const call: Call = { side: 'server', service: 'Echo', method: 'echo', request: 1, metadata: {}, deadline: 0, signal: new AbortController().signal };
+  const call: Call = { side: 'server', kind: 'call', service: 'Echo', method: 'echo', request: 1, metadata: {}, deadline: 0, signal: new AbortController().signal };
   for (let i = 0; i < 1000; i++) await chain(call);
   const t0 = performance.now();
   for (let i = 0; i < calls; i++) await chain(call);

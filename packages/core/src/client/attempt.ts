@@ -89,6 +89,11 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
     return this.done;
   }
 
+  /** On the prototype, not a field: nothing per call. */
+  get kind(): 'call' {
+    return 'call';
+  }
+
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();

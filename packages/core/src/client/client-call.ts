@@ -98,6 +98,11 @@ export class ClientCall implements Call, DeadlineTarget, Transmission {
     this.fallback = policy.fallback;
   }
 
+  /** On the prototype, not a field: nothing per call. */
+  get kind(): 'call' {
+    return 'call';
+  }
+
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();

@@ -18,6 +18,7 @@ import type { Registry, ServiceNode } from './registry.js';
 import { roundRobin, type Selector } from './selector.js';
 import { ClientCall, type CallSink, type Transmission } from './client-call.js';
 import { publishOn, type PublishOptions } from '../events/publish.js';
+import { PublishCall } from '../events/publish-call.js';
 
 export interface ClientOptions {
   /** One transport or several; each address goes to the transport of its scheme. */
@@ -118,6 +119,8 @@ export class Client implements AttemptTransport {
   private readonly maxDecompressedSize: number;
   private readonly metadataLimits: MetadataLimits;
   private readonly chain: Terminal<ClientCall>;
+  /** The same call filters around a publish. */
+  private readonly publishChain: Terminal<PublishCall>;
   private readonly hasFilters: boolean;
   private readonly failMode: FailMode | FailPolicy | undefined;
   private readonly servicePolicies: Readonly<Record<string, ServicePolicy>>;
@@ -149,6 +152,9 @@ export class Client implements AttemptTransport {
         call.terminal = sink;
         this.start(call, sink);
       }),
+    );
+    this.publishChain = composeFilters<PublishCall>((options.filters ?? []) as readonly Filter<PublishCall>[], (call) =>
+      publishOn(call.channel, call.topic, call.request, { metadata: call.metadata }, this.codecs, this.metadataLimits),
     );
     this.attemptChain =
       (options.attemptFilters?.length ?? 0) > 0
@@ -204,12 +210,19 @@ export class Client implements AttemptTransport {
   /**
    * Publishes an event to the subscribers of `topic` (`@Subscribe(topic)`): one instance per group,
    * every instance for broadcast ones. Resolves once the transport has taken it; at most once.
+   * The client's call filters see it first, as a call of kind 'event' (PublishCall).
    */
   async publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<void> {
     const address = options.address ?? this.eventAddress;
     if (address === undefined) throw errors.noEventAddress(topic);
+    const channel = this.channelFor(address);
     // Topics of the generated schemas go as protobuf (else schema-checked JSON), others as JSON.
-    await publishOn(this.channelFor(address), topic, payload, options, this.codecs, this.metadataLimits);
+    if (!this.hasFilters) return publishOn(channel, topic, payload, options, this.codecs, this.metadataLimits);
+    // Filters may add metadata: they get a copy. What is not an object is passed on as it is, for
+    // publishOn to refuse.
+    const given = options.metadata;
+    const metadata = given == null ? {} : typeof given === 'object' && !Array.isArray(given) ? { ...given } : given;
+    await this.publishChain(new PublishCall(topic, payload, metadata, channel));
   }
 
   /**

@@ -13,7 +13,7 @@ let invokeOf!: (ctx: EventContext) => EventInvoke | undefined;
  * What an event handler gets besides the payload, and what server filters see of an event
  * delivery: a `Call` with `side` 'server', `service` the subscribing service, `method` the
  * handler's property, `request` the payload, and `topic`. A filter tells an event from a call
- * with `call instanceof EventContext` (or `'topic' in call`).
+ * by `call.kind === 'event'`.
  */
 export class EventContext implements Call {
   readonly side = 'server' as const;
@@ -47,6 +47,10 @@ export class EventContext implements Call {
     this.service = service;
     this.method = method;
     this.request = request;
+  }
+
+  get kind(): 'event' {
+    return 'event';
   }
 
   /** For filters written for calls: an event has no caller to cancel it, so it never fires. */

@@ -4,6 +4,12 @@ import { nextCalledTwice } from '../errors/framework-errors.js';
 /** What a filter sees of one call, on the client or on the server side. */
 export interface Call {
   readonly side: 'client' | 'server';
+  /**
+   * 'call' for a request that is answered (a client call or attempt, a server's handled call);
+   * 'event' for an event: published by a client (service and method are then ''), or delivered
+   * to a server's @Subscribe handler (an EventContext).
+   */
+  readonly kind: 'call' | 'event';
   readonly service: string;
   readonly method: string;
   /** The decoded request value; a filter may replace it before calling next. */

@@ -99,6 +99,11 @@ export class CallContext implements Call {
   }
 
   /** Fires with an RpcError (CANCELLED or DEADLINE_EXCEEDED) as its reason. Created on first use. */
+  /** On the prototype, not a field: nothing per call. */
+  get kind(): 'call' {
+    return 'call';
+  }
+
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();

@@ -10,7 +10,7 @@ export interface SelectorContractOptions {
 }
 
 function callOf(i: number): Call {
-  return { side: 'client', service: 'Contract', method: 'm', request: { i }, metadata: { key: `k${i}` }, deadline: 0, signal: new AbortController().signal };
+  return { side: 'client', kind: 'call', service: 'Contract', method: 'm', request: { i }, metadata: { key: `k${i}` }, deadline: 0, signal: new AbortController().signal };
 }
 
 const nodes = (n: number): ServiceNode[] => Array.from({ length: n }, (_, i) => ({ address: `tcp://10.0.0.${i + 1}:8972` }));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../src/testing/index.js';
-import { CallContext, Client, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type AttemptCall, type ClientOptions, type Filter, type Selector } from '../src/index.js';
+import { CallContext, Client, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type AttemptCall, type ClientOptions, type Filter, type OutgoingCall, type Selector, observingAttemptFilter } from '../src/index.js';
 
 /** How one node behaves, changeable during a test. */
 interface Behaviour {
@@ -345,7 +345,73 @@ describe('attempt filters and selectors', () => {
       ['inproc://fm-1', 'UNAVAILABLE'],
       ['inproc://fm-2', undefined],
     ]);
-    expect(triedSeen.map((t) => t.length)).toEqual([0, 1]);
+    // A selector that learns is asked even for a list of one (fm-2, the only node left), so that
+    // each of its picks is answered by one report.
+    expect(triedSeen.map((t) => t.length)).toEqual([0, 1, 2]);
+  });
+
+  it('reports exactly what the selector picked: one report per select, none for a pinned address or failretry\'s same node', async () => {
+    let outstanding = 0;
+    let selects = 0;
+    let reports = 0;
+    const counting: Selector = {
+      select(nodes) {
+        selects++;
+        outstanding++;
+        return nodes[0]!;
+      },
+      report() {
+        reports++;
+        outstanding--;
+      },
+    };
+    const { client, addresses } = await cluster([{ fail: (n) => (n <= 2 ? unavailable() : undefined) }, {}], { selector: counting, failMode: { mode: 'failretry', backoff: { initialMs: 1, maxMs: 1 } } });
+    // failretry: the first attempt is picked, the two retries go back to its node without a pick.
+    expect(await client.invoke('Node', 'get', {})).toBe('n0');
+    expect([selects, reports, outstanding]).toEqual([1, 1, 0]);
+    await client.invoke('Node', 'get', {}, { address: addresses[1] });
+    expect([selects, reports, outstanding]).toEqual([1, 1, 0]);
+    const one = await cluster([{}], { selector: counting });
+    await one.client.invoke('Node', 'get', {});
+    expect([selects, reports, outstanding]).toEqual([2, 2, 0]);
+  });
+
+  it('a call filter reads the attempts a call made (OutgoingCall.attemptCount) and may turn the observing attempt filters off', async () => {
+    const counts: number[] = [];
+    const observed: number[] = [];
+    const acted: number[] = [];
+    const callFilter: Filter = async (call, next) => {
+      const outgoing = call as OutgoingCall;
+      expect(outgoing.attemptCount).toBe(0);
+      if (call.metadata.quiet === '1') outgoing.observeAttempts = false;
+      try {
+        return await next();
+      } finally {
+        counts.push(outgoing.attemptCount);
+      }
+    };
+    const observer = observingAttemptFilter(async (attempt, next) => (observed.push(attempt.attempt), next()));
+    const actor: Filter<AttemptCall> = async (attempt, next) => (acted.push(attempt.attempt), next());
+    const flaky = () => ({ fail: (n: number) => (n === 1 ? unavailable() : undefined) });
+    const { client, runs } = await cluster([flaky(), {}], { failMode: 'failover', filters: [callFilter], attemptFilters: [observer] });
+    expect(await client.invoke('Node', 'get', {})).toBe('n1'); // n0 fails once: two attempts
+    expect(await client.invoke('Node', 'get', {})).toBe('n0');
+    expect(await client.invoke('Node', 'get', {}, { metadata: { quiet: '1' } })).toBe('n0');
+    expect(counts).toEqual([2, 1, 1]);
+    // The quiet call ran no observer: it saw the first two calls' three attempts only.
+    expect(observed).toEqual([1, 2, 1]);
+    expect(runs()).toEqual([3, 1]);
+    // A filter that acts (a breaker) runs for every attempt, quiet calls too; observers as they say.
+    const both = await cluster([flaky(), {}], { failMode: 'failover', filters: [callFilter], attemptFilters: [observer, actor] });
+    await both.client.invoke('Node', 'get', {}, { metadata: { quiet: '1' } });
+    await both.client.invoke('Node', 'get', {});
+    expect(acted).toEqual([1, 2, 1]);
+    expect(observed).toEqual([1, 2, 1, 1]);
+    // Without attempt filters a call still counts its attempts, on the direct path and after a failover.
+    const plain = await cluster([flaky(), {}], { failMode: 'failover', filters: [callFilter] });
+    await plain.client.invoke('Node', 'get', {});
+    await plain.client.invoke('Node', 'get', {}, { metadata: { quiet: '1' } });
+    expect(counts.slice(3)).toEqual([2, 1, 2, 1]);
   });
 });
 

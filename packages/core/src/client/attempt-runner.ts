@@ -22,8 +22,8 @@ export interface AttemptTransport {
   nodesOf(call: ClientCall): readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
   /** Sends one attempt to its node, reporting to `sink`. */
   transmit(call: ClientCall, attempt: Attempt, sink: CallSink): void;
-  /** The attempt filters, composed; undefined when there are none. */
-  readonly attemptChain: Terminal<Attempt> | undefined;
+  /** The attempt filters a call's attempts run, composed; undefined when there are none. */
+  attemptChainFor(call: ClientCall): Terminal<Attempt> | undefined;
 }
 
 /**
@@ -52,6 +52,8 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   private transparentUsed = false;
   /** Attempts that failed after a handler may have run. */
   private processed = 0;
+  /** Whether choose() asked the selector for the node it returned. */
+  private chosen = false;
 
   constructor(client: AttemptTransport, call: ClientCall, sink: CallSink) {
     this.client = client;
@@ -78,8 +80,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
 
   attemptSucceeded(attempt: Attempt, value: unknown): void {
     this.remove(attempt);
-    const latency = Date.now() - attempt.startedAt;
-    this.client.selector.report?.(attempt.node, undefined, latency);
+    if (attempt.selected) this.client.selector.report!(attempt.node, undefined, performance.now() - attempt.startedAt);
     if (this.done) return;
     const { state } = this.call;
     if (this.call.policy.retries) state.budget?.succeeded();
@@ -96,7 +97,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
 
   attemptFailed(attempt: Attempt, error: RpcError): void {
     this.remove(attempt);
-    this.client.selector.report?.(attempt.node, error, Date.now() - attempt.startedAt);
+    if (attempt.selected) this.client.selector.report!(attempt.node, error, performance.now() - attempt.startedAt);
     if (this.done) return;
     this.spend(error);
     if (attempt.responseMetadata !== undefined) this.call.responseMetadata = attempt.responseMetadata;
@@ -125,10 +126,10 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
 
   /** Cancels the attempts still in flight; a selector that counts outstanding attempts is told they ended. */
   private cancelLive(reason: RpcError): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const attempt of this.live.splice(0)) {
       attempt.abort(reason);
-      this.client.selector.report?.(attempt.node, reason, now - attempt.startedAt);
+      if (attempt.selected) this.client.selector.report!(attempt.node, reason, now - attempt.startedAt);
     }
   }
 
@@ -194,28 +195,32 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
 
   private launch(nodes: readonly ServiceNode[], hedge: boolean, lastError: RpcError | undefined): void {
     if (this.done) return;
+    this.chosen = false;
     const node = this.choose(nodes);
     if (node === undefined) return this.failOrWait(lastError ?? noNodeLeft(this.call.service, this.tried));
     const call = this.call;
     this.counted++;
     const number = this.tried.push(node.address);
+    call.attemptCount = number;
+    const chain = this.client.attemptChainFor(call);
     // What a server sees as the attempt number (ChainStop): 1 + the attempts whose handler may have
     // run (in flight, or failed processed); a retry after not_sent or refused is still the first.
     const seen = 1 + this.live.length + this.processed;
-    const metadata = seen === 1 ? (this.client.attemptChain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, seen);
+    const metadata = seen === 1 ? (chain === undefined ? call.metadata : { ...call.metadata }) : withAttempt(call.metadata, seen);
     const now = Date.now();
     if (number === 1 && call.policy.mode === 'failbackup') {
       this.firstStartedAt = performance.now(); // fractional: loopback latencies are a few ms
       (call.state.latency ??= new LatencyWindow()).called(call.policy.maxExtraLoad);
     }
-    const attempt = new Attempt(this, call, number, hedge, node, metadata, now);
+    const attempt = new Attempt(this, call, number, hedge, node, metadata);
+    // Only what the selector chose is reported to it, so that a selector counting attempts in flight sees each select answered once.
+    attempt.selected = this.chosen && this.client.selector.report !== undefined;
     this.live.push(attempt);
     const perAttempt = call.policy.attemptTimeout;
     if (perAttempt > 0 && (call.deadline === 0 || now + perAttempt < call.deadline)) {
       attempt.ownDeadline = now + perAttempt;
       attempt.timer = setTimeout(() => this.attemptTimedOut(attempt, perAttempt), perAttempt);
     }
-    const chain = this.client.attemptChain;
     if (chain === undefined) {
       this.client.transmit(call, attempt, attempt);
     } else {
@@ -227,21 +232,28 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     if (call.policy.mode === 'failbackup') this.armHedge();
   }
 
-  /** The node for the next attempt, by the fail mode's rule; undefined when none may be used. */
+  /** The node for the next attempt, by the fail mode's rule; undefined when none may be used. Sets `chosen` when the selector picked it. */
   private choose(nodes: readonly ServiceNode[]): ServiceNode | undefined {
     const call = this.call;
     if (call.address !== undefined) return this.tried.length === 0 || call.policy.mode === 'failretry' ? { address: call.address } : undefined;
     if (nodes.length === 0) return undefined;
-    const { selector } = this.client;
-    if (this.tried.length === 0) return nodes.length === 1 ? nodes[0] : selector.select(nodes, call, this.tried);
+    if (this.tried.length === 0) return this.select(nodes);
     if (call.policy.mode === 'failretry') {
       const first = this.tried[0];
-      return nodes.find((n) => n.address === first) ?? selector.select(nodes, call, this.tried);
+      return nodes.find((n) => n.address === first) ?? this.select(nodes);
     }
     const untried = nodes.filter((n) => !this.tried.includes(n.address));
-    if (untried.length > 0) return untried.length === 1 ? untried[0] : selector.select(untried, call, this.tried);
+    if (untried.length > 0) return this.select(untried);
     // A hedge or a retry of failbackup may go back to a node already tried; failover never does.
-    return call.policy.mode === 'failbackup' ? selector.select(nodes, call, this.tried) : undefined;
+    return call.policy.mode === 'failbackup' ? this.select(nodes) : undefined;
+  }
+
+  /** The selector's pick; a list of one needs none, unless the selector learns (it counts what it picked). */
+  private select(nodes: readonly ServiceNode[]): ServiceNode {
+    const { selector } = this.client;
+    if (nodes.length === 1 && selector.report === undefined) return nodes[0]!;
+    this.chosen = true;
+    return selector.select(nodes, this.call, this.tried);
   }
 
   private armHedge(): void {

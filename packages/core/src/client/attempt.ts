@@ -38,7 +38,10 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
   readonly hedge: boolean;
   readonly node: ServiceNode;
   readonly metadata: Metadata;
+  /** performance.now() when it started: selectors learn latencies below a millisecond. */
   readonly startedAt: number;
+  /** Whether the selector chose it (a pinned address or failretry's same node is not chosen), so only those are reported. */
+  selected = false;
   channel: Channel | undefined = undefined;
   requestId = 0;
   responseMetadata: Metadata | undefined = undefined;
@@ -55,14 +58,14 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
   private readonly owner: AttemptOwner;
   private readonly parent: ClientCall;
 
-  constructor(owner: AttemptOwner, call: ClientCall, number: number, hedge: boolean, node: ServiceNode, metadata: Metadata, now: number) {
+  constructor(owner: AttemptOwner, call: ClientCall, number: number, hedge: boolean, node: ServiceNode, metadata: Metadata) {
     this.owner = owner;
     this.parent = call;
     this.attempt = number;
     this.hedge = hedge;
     this.node = node;
     this.metadata = metadata;
-    this.startedAt = now;
+    this.startedAt = performance.now();
   }
 
   get call(): Call {

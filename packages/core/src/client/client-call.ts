@@ -35,13 +35,35 @@ export interface AttemptsInFlight {
 }
 
 /**
+ * What a client's call filter may read and decide of a call (`side` 'client', `kind` 'call'):
+ * cast to it (`call as OutgoingCall`) when the filter needs more than `Call`.
+ */
+export interface OutgoingCall extends Call {
+  readonly side: 'client';
+  readonly kind: 'call';
+  /**
+   * Attempts started so far: 1 for a call sent once, more with retries and hedges (free retries
+   * of `not_sent` failures count too), 0 while none was or when none could be. After `next()`
+   * settles it is the call's total.
+   */
+  readonly attemptCount: number;
+  /**
+   * Whether the observing attempt filters (observingAttemptFilter: attempt spans and the like)
+   * run for this call's attempts; default true. A call filter may set it false before `next()`
+   * for a call it does not record (a tracer's unsampled call). Then, when no other attempt filter,
+   * fail mode or selector needs one, the call takes the direct path: no runner, no attempt objects.
+   */
+  observeAttempts: boolean;
+}
+
+/**
  * One logical call on the client: its deadline, its cancellation, the caller's promise, and the
  * request as encoded once for all its attempts. The caller's promise settles exactly once,
  * whichever comes first: the answer, the deadline, or the caller's abort. With failfast and no
  * attempt filters it is also its own only attempt (a Transmission), so a call costs one object
  * and one promise. Kept lean: it is allocated once per call.
  */
-export class ClientCall implements Call, DeadlineTarget, Transmission {
+export class ClientCall implements OutgoingCall, DeadlineTarget, Transmission {
   readonly side = 'client' as const;
   readonly service: string;
   readonly method: string;
@@ -65,6 +87,8 @@ export class ClientCall implements Call, DeadlineTarget, Transmission {
   /** The request encoded (and compressed) once, for every attempt (its codec is the state's). */
   body: Uint8Array | undefined = undefined;
   compression: Compression = Compression.NONE;
+  attemptCount = 0;
+  observeAttempts = true;
   /** The attempts in flight, when a fail mode runs them. */
   attempts: AttemptsInFlight | undefined = undefined;
   /** The promise of the call filters' innermost next(), settled on abort too. */

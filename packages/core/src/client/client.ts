@@ -19,12 +19,36 @@ import { roundRobin, type Selector } from './selector.js';
 import { ClientCall, type CallSink, type Transmission } from './client-call.js';
 import { publishOn, type PublishOptions } from '../events/publish.js';
 import { PublishCall } from '../events/publish-call.js';
+import { isObservingAttemptFilter } from './observing-filter.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { RegistryCache, type RegistryCacheOptions } from './registry-cache.js';
+import { NodeRoute, type RouteOptions } from './node-route.js';
+import { RoutedCall } from './routed-call.js';
+
+/** Settings of one service (ClientOptions.services): its fail policy, and which of its nodes to use. */
+export interface ClientServiceOptions extends ServicePolicy {
+  /** Tag and version routing for this service, over ClientOptions.route. */
+  route?: RouteOptions;
+}
 
 export interface ClientOptions {
   /** One transport or several; each address goes to the transport of its scheme. */
   transport: Transport | readonly Transport[];
-  /** Where service addresses come from. */
+  /**
+   * Where service addresses come from. A registry that can watch is cached: lookups are answered
+   * from memory, kept current by its watch and a full lookup every `registryCache.refreshInterval`,
+   * and its last known nodes keep serving while it cannot be reached (docs/discovery.md).
+   */
   registry: Registry;
+  /** How a watching registry is cached: refresh interval (30 s), idle release (5 min), lookup timeout (5 s), services followed (1 000). */
+  registryCache?: RegistryCacheOptions;
+  /**
+   * Which nodes calls may use, before the selector picks: tags ({ zone: 'eu' }) and a semver
+   * range of versions ('^1.2.0'); per service in `services[name].route`, per call in CallOptions.
+   */
+  route?: RouteOptions;
+  /** Where the client's warnings go (a registry that stops answering, and its return). Default consoleLogger. */
+  logger?: Logger;
   /** How one node is picked among several. Default round robin. */
   selector?: Selector;
   /**
@@ -40,8 +64,8 @@ export interface ClientOptions {
   attemptFilters?: readonly Filter<AttemptCall>[];
   /** What a failed call does (docs/fail-modes.md). Default 'failfast'. */
   failMode?: FailMode | FailPolicy;
-  /** Settings per service, and per method within (`methods`), over failMode and the schemas. */
-  services?: Readonly<Record<string, ServicePolicy>>;
+  /** Settings per service, and per method within (`methods`), over failMode and the schemas; a service's `route`. */
+  services?: Readonly<Record<string, ClientServiceOptions>>;
   /**
    * The retry budget of each service (gRPC's retry throttling): retries and hedges stop while
    * more than half of it is spent. Default { maxTokens: 10, tokenRatio: 0.1 }; false: no budget.
@@ -103,6 +127,8 @@ export interface CallOptions<Res = unknown> {
   failMode?: FailMode | FailPolicy;
   /** Whether this call may run twice (overrides the method's `idempotent`). */
   idempotent?: boolean;
+  /** This call's tag and version routing, over the service's and the client's (field by field). */
+  route?: RouteOptions;
 }
 
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
@@ -110,9 +136,19 @@ const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 /** Calls services: `invoke(service, method, request, options)`; generated clients wrap it with types. */
 export class Client implements AttemptTransport {
   readonly selector: Selector;
-  readonly attemptChain: Terminal<Attempt> | undefined;
+  /** Every attempt filter, composed; undefined when there are none. */
+  private readonly attemptChain: Terminal<Attempt> | undefined;
+  /** The attempt filters that are not only observers (observingAttemptFilter), for calls that observe nothing. */
+  private readonly actingAttemptChain: Terminal<Attempt> | undefined;
   private readonly transports: readonly Transport[];
-  private readonly registry: Registry;
+  /** The registry, or the cache in front of it when it can watch. */
+  private readonly registry: Pick<Registry, 'lookup'>;
+  private readonly cache: RegistryCache | undefined;
+  private readonly route: RouteOptions | undefined;
+  /** Whether any route may apply: the client or a service has one, or a call brought one. */
+  private routed: boolean;
+  /** The route of each service (the client's and the service's), null for none; made on first use. */
+  private readonly serviceRoutes = new Map<string, NodeRoute | null>();
   private readonly codecs: readonly Codec[];
   private readonly compressor: Compressor;
   private readonly defaultTimeout: number;
@@ -123,7 +159,7 @@ export class Client implements AttemptTransport {
   private readonly publishChain: Terminal<PublishCall>;
   private readonly hasFilters: boolean;
   private readonly failMode: FailMode | FailPolicy | undefined;
-  private readonly servicePolicies: Readonly<Record<string, ServicePolicy>>;
+  private readonly servicePolicies: Readonly<Record<string, ClientServiceOptions>>;
   private readonly budgetOptions: RetryBudgetOptions | false;
   private readonly budgets = new Map<string, RetryBudget>();
   private readonly methodSchemas = new Map<string, Map<string, MethodSchema>>();
@@ -134,7 +170,9 @@ export class Client implements AttemptTransport {
 
   constructor(options: ClientOptions) {
     this.transports = Array.isArray(options.transport) ? options.transport : [options.transport as Transport];
-    this.registry = options.registry;
+    const registry = options.registry;
+    this.cache = typeof registry.watch === 'function' ? new RegistryCache(registry, options.logger ?? consoleLogger, options.registryCache) : undefined;
+    this.registry = this.cache ?? registry;
     this.selector = options.selector ?? roundRobin();
     this.codecs = [...(options.schemas ? schemaCodecs(options.schemas) : []), ...(options.codecs ?? []), jsonCodec()];
     for (const schema of options.schemas ?? []) this.methodSchemas.set(schema.service, new Map(schema.methods.map((m) => [m.name, m])));
@@ -144,6 +182,11 @@ export class Client implements AttemptTransport {
     this.metadataLimits = metadataLimits(options);
     this.failMode = options.failMode;
     this.servicePolicies = options.services ?? {};
+    this.route = options.route;
+    // Checked now, so that a bad range or tag fails here rather than on every call.
+    NodeRoute.of([this.route]);
+    for (const service of Object.values(this.servicePolicies)) NodeRoute.of([this.route, service?.route]);
+    this.routed = this.route !== undefined || Object.values(this.servicePolicies).some((s) => s?.route !== undefined);
     this.budgetOptions = options.retryBudget ?? {};
     this.hasFilters = (options.filters?.length ?? 0) > 0;
     this.chain = composeFilters<ClientCall>((options.filters ?? []) as readonly Filter<ClientCall>[], (call) =>
@@ -156,17 +199,27 @@ export class Client implements AttemptTransport {
     this.publishChain = composeFilters<PublishCall>((options.filters ?? []) as readonly Filter<PublishCall>[], (call) =>
       publishOn(call.channel, call.topic, call.request, { metadata: call.metadata }, this.codecs, this.metadataLimits),
     );
-    this.attemptChain =
-      (options.attemptFilters?.length ?? 0) > 0
-        ? composeFilters<Attempt>(options.attemptFilters as readonly Filter<Attempt>[], (attempt) =>
-            new Promise((resolve, reject) => {
-              const sink: CallSink = { succeed: resolve, fail: reject };
-              attempt.terminal = sink;
-              this.transmit(attempt.call as ClientCall, attempt, sink);
-            }),
-          )
-        : undefined;
+    const attemptFilters = options.attemptFilters ?? [];
+    this.attemptChain = this.composeAttemptFilters(attemptFilters);
+    const acting = attemptFilters.filter((f) => !isObservingAttemptFilter(f));
+    this.actingAttemptChain = acting.length === attemptFilters.length ? this.attemptChain : this.composeAttemptFilters(acting);
     this.eventAddress = options.eventAddress;
+  }
+
+  private composeAttemptFilters(filters: readonly Filter<AttemptCall>[]): Terminal<Attempt> | undefined {
+    if (filters.length === 0) return undefined;
+    return composeFilters<Attempt>(filters as readonly Filter<Attempt>[], (attempt) =>
+      new Promise((resolve, reject) => {
+        const sink: CallSink = { succeed: resolve, fail: reject };
+        attempt.terminal = sink;
+        this.transmit(attempt.call as ClientCall, attempt, sink);
+      }),
+    );
+  }
+
+  /** AttemptTransport: the attempt filters of a call's attempts; the observers only when it observes. */
+  attemptChainFor(call: ClientCall): Terminal<Attempt> | undefined {
+    return call.observeAttempts ? this.attemptChain : this.actingAttemptChain;
   }
 
   // `| CallOptions`: clients generated before fallback was typed pass a plain CallOptions.
@@ -185,12 +238,26 @@ export class Client implements AttemptTransport {
     // an object is passed on as it is, for transmit to refuse.
     const given = options?.metadata;
     const metadata = given == null ? (this.hasFilters ? {} : NO_METADATA) : this.hasFilters && typeof given === 'object' && !Array.isArray(given) ? { ...given } : given;
-    const call = new ClientCall(service, method, request, metadata, deadline, options?.address, now, state, policy);
+    let call: ClientCall;
+    let invalidRoute: RpcError | undefined;
+    if (options?.route === undefined) {
+      call = new ClientCall(service, method, request, metadata, deadline, options?.address, now, state, policy);
+    } else {
+      const routed = new RoutedCall(service, method, request, metadata, deadline, options.address, now, state, policy);
+      try {
+        routed.route = NodeRoute.of([this.route, this.servicePolicies[service]?.route, options.route]);
+      } catch (error) {
+        invalidRoute = RpcError.from(error);
+      }
+      this.routed = true;
+      call = routed;
+    }
     if (options?.fallback !== undefined) call.fallback = { value: options.fallback };
     if (options?.onMetadata) call.onMetadata = options.onMetadata;
     return new Promise<Res>((resolve, reject) => {
       call.bind(resolve as (value: unknown) => void, reject);
       if (this.closed) return call.fail(errors.channelClosed(options?.address ?? service));
+      if (invalidRoute !== undefined) return call.fail(invalidRoute);
       if (policy.mode === 'failsafe' && call.fallback === undefined) return call.fail(errors.failsafeWithoutFallback(service, method));
       if (deadline !== 0) call.startTimer();
       if (options?.signal !== undefined) call.follow(options.signal);
@@ -231,6 +298,7 @@ export class Client implements AttemptTransport {
    */
   async close(): Promise<void> {
     this.closed = true;
+    this.cache?.close();
     const channels = [...this.channels.values()];
     this.channels.clear();
     await Promise.all(channels.map((c) => c.close()));
@@ -271,7 +339,7 @@ export class Client implements AttemptTransport {
     // only when it fails (below, `failed`), so they cost nothing while nothing fails. failbackup
     // (to hedge) and an attemptTimeout (to cut the attempt) need their runner from the start.
     const { policy } = call;
-    if (policy.mode === 'failbackup' || policy.attemptTimeout > 0 || this.attemptChain !== undefined || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
+    if (policy.mode === 'failbackup' || policy.attemptTimeout > 0 || this.attemptChainFor(call) !== undefined || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
     if (call.address !== undefined) return this.sendDirect(call, sink, call.address);
     let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
     try {
@@ -288,12 +356,38 @@ export class Client implements AttemptTransport {
 
   private pick(call: ClientCall, nodes: readonly ServiceNode[]): string | RpcError {
     if (nodes.length === 0) return errors.noAddress(call.service);
+    if (this.routed) {
+      const allowed = this.allowed(call, nodes);
+      if (!Array.isArray(allowed)) return allowed as RpcError;
+      nodes = allowed;
+    }
     return nodes.length === 1 ? nodes[0]!.address : this.selector.select(nodes, call, NONE_TRIED).address;
+  }
+
+  /** The nodes the call's route allows (all when it has none), or why none may be used. */
+  private allowed(call: ClientCall, nodes: readonly ServiceNode[]): readonly ServiceNode[] | RpcError {
+    const route = call instanceof RoutedCall ? call.route : this.serviceRoute(call.service);
+    return route === undefined ? nodes : route.select(call.service, nodes);
+  }
+
+  private serviceRoute(service: string): NodeRoute | undefined {
+    let route = this.serviceRoutes.get(service);
+    if (route === undefined) this.serviceRoutes.set(service, (route = NodeRoute.of([this.route, this.servicePolicies[service]?.route]) ?? null));
+    return route ?? undefined;
+  }
+
+  /** As allowed(), for the runner: an empty list is its own to judge, a route's refusal is thrown. */
+  private routedNodes(call: ClientCall, nodes: readonly ServiceNode[]): readonly ServiceNode[] {
+    if (nodes.length === 0 || call.address !== undefined) return nodes;
+    const allowed = this.allowed(call, nodes);
+    if (!Array.isArray(allowed)) throw allowed;
+    return allowed;
   }
 
   /** The call as its own only attempt. */
   private sendDirect(call: ClientCall, sink: CallSink, address: string | RpcError): void {
     if (typeof address !== 'string') return sink.fail(address);
+    call.attemptCount = 1;
     this.send(call, call, sink, address);
   }
 
@@ -311,7 +405,10 @@ export class Client implements AttemptTransport {
 
   /** AttemptTransport: the nodes of the call's service. */
   nodesOf(call: ClientCall): readonly ServiceNode[] | Promise<readonly ServiceNode[]> {
-    return this.registry.lookup(call.service);
+    const found = this.registry.lookup(call.service);
+    if (!this.routed) return found;
+    if (Array.isArray(found)) return this.routedNodes(call, found);
+    return (found as Promise<readonly ServiceNode[]>).then((nodes) => this.routedNodes(call, nodes));
   }
 
   /** AttemptTransport: sends one attempt to its node. */
@@ -428,7 +525,7 @@ export class Client implements AttemptTransport {
   private layers(service: string, method: string): (PolicyLayer | undefined)[] {
     const schema = this.methodSchemas.get(service)?.get(method);
     const servicePolicy = this.servicePolicies[service];
-    const { methods: _methods, ...serviceLayer } = servicePolicy ?? {};
+    const { methods: _methods, route: _route, ...serviceLayer } = servicePolicy ?? {};
     return [
       { failMode: this.failMode },
       schema === undefined ? undefined : { idempotent: schema.idempotent, timeout: schema.timeout },

@@ -13,7 +13,16 @@ export interface ServiceNode {
  * through this interface. A lookup may answer synchronously (the fast path) or with a promise.
  */
 export interface Registry {
+  /** The nodes of a service now; an unknown service is an empty list, an unreachable registry a rejection. */
   lookup(service: string): readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
+  /**
+   * Follows a service: `listener` gets the full list of its nodes, first the current contents (as
+   * soon as they are known, possibly before watch returns), then again after every change. The
+   * returned function stops it. A registry with watch is cached by the client (docs/discovery.md):
+   * lookups are answered from memory, and the client still calls `lookup` now and then in case an
+   * event was missed. A registry that cannot be reached delivers nothing until it can.
+   */
+  watch?(service: string, listener: (nodes: readonly ServiceNode[]) => void): () => void;
   /** Releases watches and connections. */
   close?(): Promise<void>;
 }

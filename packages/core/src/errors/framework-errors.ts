@@ -278,3 +278,40 @@ export function failsafeWithoutFallback(service: string, method: string): RpcErr
 export function attemptTimedOut(ms: number): RpcError {
   return new RpcError('DEADLINE_EXCEEDED', `this attempt took longer than its attemptTimeout of ${ms} ms and was cancelled; the fail mode may try another node`, { retryable: true });
 }
+
+// Discovery: registries, registrars, routing (docs/discovery.md).
+
+/** The client's first lookup of a service found nothing cached and the registry did not answer. */
+export function noInstanceKnown(service: string, reason: string, cause?: unknown): RpcError {
+  return new RpcError('UNAVAILABLE', `no instance of service '${service}' is known yet and the registry did not answer (${reason}); check that the registry is up and that the client's registry options (address, credentials, prefix or bucket) point at it`, { cause, progress: 'not_sent' });
+}
+
+/** A registry backend could not be read (a lookup, a resync). */
+export function registryUnreachable(registry: string, reason: string): RpcError {
+  return new RpcError('UNAVAILABLE', `the registry ${registry} cannot be read (${reason}); is it up and reachable from here? Clients keep calling the instances they last knew`, { progress: 'not_sent' });
+}
+
+/** The server listened but its registrar refused or failed: it does not serve unannounced. */
+export function registrationFailed(address: string, reason: string, cause?: unknown): RpcError {
+  return new RpcError('UNAVAILABLE', `the server listened on ${address} but could not register it (${reason}), so it closed that listener again rather than serve unannounced; check that the registry is up and reachable, or leave out ServerOptions.registrar (or listen with { register: false })`, { cause, retryable: true });
+}
+
+/** Deregistering at shutdown failed or took too long: the instances stay listed until their lease or ttl runs out. */
+export function deregistrationFailed(address: string, reason: string, cause?: unknown): RpcError {
+  return new RpcError('UNAVAILABLE', `could not deregister ${address} (${reason}); clients may pick it until its lease or ttl runs out, and fail over from it meanwhile`, { cause });
+}
+
+/** A registrar was given an instance it cannot store (a name its keys cannot hold). */
+export function invalidRegistration(problem: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `cannot register: ${problem}`, { retryable: false });
+}
+
+/** Tag or version routing left no node and the route does not fall back to any. */
+export function noMatchingNode(service: string, wanted: string, available: string): RpcError {
+  return new RpcError('UNAVAILABLE', `no node of service '${service}' matches ${wanted} (it has ${available}); deploy a matching instance, change the route (ClientOptions.route, services[...].route, CallOptions.route), or set route.onNoMatch: 'any' to use any node then`, { progress: 'not_sent' });
+}
+
+/** A route that cannot be used: a version range semver does not read, a tag value that is not a string. */
+export function invalidRoute(problem: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `route: ${problem}`, { retryable: false, progress: 'not_sent' });
+}

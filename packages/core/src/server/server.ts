@@ -14,6 +14,8 @@ import { callContextInternals, type CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
 import { ServerEvents } from '../events/server-events.js';
 import { CallTable } from '../transport/call-table.js';
+import type { Registrar, Registration } from './registrar.js';
+import { advertisedAddress, instancesOf, type AdvertiseOptions } from './advertised-instances.js';
 
 export interface ServerOptions {
   /** One transport or several; `listen(address)` picks by the address scheme. */
@@ -48,7 +50,34 @@ export interface ServerOptions {
   maxMetadataEntries?: number;
   maxMetadataBytes?: number;
   logger?: Logger;
+  /**
+   * Registers every listener's services once it listens (one call per listener) and deregisters
+   * them first in close(), before draining: e.g. etcdRegistry(...), natsRegistrar(...). A
+   * registration that fails makes listen() reject (registrationFailed) with that listener closed.
+   */
+  registrar?: Registrar;
+  /**
+   * The host to register for a listener bound to a wildcard address (0.0.0.0, ::), e.g. the pod's
+   * IP. Default: this host's first external IPv4 address. `listen(address, { advertise })` gives a
+   * listener's whole address instead.
+   */
+  advertiseHost?: string;
+  /** Tags registered with every instance, e.g. { zone: 'eu' }, for the clients' tag routing. */
+  tags?: Readonly<Record<string, string>>;
+  /** Weight registered with every instance (relative share of calls for weighted selectors). Default 1. */
+  weight?: number;
 }
+
+/** How one listener is registered (ServerOptions.registrar). */
+export interface ListenOptions {
+  /** The address to register instead of the bound one (NAT, a port mapping, a load balancer). */
+  advertise?: string;
+  /** false: do not register this listener. Default true when the server has a registrar. */
+  register?: boolean;
+}
+
+/** How long close() waits for the registrar to deregister before it drains anyway. */
+const DEREGISTER_TIMEOUT_MS = 5_000;
 
 /** One registered method, with its serializers resolved per codec on first use. */
 export interface MethodEntry {
@@ -81,6 +110,9 @@ export class Server implements Dispatcher {
   /** The @Subscribe handlers of the registered services and their subscriptions. */
   private readonly events: ServerEvents;
   private readonly listeners: Listener[] = [];
+  private readonly registrar: Registrar | undefined;
+  private readonly advertise: AdvertiseOptions;
+  private readonly registrations: { readonly address: string; readonly registration: Registration }[] = [];
   private readonly inflight = new CallTable<number, ServerCall>();
   private lastCallKey = 0;
   private readonly drainTimeout: number;
@@ -97,6 +129,8 @@ export class Server implements Dispatcher {
     this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
     this.metadataLimits = metadataLimits(options);
     this.logger = options.logger ?? consoleLogger;
+    this.registrar = options.registrar;
+    this.advertise = { advertiseHost: options.advertiseHost, tags: options.tags, weight: options.weight };
     const filters = options.filters ?? [];
     const internals = callContextInternals();
     // Not `async`: a handler's own promise is passed on as it is, one promise and hop fewer per call.
@@ -143,15 +177,38 @@ export class Server implements Dispatcher {
     return [...this.services.keys()].map((name) => this.definitions.get(name)!);
   }
 
-  /** Starts listening; resolves with the bound address (the real port when 0 was asked for). */
-  async listen(address: string): Promise<string> {
+  /**
+   * Starts listening; resolves with the bound address (the real port when 0 was asked for). With
+   * a registrar, the listener's services are registered before it resolves.
+   */
+  async listen(address: string, options: ListenOptions = {}): Promise<string> {
     if (this.closing) throw errors.serverShuttingDown();
     const transport = transportFor(this.transports, address);
     if (!transport) throw errors.noTransport(address, this.transports.flatMap((t) => t.schemes));
     const listener = await transport.listen(address, this);
     this.listeners.push(listener);
+    if (this.registrar !== undefined && options.register !== false) await this.registerListener(listener, options.advertise);
     await this.events.attach(transport, address);
     return listener.address;
+  }
+
+  /** Registers a listener's services; on failure closes the listener again and rejects. */
+  private async registerListener(listener: Listener, advertise: string | undefined): Promise<void> {
+    const address = advertisedAddress(listener.address, advertise, this.advertise);
+    let registration: Registration;
+    try {
+      registration = await this.registrar!.register(instancesOf(address, this.serviceDefinitions, this.advertise));
+    } catch (error) {
+      this.listeners.splice(this.listeners.indexOf(listener), 1);
+      await listener.close().catch(() => {});
+      throw errors.registrationFailed(address, (error as Error)?.message ?? String(error), error);
+    }
+    if (this.closing) {
+      // close() began while the registrar worked: it did not see this one.
+      await registration.deregister().catch(() => {});
+      throw errors.serverShuttingDown();
+    }
+    this.registrations.push({ address, registration });
   }
 
   get addresses(): string[] {
@@ -213,6 +270,9 @@ export class Server implements Dispatcher {
   }
 
   private async shutdown(drainTimeout: number): Promise<void> {
+    // Out of the registry first, so that clients stop picking this server before it drains.
+    // Only awaited when there is something to deregister: without, the drain starts at once, as before.
+    if (this.registrations.length > 0) await this.deregister(Math.min(drainTimeout, DEREGISTER_TIMEOUT_MS));
     const drained = Promise.all([...this.listeners.map((l) => l.drain()), this.whenIdle(), this.events.drain()]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -228,6 +288,32 @@ export class Server implements Dispatcher {
     await this.events.close();
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
+  }
+
+  /** Every registration, at once, waiting at most `ms`; what fails or is late is logged, not thrown. */
+  private async deregister(ms: number): Promise<void> {
+    const registrations = this.registrations.splice(0);
+    if (registrations.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms);
+    });
+    const each = registrations.map(({ address, registration }) => {
+      let done = false;
+      const deregistered = Promise.resolve()
+        .then(() => registration.deregister())
+        .then(
+          () => undefined,
+          (error: unknown) => this.logger.warn(errors.deregistrationFailed(address, (error as Error)?.message ?? String(error), error).message),
+        )
+        .finally(() => (done = true));
+      const timedOut = late.then(() => {
+        if (!done) this.logger.warn(errors.deregistrationFailed(address, `no answer within ${ms} ms`).message);
+      });
+      return Promise.race([deregistered, timedOut]);
+    });
+    await Promise.all(each);
+    clearTimeout(timer);
   }
 
   private whenIdle(): Promise<void> {

@@ -3,6 +3,10 @@ import type { Registry, ServiceNode } from '../../client/registry.js';
 
 export interface RegistryRig {
   registry: Registry;
+  /** Adds a node to a service, as an instance registering would: needed by the watch tests. */
+  add?(service: string, node: ServiceNode): Promise<void>;
+  /** Removes the node with this address from a service: needed by the watch tests. */
+  remove?(service: string, address: string): Promise<void>;
   teardown?(): Promise<void>;
 }
 
@@ -11,6 +15,15 @@ export interface RegistryContractOptions {
   settleMs?: number;
   /** The address of the n-th test node, for backends that only hold addresses of their own kind. Default tcp://127.0.0.1:700n. */
   address?: (n: number) => string;
+  /** The registry has watch(): run the watch tests too (the rig must give add and remove). */
+  watch?: boolean;
+}
+
+/** What one watch delivered, and a bounded wait for the delivery a test expects. */
+interface Delivered {
+  readonly lists: (readonly ServiceNode[])[];
+  stop(): void;
+  until(ok: (nodes: readonly ServiceNode[]) => boolean, what: string): Promise<readonly ServiceNode[]>;
 }
 
 /**
@@ -37,6 +50,32 @@ export function describeRegistryContract(name: string, setup: (services: Record<
       if (found.length >= want || Date.now() > end) return found;
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  function follow(registry: Registry, service: string): Delivered {
+    if (typeof registry.watch !== 'function') throw new Error(`${name} was declared with { watch: true } but its registry has no watch()`);
+    const lists: (readonly ServiceNode[])[] = [];
+    const stop = registry.watch(service, (nodes) => lists.push(nodes));
+    return {
+      lists,
+      stop,
+      async until(ok, what) {
+        const end = Date.now() + settleMs;
+        for (;;) {
+          const last = lists[lists.length - 1];
+          if (last !== undefined && ok(last)) return last;
+          if (Date.now() > end) throw new Error(`watch of ${service}: ${what} not delivered within ${settleMs} ms; deliveries: ${JSON.stringify(lists.map((l) => l.map((n) => n.address)))}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      },
+    };
+  }
+
+  const addresses = (nodes: readonly ServiceNode[]): string[] => nodes.map((n) => n.address).sort();
+
+  function needChanges(rig: RegistryRig): Required<Pick<RegistryRig, 'add' | 'remove'>> {
+    if (rig.add === undefined || rig.remove === undefined) throw new Error(`${name}: the watch tests need a rig with add() and remove()`);
+    return { add: rig.add.bind(rig), remove: rig.remove.bind(rig) };
   }
 
   describe(`registry contract: ${name}`, () => {
@@ -80,6 +119,88 @@ export function describeRegistryContract(name: string, setup: (services: Record<
         await rig.teardown?.();
       }
     });
+
+    if (options.watch) {
+      it('watch: delivers the current contents first, and an empty list for an unknown service', async () => {
+        const rig = await setup(services);
+        try {
+          const orders = follow(rig.registry, 'Orders');
+          const none = follow(rig.registry, 'NoSuchService');
+          const first = await orders.until((l) => l.length === 2, 'both Orders nodes');
+          expect(addresses(first)).toEqual([a1, a2].sort());
+          expect(first.find((n) => n.address === a1)).toMatchObject({ weight: 2, version: '1.2.0', tags: { zone: 'eu' } });
+          expect(await none.until(() => true, 'a first list')).toEqual([]);
+          orders.stop();
+          none.stop();
+        } finally {
+          await rig.registry.close?.();
+          await rig.teardown?.();
+        }
+      });
+
+      it('watch: pushes every change as the full list', async () => {
+        const rig = await setup(services);
+        const { add, remove } = needChanges(rig);
+        try {
+          const users = follow(rig.registry, 'Users');
+          await users.until((l) => l.length === 1, 'the Users node');
+          const a4 = address(4);
+          await add('Users', { address: a4, version: '2.0.0' });
+          expect(addresses(await users.until((l) => l.length === 2, 'the added node'))).toEqual([a3, a4].sort());
+          await remove('Users', a3);
+          const after = await users.until((l) => l.length === 1, 'the list without the removed node');
+          expect(after.map((n) => n.address)).toEqual([a4]);
+          expect(after[0]).toMatchObject({ version: '2.0.0' });
+          users.stop();
+        } finally {
+          await rig.registry.close?.();
+          await rig.teardown?.();
+        }
+      });
+
+      it('watch: unsubscribing stops delivery to that listener only', async () => {
+        const rig = await setup(services);
+        const { add } = needChanges(rig);
+        try {
+          const stopped = follow(rig.registry, 'Users');
+          const going = follow(rig.registry, 'Users');
+          await stopped.until((l) => l.length === 1, 'the Users node');
+          await going.until((l) => l.length === 1, 'the Users node');
+          stopped.stop();
+          const seen = stopped.lists.length;
+          await add('Users', { address: address(5) });
+          await going.until((l) => l.length === 2, 'the added node');
+          // Whatever was on its way has had time to arrive.
+          await new Promise((r) => setTimeout(r, 200));
+          expect(stopped.lists.length).toBe(seen);
+          going.stop();
+        } finally {
+          await rig.registry.close?.();
+          await rig.teardown?.();
+        }
+      });
+
+      it('watch: what it delivers cannot change the registry', async () => {
+        const rig = await setup(services);
+        try {
+          const orders = follow(rig.registry, 'Orders');
+          const first = await orders.until((l) => l.length === 2, 'both Orders nodes');
+          try {
+            (first as ServiceNode[]).length = 0;
+          } catch {
+            // A frozen list refuses: as good.
+          }
+          expect(addresses(await rig.registry.lookup('Orders'))).toEqual([a1, a2].sort());
+          const second = follow(rig.registry, 'Orders');
+          expect(addresses(await second.until((l) => l.length === 2, 'both Orders nodes'))).toEqual([a1, a2].sort());
+          orders.stop();
+          second.stop();
+        } finally {
+          await rig.registry.close?.();
+          await rig.teardown?.();
+        }
+      });
+    }
 
     it('closes, twice without harm', async () => {
       const rig = await setup(services);

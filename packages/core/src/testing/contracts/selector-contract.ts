@@ -18,7 +18,9 @@ const nodes = (n: number): ServiceNode[] => Array.from({ length: n }, (_, i) => 
 /**
  * What every Selector must do, as vitest tests: the client hands it a non-empty list of the nodes
  * an attempt may use and the addresses the call has tried; it must answer one of those nodes,
- * whatever the list's length or how it changes between calls, and take `report` without throwing.
+ * whatever the list's length, its nodes' weights or how it changes between calls (also when one
+ * array is reused with other nodes in it), prefer a node not tried, and take `report` without
+ * throwing.
  */
 export function describeSelectorContract(name: string, make: () => Selector, options: SelectorContractOptions = {}): void {
   describe(`selector contract: ${name}`, () => {
@@ -46,6 +48,40 @@ export function describeSelectorContract(name: string, make: () => Selector, opt
       for (let i = 0; i < 50; i++) expect(untried).toContain(selector.select(untried, callOf(i), [all[0]!.address, all[1]!.address]));
     });
 
+    it('answers an untried node when the list holds tried ones too (a hedge, a failretry whose node left)', () => {
+      const selector = make();
+      const all = nodes(5);
+      for (let i = 0; i < 100; i++) {
+        const tried = [all[i % 5]!.address, all[(i + 2) % 5]!.address];
+        const node = selector.select(all, callOf(i), tried);
+        expect(all).toContain(node);
+        expect(tried).not.toContain(node.address);
+      }
+      // Every node tried: any of them.
+      expect(all).toContain(selector.select(all, callOf(0), all.map((n) => n.address)));
+    });
+
+    it('answers from the array as it is now, when the caller reuses one array with other nodes in it', () => {
+      const selector = make();
+      const list: ServiceNode[] = [];
+      for (let i = 0; i < 200; i++) {
+        list.length = 0;
+        const size = 1 + (i % 4);
+        for (let j = 0; j < size; j++) list.push({ address: `tcp://10.0.${i % 7}.${j + 1}:8972` });
+        const node = selector.select(list, callOf(i), []);
+        expect(list).toContain(node);
+      }
+    });
+
+    it('copes with any weight a registry may give (missing, 0, fractional, huge, negative, NaN)', () => {
+      const selector = make();
+      const weights = [undefined, 0, 0.5, 1e9, -1, Number.NaN, 3];
+      const list: ServiceNode[] = weights.map((weight, i) => ({ address: `tcp://10.0.1.${i + 1}:8972`, ...(weight === undefined ? {} : { weight }) }));
+      for (let i = 0; i < 100; i++) expect(list).toContain(selector.select(list, callOf(i), []));
+      const zeros: ServiceNode[] = [{ address: 'tcp://10.0.2.1:8972', weight: 0 }, { address: 'tcp://10.0.2.2:8972', weight: 0 }];
+      for (let i = 0; i < 20; i++) expect(zeros).toContain(selector.select(zeros, callOf(i), []));
+    });
+
     if (options.spreads ?? true) {
       it('gives every one of equal nodes a share of the calls', () => {
         const selector = make();
@@ -69,7 +105,13 @@ export function describeSelectorContract(name: string, make: () => Selector, opt
         // A report for a node no longer listed (it left the registry) must be harmless too.
         selector.report({ address: 'tcp://gone:1' }, undefined, 1);
       }
-      expect(list).toContain(selector.select(list, callOf(0), []));
+      // Cancellations (a lost hedge, the deadline), failures only, and reports of attempts it did not select (a list of one node).
+      for (let i = 0; i < 100; i++) {
+        const node = selector.select(list, callOf(i), []);
+        selector.report(node, i % 2 === 0 ? new RpcError('CANCELLED', 'hedge lost') : new RpcError('DEADLINE_EXCEEDED', 'late'), 1_000);
+        selector.report(list[0]!, new RpcError('INTERNAL', 'broke'), 0);
+      }
+      for (let i = 0; i < 50; i++) expect(list).toContain(selector.select(list, callOf(i), []));
     });
   });
 }

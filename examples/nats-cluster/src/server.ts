@@ -1,4 +1,6 @@
 // One Greeter instance: node dist/server.js <nats-url> <instance-name>
+// The URL may list every node of a cluster, this host's own first (nats://a:4222,b:4222,c:4222):
+// it connects to the first and reconnects to the others when that one goes.
 // Registers itself in the NATS KV registry, serves until SIGTERM, then drains and deregisters.
 import { Server } from '@svc/core';
 import { nats } from '@svc/transport-nats';

@@ -44,6 +44,9 @@ export function toNatsOptions(servers: string[], options: NatsConnectionOptions)
   if (options.credentialsFile !== undefined) authenticators.push(credsAuthenticator(readFileSync(options.credentialsFile)));
   const out: ConnectionOptions = {
     servers,
+    // In the order given (nats.js shuffles them by default): a host lists its own cluster node
+    // first and the others after it, to reconnect to when that node goes.
+    noRandomize: true,
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWait ?? 500,

@@ -30,6 +30,14 @@ export class NatsChannel implements Channel, EventChannel {
   /** Calls waiting for answers, and the messages they left in. */
   private readonly pending = new PendingRequests();
   private readonly outbound: FrameBatch<Pending>;
+  /**
+   * Calls made while the connection is down, oldest first, waiting for nats.js to reconnect (to
+   * the same server or another node of the cluster): every service and instance is reached over
+   * this one connection, so failing them at once would fail them everywhere.
+   */
+  private readonly waiting: { pending: Pending; until: number }[] = [];
+  private waitTimer: NodeJS.Timeout | undefined;
+  private readonly reconnectWait: number;
   private nextId = 1;
   private lastService = '';
   private lastSubject = '';
@@ -47,8 +55,9 @@ export class NatsChannel implements Channel, EventChannel {
     pending.onResponse(undefined, frame);
   };
 
-  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number, metadataLimits: MetadataLimits) {
+  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number, metadataLimits: MetadataLimits, reconnectWait: number) {
     this.metadataLimits = metadataLimits;
+    this.reconnectWait = reconnectWait;
     // A message is never larger than the NATS server's max_payload: frames need no limit of their own.
     this.decoderOptions = { maxFrameSize: Number.MAX_SAFE_INTEGER, ...metadataLimits };
     this.decoder = new FrameDecoder(this.decoderOptions);
@@ -61,7 +70,7 @@ export class NatsChannel implements Channel, EventChannel {
       write: writeRequestFrame,
       maxFrames: callsPerMessage,
       maxBytes: () => this.shared?.nc?.info?.max_payload ?? Infinity,
-      alive: (call) => this.pending.holds(call), // cancelled meanwhile: never sent
+      alive: (call) => this.stillToSend(call),
     });
   }
 
@@ -77,7 +86,7 @@ export class NatsChannel implements Channel, EventChannel {
     const shared = this.connection();
     if (shared.nc !== undefined) {
       if (shared.connected) this.send(shared.nc, pending, request);
-      else queueMicrotask(() => this.pending.settle(id, errors.notConnected(this.address, 'the connection to NATS is down; reconnecting')));
+      else this.wait(pending, request);
     } else {
       // First use: wait for the connection (its connect timeout bounds the wait).
       shared.ready.then(
@@ -124,7 +133,9 @@ export class NatsChannel implements Channel, EventChannel {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.failAll(errors.channelClosed(this.address));
+    const closed = errors.channelClosed(this.address);
+    this.failAll(closed.withProgress('processed'), closed);
+    this.stopWaiting();
     this.sub?.unsubscribe();
     this.sub = undefined;
     if (this.shared !== undefined) {
@@ -139,9 +150,13 @@ export class NatsChannel implements Channel, EventChannel {
     const shared = this.pool.acquire(this.target.key, this.target.servers);
     this.shared = shared;
     this.unwatch = shared.on((event) => {
-      if (event === 'down') this.failAll(errors.connectionLost(this.address, 'the connection to NATS dropped'));
+      // Calls not published yet stay: they wait for the reconnect (stillToSend, wait).
+      if (event === 'down') this.failPublished(errors.connectionLost(this.address, 'the connection to NATS dropped'));
+      else if (event === 'up') this.resume(shared);
       else if (event === 'closed') {
-        this.failAll(errors.connectionLost(this.address, 'the NATS connection closed'));
+        // Said apart: a call never published was not sent, and its error says so.
+        this.failAll(errors.connectionLost(this.address, 'the NATS connection closed').withProgress('processed'), errors.notConnected(this.address, 'the NATS connection closed'));
+        this.stopWaiting();
         this.drop(shared);
       }
     });
@@ -157,6 +172,68 @@ export class NatsChannel implements Channel, EventChannel {
     this.sub = undefined;
     this.inbox = undefined;
     if (!this.closed) void this.pool.release(shared);
+  }
+
+  /**
+   * A call made while the connection is down waits up to `reconnectWait` ms (and never past its
+   * deadline: the client cancels it then) for the connection to come back, then fails not_sent.
+   */
+  private wait(pending: Pending, request: RequestMessage): void {
+    if (this.reconnectWait <= 0) {
+      queueMicrotask(() => this.pending.settle(pending.id, errors.notConnected(this.address, 'the connection to NATS is down; reconnecting')));
+      return;
+    }
+    pending.request = request;
+    this.waiting.push({ pending, until: performance.now() + this.reconnectWait });
+    this.waitTimer ??= setTimeout(() => this.expireWaiting(), this.reconnectWait).unref();
+  }
+
+  /** Fails the calls that waited `reconnectWait` in vain; the timer follows the oldest one left. */
+  private expireWaiting(): void {
+    this.waitTimer = undefined;
+    const now = performance.now();
+    let n = 0;
+    while (n < this.waiting.length && this.waiting[n]!.until <= now) n++;
+    const expired = this.waiting.splice(0, n);
+    const error = errors.notConnected(this.address, `the connection to NATS is down and did not come back within ${this.reconnectWait} ms; reconnecting`);
+    for (const { pending } of expired) this.pending.settle(pending.id, error);
+    const next = this.waiting[0];
+    if (next !== undefined) this.waitTimer = setTimeout(() => this.expireWaiting(), Math.max(1, next.until - now)).unref();
+  }
+
+  /** Back up: the calls that waited go out now, their time left taken afresh. */
+  private resume(shared: SharedConnection): void {
+    const nc = shared.nc;
+    const waiting = this.waiting.splice(0);
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    if (nc === undefined) return;
+    for (const { pending } of waiting) {
+      const request = pending.request;
+      if (request !== undefined && this.pending.holds(pending)) this.send(nc, pending, request);
+    }
+  }
+
+  private stopWaiting(): void {
+    this.waiting.length = 0;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+  }
+
+  /**
+   * Asked by the batch just before a call's frame is written: false for a call cancelled
+   * meanwhile (never sent), and for one whose connection went down in the meantime, which waits
+   * for the reconnect instead of going to nats.js (which drops what it is given at the wrong
+   * moment of a reconnect, unseen).
+   */
+  private stillToSend(call: Pending): boolean {
+    if (!this.pending.holds(call)) return false;
+    const shared = this.shared;
+    if (shared !== undefined && shared.nc !== undefined && !shared.connected) {
+      this.wait(call, call.request!);
+      return false;
+    }
+    return true;
   }
 
   private send(nc: NatsConnection, pending: Pending, request: RequestMessage): void {
@@ -251,12 +328,17 @@ export class NatsChannel implements Channel, EventChannel {
   /**
    * Fails every call waiting here. A call published (handed to nats.js, which may still send it
    * after a reconnect) may have run: processed. One not published yet (still in the tick's batch,
-   * or waiting for the first connect) never will be, as it is no longer pending: not_sent.
+   * waiting for the first connect or for a reconnect) never will be, as it is no longer pending:
+   * not_sent.
    */
-  private failAll(error: RpcError): void {
-    const published = error.withProgress('processed');
-    const unpublished = error.withProgress('not_sent');
+  private failAll(published: RpcError, unpublished: RpcError): void {
     this.pending.failAll((pending) => (pending.sent !== undefined ? published : unpublished));
+  }
+
+  /** Fails the calls published before the connection dropped (they may have run: processed); the others stay. */
+  private failPublished(error: RpcError): void {
+    const published = error.withProgress('processed');
+    this.pending.failAll((pending) => (pending.sent !== undefined ? published : undefined));
   }
 }
 

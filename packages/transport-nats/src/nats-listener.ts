@@ -101,6 +101,13 @@ export class NatsListener implements Listener, ReplyTarget {
    */
   private holdAnswers = false;
   private unwatchRefusals: (() => void) | undefined;
+  private unwatchConnection: (() => void) | undefined;
+  /**
+   * Answers made while the connection is down, published once it is back: nats.js drops what it
+   * is given at the wrong moment of a reconnect (each dial starts an empty buffer), unseen. At
+   * most one per call that was in flight when it dropped.
+   */
+  private heldReplies: OutboundReply[] = [];
   private reportedUnanswerable = false;
   private nextId = 1;
   private idle: (() => void) | undefined;
@@ -166,6 +173,14 @@ export class NatsListener implements Listener, ReplyTarget {
       );
     }
     this.unwatchRefusals = this.shared.onRefusal((refusal) => this.refused(refusal));
+    this.unwatchConnection = this.shared.on((event) => {
+      if (event === 'up') this.publishHeld();
+      else if (event === 'closed') {
+        // Gone for good: nothing held can be sent any more (a drain need not wait for it).
+        this.heldReplies = [];
+        this.checkIdle();
+      }
+    });
   }
 
   /** The NATS server refused a publish: if an answer, hold answers from now on, or say that even that is refused. */
@@ -392,17 +407,31 @@ export class NatsListener implements Listener, ReplyTarget {
 
   /** Publishes one NATS message of answer frames (see FrameBatch). */
   private publishFrames(reply: string, payload: Uint8Array): void {
-    try {
-      this.nc.publish(reply, payload);
-    } catch {
-      // The connection closed under us: the caller sees connection lost or its deadline.
+    if (!this.shared.connected) this.heldReplies.push({ reply, body: payload, headers: undefined, progress: WireProgress.PROCESSED });
+    else {
+      try {
+        this.nc.publish(reply, payload);
+      } catch {
+        // The connection closed under us: the caller sees connection lost or its deadline.
+      }
     }
     this.checkIdle();
+  }
+
+  /** Back up: the answers held while it was down go out, in the order they were made. */
+  private publishHeld(): void {
+    const held = this.heldReplies;
+    this.heldReplies = [];
+    if (held.length > 0) this.publishBatch(held);
   }
 
   /** Publishes the replies of one tick together (see TickBatch). */
   private publishBatch(batch: OutboundReply[]): void {
     for (const r of batch) {
+      if (!this.shared.connected) {
+        this.heldReplies.push(r);
+        continue;
+      }
       try {
         this.nc.publish(r.reply, r.body, { headers: r.headers });
       } catch (error) {
@@ -438,9 +467,9 @@ export class NatsListener implements Listener, ReplyTarget {
     this.checkIdle();
   }
 
-  /** Idle means no call in flight and no reply still waiting in the batch to be published. */
+  /** Idle means no call in flight and no reply still waiting to be published (in a batch, or for a reconnect). */
   private checkIdle(): void {
-    if (this.inflight.size === 0 && !this.outbound.holding && !this.framedOut.holding) this.idle?.();
+    if (this.inflight.size === 0 && !this.outbound.holding && !this.framedOut.holding && this.heldReplies.length === 0) this.idle?.();
   }
 
   drain(): Promise<void> {
@@ -452,13 +481,15 @@ export class NatsListener implements Listener, ReplyTarget {
     await this.hooks.beforeDrain?.().catch(() => {});
     this.srv?.stop();
     if (!this.nc.isClosed()) await Promise.all(this.callSubs.map((s) => s.drain().catch(() => {})));
-    if (this.inflight.size > 0 || this.outbound.holding || this.framedOut.holding) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.inflight.size > 0 || this.outbound.holding || this.framedOut.holding || this.heldReplies.length > 0) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 
   async close(): Promise<void> {
     clearInterval(this.callerSweep);
     this.callerSweep = undefined;
     this.unwatchRefusals?.();
+    this.unwatchConnection?.();
+    this.heldReplies = [];
     if (this.closed) return;
     this.closed = true;
     this.srv?.stop();

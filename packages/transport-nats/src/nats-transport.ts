@@ -16,10 +16,20 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
   /** First token of every subject. Default 'svc'. Clients and servers must agree. */
   subjectPrefix?: string;
   /**
-   * NATS servers to use whatever the address names, e.g. the local cluster node on each host;
-   * addresses then only select the instance. Default: the servers in the address.
+   * NATS servers to use whatever the address names, e.g. the local cluster node on each host
+   * first and the other nodes after it (tried in this order); addresses then only select the
+   * instance. Default: the servers in the address.
    */
   servers?: string[];
+  /**
+   * Milliseconds a call made while the connection to NATS is down waits for nats.js to reconnect
+   * (to the same server or another node of the cluster) before it fails with UNAVAILABLE
+   * (not_sent); never past the call's deadline. Every service and instance is reached over one
+   * connection, so a call failed at once could go nowhere else. Calls in flight when the
+   * connection drops still fail at once (processed: they may have run). Default 1000; 0 fails
+   * at once.
+   */
+  waitForReconnect?: number;
   /**
    * Register every listener's services in the JetStream KV registry (see natsRegistry), refresh
    * them while it serves and delete them when it drains. `true` for the defaults.
@@ -52,6 +62,7 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
 
 export const DEFAULT_MAX_CONCURRENT_CALLS = 10_000;
 export const DEFAULT_MAX_CALLS_PER_MESSAGE = 1024;
+export const DEFAULT_WAIT_FOR_RECONNECT = 1_000;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -79,6 +90,8 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
   const callsPerMessage = options.callsPerMessage ?? 16;
   if (!(callsPerMessage >= 1)) throw invalidOption(`callsPerMessage must be 1 or more, not ${callsPerMessage}`);
   if (options.writeBatchBytes !== undefined && !(options.writeBatchBytes >= 1)) throw invalidOption(`writeBatchBytes must be 1 or more, not ${options.writeBatchBytes}`);
+  const waitForReconnect = options.waitForReconnect ?? DEFAULT_WAIT_FOR_RECONNECT;
+  if (!(waitForReconnect >= 0 && Number.isFinite(waitForReconnect))) throw invalidOption(`waitForReconnect must be a number of milliseconds, 0 or more, not ${options.waitForReconnect}`);
   const metadata: MetadataLimits = {
     maxMetadataEntries: positiveInteger('maxMetadataEntries', options.maxMetadataEntries, DEFAULT_MAX_METADATA_ENTRIES),
     maxMetadataBytes: positiveInteger('maxMetadataBytes', options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES),
@@ -136,7 +149,7 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
       return subscribeEvents(pool, target(address), subjects, subscriptions, deliver, metadata);
     },
     connect(address: string): Channel {
-      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage, metadata);
+      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage, metadata, waitForReconnect);
     },
   };
 }

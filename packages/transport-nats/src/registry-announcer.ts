@@ -4,6 +4,12 @@ import { DEFAULT_BUCKET, openBucket, recordKey, type RegistryRecord } from './re
 export interface AnnounceOptions {
   /** KV bucket. Default 'svc_registry'. */
   bucket?: string;
+  /**
+   * Copies of the bucket a JetStream cluster keeps (1–5), used when this process is the one that
+   * creates it. Default 1: the registry then lives on one node, and while that node is down longer
+   * than the records' ttl every instance drops out. Use 3 on a 3-node cluster (docs/deployment.md).
+   */
+  replicas?: number;
   /** Milliseconds a record lives without a refresh; refreshed every ttl/3. Default 15 000. */
   ttl?: number;
   tags?: Record<string, string>;
@@ -19,15 +25,26 @@ export class RegistryAnnouncer {
   private readonly nc: NatsConnection;
   private readonly records: RegistryRecord[];
   private readonly bucket: string;
+  private readonly replicas: number | undefined;
   private readonly ttl: number;
   private kv: KV | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(nc: NatsConnection, address: string, instance: string, services: readonly { name: string; version: string }[], options: AnnounceOptions) {
+  constructor(nc: NatsConnection, address: string, instance: string, services: readonly { name: string; version: string }[], options: AnnounceOptions);
+  /** Records made elsewhere (natsRegistrar: any server's instances, a TCP listener's too). */
+  constructor(nc: NatsConnection, records: readonly RegistryRecord[], options: AnnounceOptions);
+  constructor(nc: NatsConnection, ...args: [string, string, readonly { name: string; version: string }[], AnnounceOptions] | [readonly RegistryRecord[], AnnounceOptions]) {
     this.nc = nc;
+    const options = args.length === 2 ? args[1] : args[3];
     this.bucket = options.bucket ?? DEFAULT_BUCKET;
+    this.replicas = options.replicas;
     this.ttl = options.ttl ?? 15_000;
+    if (args.length === 2) {
+      this.records = args[0].map((r) => ({ ...r, ttl: this.ttl }));
+      return;
+    }
+    const [address, instance, services] = args;
     const started = new Date().toISOString();
     this.records = services.map((s) => ({
       service: s.name,
@@ -42,7 +59,7 @@ export class RegistryAnnouncer {
   }
 
   async start(): Promise<void> {
-    this.kv = await openBucket(this.nc, this.bucket);
+    this.kv = await openBucket(this.nc, this.bucket, this.replicas);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh().catch(() => {}), Math.max(50, Math.floor(this.ttl / 3)));
     this.timer.unref();

@@ -48,6 +48,24 @@ export function readRecord(value: unknown): RegistryRecord | undefined {
   return { service: r.service as string, version: r.version as string, address: r.address as string, instance: r.instance as string, tags, weight: r.weight, ttl: r.ttl, started: r.started as string };
 }
 
+/** A record is a few hundred bytes; a value above this is not one (and is not parsed). */
+export const MAX_RECORD_BYTES = 4 * 1024;
+
+/** A KV value as a record and its text, or undefined when it is not one (not UTF-8 JSON, not a record). */
+export function readEntry(value: Uint8Array): { record: RegistryRecord; raw: string } | undefined {
+  if (value.length > MAX_RECORD_BYTES) return undefined;
+  let raw: string;
+  let parsed: unknown;
+  try {
+    raw = new TextDecoder('utf-8', { fatal: true }).decode(value);
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const record = readRecord(parsed);
+  return record === undefined ? undefined : { record, raw };
+}
+
 export function recordKey(service: string, instance: string): string {
   return `${service}.${instance}`;
 }
@@ -56,10 +74,11 @@ export function recordKey(service: string, instance: string): string {
 const BUCKET_MAX_AGE = 10 * 60_000;
 
 /** Opens the bucket, creating it when missing; binds to it as it is when it exists with other limits. */
-export async function openBucket(nc: NatsConnection, bucket: string): Promise<KV> {
+/** Opens the registry bucket, creating it (with `replicas` copies) when it does not exist yet. */
+export async function openBucket(nc: NatsConnection, bucket: string, replicas = 1): Promise<KV> {
   const js = nc.jetstream();
   try {
-    return await js.views.kv(bucket, { history: 1, ttl: BUCKET_MAX_AGE });
+    return await js.views.kv(bucket, { history: 1, ttl: BUCKET_MAX_AGE, replicas });
   } catch {
     return await js.views.kv(bucket, { bindOnly: true });
   }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { describeRegistryContract } from '@svc/core/testing';
+import type { ServiceNode } from '@svc/core';
 import { natsRegistry } from '../src/index.js';
 import { NatsServerProcess } from './nats-server.js';
 
@@ -25,17 +26,20 @@ describeRegistryContract(
   async (services) => {
     const bucket = `contract_${++bucketNo}`;
     const kv = await nc.jetstream().views.kv(bucket);
-    for (const [service, nodes] of Object.entries(services)) {
-      for (const node of nodes) {
-        const instance = new URL(node.address).searchParams.get('instance')!;
-        const record = { service, version: node.version ?? '0.0.0', address: node.address, instance, tags: node.tags ?? {}, weight: node.weight ?? 1, ttl: 60_000, started: new Date().toISOString() };
-        await kv.put(`${service}.${instance}`, JSON.stringify(record));
-      }
-    }
+    const put = async (service: string, node: ServiceNode): Promise<void> => {
+      const instance = new URL(node.address).searchParams.get('instance')!;
+      const record = { service, version: node.version ?? '0.0.0', address: node.address, instance, tags: node.tags ?? {}, weight: node.weight ?? 1, ttl: 60_000, started: new Date().toISOString() };
+      await kv.put(`${service}.${instance}`, JSON.stringify(record));
+    };
+    for (const [service, nodes] of Object.entries(services)) for (const node of nodes) await put(service, node);
     const registry = natsRegistry({ servers: natsd.url, bucket, mode: 'instances' });
     await registry.ready();
-    return { registry };
+    return {
+      registry,
+      add: put,
+      remove: async (service, address) => void (await kv.delete(`${service}.${new URL(address).searchParams.get('instance')!}`)),
+    };
   },
   // Addresses are only read back, never dialled: any nats:// instance address will do.
-  { address: (n) => `nats://10.0.0.1:4222?instance=contract${n}` },
+  { address: (n) => `nats://10.0.0.1:4222?instance=contract${n}`, watch: true },
 );

@@ -235,14 +235,20 @@ describe('the KV registry on a 3-node cluster', () => {
       const leader = c.nodes.findIndex((n) => n.options.name === stream?.cluster?.leader);
       expect(leader).toBeGreaterThanOrEqual(0);
       await c.kill(leader);
-      // Through the leader's election and the registrar's next refreshes, the instance stays listed.
+      // Through the leader's election and the registrar's next refreshes, the instance stays
+      // listed. A lookup may reject while the registry's own connection moves to another node
+      // (when it was on the killed one): that is an outage the client's cache covers with the
+      // last known nodes, not an empty registry.
       let emptyLookups = 0;
+      let rejected = 0;
       for (let t = 0; t < 40; t++) {
-        const nodes = await registry.lookup('Greeter').catch(() => []);
-        if (nodes.length === 0) emptyLookups++;
+        const nodes = await registry.lookup('Greeter').catch(() => (rejected++, undefined));
+        if (nodes !== undefined && nodes.length === 0) emptyLookups++;
         await sleep(200);
       }
       expect(emptyLookups).toBe(0);
+      expect(rejected).toBeLessThan(20);
+      expect((await registry.lookup('Greeter')).map((n) => n.address)).toEqual(['nats://127.0.0.1:1']);
     } finally {
       await registration.deregister().catch(() => {});
       await registrar.close();

@@ -1,8 +1,8 @@
 /**
  * Balancing against real server processes (issue 15): three TCP Echo servers, one of them 5 ms
- * slower on every call, and the same closed loop (32 callers, 5,000 calls a run) with round
+ * slower on every call, and the same closed loop (16 callers, 5,000 calls a run) with round
  * robin and with P2C over peak EWMA. Round robin sends the slow server a third of the calls, so
- * its p90 and p99 are the slow server's latency; P2C learns to send it a few per cent.
+ * its p90 and p99 are the slow server's latency; P2C learns to send it under 1 %.
  *
  * Runs alternate (round robin, P2C, three times each, after one unmeasured run of each while the
  * fresh processes' code warms up) so that a slow moment of this shared machine does not fall on
@@ -10,11 +10,12 @@
  * results/balancing-<time>.json.
  *
  * The issue's target, P2C's p99 at most half of round robin's, is printed with the figures and
- * asserted only with BALANCING_STRICT=1: on a shared 2-core machine P2C met it in one test run
- * of four (docs/balancing.md, "Measured"). Scheduling stalls of 5-100 ms land on whichever node
- * has calls in flight; peak EWMA takes a peak at once and forgets it over its 10 s decay, so a
- * fast node that caught a stall can look as slow as the slow one, and the slow node keeps 2-5 %
- * of the calls (at worst 14 %): more than the 1 % a p99 can hide.
+ * asserted only with BALANCING_STRICT=1. On this 2-core machine, quiet, it held in 4 of 6 test
+ * runs at 16 callers (P2C 1.7-2.3 ms against round robin's 6.2-6.6; missed: 3.4 and 4.9), in 2
+ * of 4 at 8, and in none at 32 (docs/balancing.md, "Measured"). The slow node keeps 0.4-3 % of
+ * the calls, and a p99 hides only 1 %: a scheduling stall on a fast node is a latency peak that
+ * peak EWMA believes at once and forgets over its 10 s decay, much longer than a 0.1 s run, and at
+ * 32 callers the load term alone makes the slow node the cheaper one now and then.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, peakEwma, roundRobin, staticRegistry, type Selector } from '@svc/core';
@@ -25,7 +26,7 @@ import { writeResults } from '../src/results-file.js';
 import { formatTable } from '../src/table.js';
 import { makeTransport } from '../src/transports.js';
 
-export const BALANCING_LOAD = { concurrency: 32, calls: 5_000, warmCalls: 1_500, rounds: 3, slowMs: 5, workMs: 0, deadlineMs: 5_000 } as const;
+export const BALANCING_LOAD = { concurrency: 16, calls: 5_000, warmCalls: 1_500, rounds: 3, slowMs: 5, workMs: 0, deadlineMs: 5_000 } as const;
 const STRICT = process.env['BALANCING_STRICT'] === '1';
 
 interface Run {

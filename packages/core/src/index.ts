@@ -46,4 +46,6 @@ export type { RetryBudgetOptions } from './client/retry-budget.js';
 export { ATTEMPT_METADATA_KEY, type AttemptCall } from './client/attempt.js';
 export type { OutgoingCall } from './client/client-call.js';
 export { observingAttemptFilter } from './client/observing-filter.js';
+export { checkHealth } from './client/health-check.js';
+export { Health, HEALTH_SERVICE, type HealthStatus, type HealthCheckRequest, type HealthWatchRequest, type HealthResponse } from './server/health.js';
 export { PUSHBACK_METADATA_KEY } from './client/attempt-runner.js';

@@ -315,3 +315,8 @@ export function noMatchingNode(service: string, wanted: string, available: strin
 export function invalidRoute(problem: string): RpcError {
   return new RpcError('INVALID_ARGUMENT', `route: ${problem}`, { retryable: false, progress: 'not_sent' });
 }
+
+/** A health check or watch (SvcHealth) whose request is not what it takes. */
+export function invalidHealthRequest(problem: string): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `bad health request: ${problem}; send { service?: string } to check, and { service?, last?, waitMs? } to watch`, { retryable: false });
+}

@@ -77,7 +77,7 @@ export class ServerCall implements Cancellable, DeadlineTarget {
       // chunk, a whole NATS message of several calls), which a slow handler would otherwise keep.
       request.body = EMPTY;
       if (this.done) return;
-      const result = await server.chain(ctx);
+      const result = await (entry.unfiltered === true ? server.handler(ctx) : server.chain(ctx));
       if (this.done) return;
       let out: Uint8Array;
       try {

@@ -16,6 +16,7 @@ import { ServerEvents } from '../events/server-events.js';
 import { CallTable } from '../transport/call-table.js';
 import type { Registrar, Registration } from './registrar.js';
 import { advertisedAddress, instancesOf, type AdvertiseOptions } from './advertised-instances.js';
+import { Health, HEALTH_DEFINITION, HEALTH_SERVICE } from './health.js';
 
 export interface ServerOptions {
   /** One transport or several; `listen(address)` picks by the address scheme. */
@@ -85,6 +86,8 @@ export interface MethodEntry {
   readonly definition: MethodDefinition;
   readonly invoke: (request: unknown, ctx: CallContext) => unknown;
   readonly serializers: Map<string, MethodSerializers>;
+  /** Answered without the server's filters (the health service: no auth, no limits in its way). */
+  readonly unfiltered?: boolean;
 }
 
 /**
@@ -97,6 +100,13 @@ export class Server implements Dispatcher {
   readonly compressor: Compressor;
   /** @internal The filters around the handler, composed once. */
   readonly chain: Terminal;
+  /** @internal The handler alone, for methods answered without the filters (MethodEntry.unfiltered). */
+  readonly handler: Terminal;
+  /**
+   * What the server's health service (SvcHealth) answers: SERVING once it listens, NOT_SERVING from
+   * the moment close() begins, and what the application sets per service meanwhile.
+   */
+  readonly health: Health;
   /** @internal The same filters around a terminal that throws why the call is refused. */
   readonly refusalChain: Terminal;
   /** @internal Whether there are filters (else a refused call is answered at once). */
@@ -107,6 +117,7 @@ export class Server implements Dispatcher {
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
   private readonly definitions = new Map<string, ServiceDefinition>();
+  private readonly healthMethods: Map<string, MethodEntry>;
   /** The @Subscribe handlers of the registered services and their subscriptions. */
   private readonly events: ServerEvents;
   private readonly listeners: Listener[] = [];
@@ -144,7 +155,14 @@ export class Server implements Dispatcher {
         return Promise.reject(error);
       }
     };
+    this.handler = handler;
     this.chain = composeFilters(filters, handler);
+    this.health = new Health((service) => this.services.has(service));
+    const health = this.health;
+    this.healthMethods = new Map([
+      ['check', { service: HEALTH_DEFINITION, definition: HEALTH_DEFINITION.methods.get('check')!, invoke: (request) => health.check(request), serializers: new Map(), unfiltered: true }],
+      ['watch', { service: HEALTH_DEFINITION, definition: HEALTH_DEFINITION.methods.get('watch')!, invoke: (request, ctx) => health.watch(request, ctx), serializers: new Map(), unfiltered: true }],
+    ]);
     this.refusalChain = composeFilters(filters, (call) => Promise.reject(internals.refusalOf(call as CallContext)));
     this.filtered = filters.length > 0;
     // Event deliveries pass through the same filters (docs/events.md).
@@ -155,7 +173,7 @@ export class Server implements Dispatcher {
   register(instance: object): this {
     const definition = getServiceDefinition(instance);
     if (!definition) throw errors.invalidServiceClass(instance.constructor?.name ?? String(instance));
-    if (this.services.has(definition.name)) throw errors.duplicateService(definition.name);
+    if (this.services.has(definition.name) || definition.name === HEALTH_SERVICE) throw errors.duplicateService(definition.name);
     const methods = new Map<string, MethodEntry>();
     for (const method of definition.methods.values()) {
       const fn = (instance as Record<string, unknown>)[method.property] as (request: unknown, ctx: CallContext) => unknown;
@@ -189,6 +207,7 @@ export class Server implements Dispatcher {
     this.listeners.push(listener);
     if (this.registrar !== undefined && options.register !== false) await this.registerListener(listener, options.advertise);
     await this.events.attach(transport, address);
+    this.health.set('', 'SERVING');
     return listener.address;
   }
 
@@ -232,12 +251,12 @@ export class Server implements Dispatcher {
 
   /** @internal The registered method, or undefined. */
   findMethod(service: string, method: string): MethodEntry | undefined {
-    return this.services.get(service)?.get(method);
+    return this.services.get(service)?.get(method) ?? (service === HEALTH_SERVICE ? this.healthMethods.get(method) : undefined);
   }
 
   /** @internal Why a service or method is not served: UNIMPLEMENTED, naming what is. */
   notFound(service: string, method: string): RpcError {
-    const methods = this.services.get(service);
+    const methods = service === HEALTH_SERVICE ? this.healthMethods : this.services.get(service);
     if (!methods) return errors.unknownService(service, this.serviceNames);
     return errors.unknownMethod(service, method, [...methods.keys()]);
   }
@@ -270,6 +289,8 @@ export class Server implements Dispatcher {
   }
 
   private async shutdown(drainTimeout: number): Promise<void> {
+    // Health watchers hear NOT_SERVING first, before the registry and the drain.
+    this.health.close();
     // Out of the registry first, so that clients stop picking this server before it drains.
     // Only awaited when there is something to deregister: without, the drain starts at once, as before.
     if (this.registrations.length > 0) await this.deregister(Math.min(drainTimeout, DEREGISTER_TIMEOUT_MS));

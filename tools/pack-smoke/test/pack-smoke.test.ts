@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const packages = ['core', 'transport-tcp', 'transport-nats', 'codegen'] as const;
+const packages = ['core', 'transport-tcp', 'transport-nats', 'registry-etcd', 'telemetry', 'codegen'] as const;
 
 /**
  * The one compiler option a user must add to what `tsc --init` (TypeScript 6) writes, and that
@@ -122,6 +122,8 @@ const MAIN_TS = `import { Server, Client, RpcError, staticRegistry } from '@svc/
 import { encodeFrame } from '@svc/core/transport';
 import { tcp } from '@svc/transport-tcp';
 import { nats } from '@svc/transport-nats';
+import { etcdRegistry } from '@svc/registry-etcd';
+import { startTelemetry } from '@svc/telemetry';
 import { Arith } from './arith.js';
 import { ArithClient, schemas } from './generated/index.js';
 
@@ -143,7 +145,7 @@ try {
   } catch (e) {
     if (e instanceof RpcError) code = e.code;
   }
-  console.log(JSON.stringify({ product, metadata, code, entries: [typeof encodeFrame, typeof nats] }));
+  console.log(JSON.stringify({ product, metadata, code, entries: [typeof encodeFrame, typeof nats, typeof etcdRegistry, typeof startTelemetry] }));
 } finally {
   await client.close();
   await server.close();
@@ -321,7 +323,7 @@ describe('the packed packages, installed with npm into a fresh project', () => {
       product: 42,
       metadata: { server: 'hi', tenant: 'acme' },
       code: 'INVALID_ARGUMENT',
-      entries: ['function', 'function'],
+      entries: ['function', 'function', 'function', 'function'],
     });
   });
 

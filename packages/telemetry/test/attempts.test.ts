@@ -3,7 +3,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { Client, staticRegistry, type Selector } from '@svc/core';
 import { tcp } from '@svc/transport-tcp';
 import { freePort } from './helpers/free-port.js';
-import { eventually } from './helpers/nats-server.js';
+import { eventually } from '@svc/transport-nats/testing';
 import { finished, pointWith, points, startTestTelemetry, type TestTelemetry } from './helpers/test-telemetry.js';
 import { TracedService } from './helpers/traced-service.js';
 

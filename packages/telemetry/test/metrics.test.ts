@@ -3,7 +3,7 @@ import { Client, staticRegistry } from '@svc/core';
 import { tcp } from '@svc/transport-tcp';
 import { DURATION_BUCKETS } from '../src/semconv.js';
 import { freePort } from './helpers/free-port.js';
-import { eventually } from './helpers/nats-server.js';
+import { eventually } from '@svc/transport-nats/testing';
 import { pointWith, points, startTestTelemetry, type HistogramPoint, type TestTelemetry } from './helpers/test-telemetry.js';
 import { TracedService } from './helpers/traced-service.js';
 

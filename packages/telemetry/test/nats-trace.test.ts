@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind } from '@opentelemetry/api';
 import { Client, staticRegistry } from '@svc/core';
 import { nats } from '@svc/transport-nats';
-import { eventually, NatsServerProcess } from './helpers/nats-server.js';
+import { eventually, NatsServerProcess } from '@svc/transport-nats/testing';
 import { finished, pointWith, points, startTestTelemetry, type TestTelemetry } from './helpers/test-telemetry.js';
 import { TracedService, type ChildSpan } from './helpers/traced-service.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, staticRegistry } from '@svc/core';
 import { tcp } from '@svc/transport-tcp';
-import { eventually } from './helpers/nats-server.js';
+import { eventually } from '@svc/transport-nats/testing';
 import { OtlpReceiver } from './helpers/otlp-receiver.js';
 import { finished, startTestTelemetry, type TestTelemetry } from './helpers/test-telemetry.js';
 import { TracedService } from './helpers/traced-service.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Client, RpcError, staticRegistry } from '@svc/core';
 import { tcp } from '@svc/transport-tcp';
-import { eventually } from './helpers/nats-server.js';
+import { eventually } from '@svc/transport-nats/testing';
 import { finished, startTestTelemetry, type TestTelemetry } from './helpers/test-telemetry.js';
 import { TracedService, type ChildSpan } from './helpers/traced-service.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from 'nats';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry, type CallContext } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess, eventually } from './nats-server.js';
+import { NatsServerProcess, eventually } from '../src/testing/index.js';
 
 @Service('Echo', { version: '1.2.3' })
 class Echo {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { describeTransportConformance } from '@svc/core/testing';
 import { nats } from '../src/index.js';
-import { NatsServerProcess } from './nats-server.js';
+import { NatsServerProcess } from '../src/testing/index.js';
 
 let natsd: NatsServerProcess;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
 import { Client, Server, schemaCodecs, schemaJsonCodec, staticRegistry, type Codec, type Logger, type Metadata, type PublishOptions, type ServiceSchema } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess, eventually, sleep } from './nats-server.js';
+import { NatsServerProcess, eventually, sleep } from '../src/testing/index.js';
 
 // Typed events over a real nats-server, through what svc-gen generated for the codegen corpus
 // (packages/codegen/test/fixtures/corpus: the Stock and Ledger services and their EventPublisher).

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
 import { Client, EventContext, Server, Service, Subscribe, silentLogger, staticRegistry } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess, eventually, sleep } from './nats-server.js';
+import { NatsServerProcess, eventually, sleep } from '../src/testing/index.js';
 
 function inventory(name: string, log: string[]) {
   @Service('Inventory')

@@ -6,7 +6,7 @@ import { DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type Dispatch
 import { nats } from '../src/index.js';
 import type { NatsListener } from '../src/nats-listener.js';
 import { ServiceStats } from '../src/service-stats.js';
-import { NatsServerProcess, eventually } from './nats-server.js';
+import { NatsServerProcess, eventually } from '../src/testing/index.js';
 import { rawFrame, readAnswers, requestFrame } from './raw-frames.js';
 
 /** A logger that keeps what it is told. */

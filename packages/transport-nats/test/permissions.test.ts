@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, Method, RpcError, Server, Service, staticRegistry, type Logger } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess } from './nats-server.js';
+import { NatsServerProcess } from '../src/testing/index.js';
 
 @Service('Slow')
 class Slow {

@@ -7,7 +7,7 @@ import { Method, RpcError, Server, Service, silentLogger, type CallContext, type
 import { Compression, type Channel, type Dispatcher, type Peer, type RequestMessage, type ResponseMessage } from '@svc/core/transport';
 import { nats } from '../src/index.js';
 import { decodeResponse, responseHeaders } from '../src/call-headers.js';
-import { NatsServerProcess, eventually } from './nats-server.js';
+import { NatsServerProcess, eventually } from '../src/testing/index.js';
 import { readAnswers, requestFrame } from './raw-frames.js';
 import { callChannel, type ChannelOutcome } from '@svc/core/testing';
 

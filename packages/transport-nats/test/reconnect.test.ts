@@ -13,7 +13,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '@svc/core';
 import { nats } from '../src/index.js';
-import { freePort, NatsServerProcess, sleep } from './nats-server.js';
+import { freePort, NatsServerProcess, sleep } from '../src/testing/index.js';
 
 @Service('Slow')
 class Slow {

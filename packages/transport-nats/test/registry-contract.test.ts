@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from 'nats';
 import { describeRegistryContract } from '@svc/core/testing';
 import type { ServiceNode } from '@svc/core';
 import { natsRegistry } from '../src/index.js';
-import { NatsServerProcess } from './nats-server.js';
+import { NatsServerProcess } from '../src/testing/index.js';
 
 // The registry contract against JetStream KV: the test writes the records servers would announce
 // (with their own nats:// instance addresses, the only kind this registry holds) and reads them

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { connect } from 'nats';
 import { Client, Method, Server, Service, silentLogger } from '@svc/core';
 import { nats, natsRegistry } from '../src/index.js';
-import { NatsServerProcess, eventually } from './nats-server.js';
+import { NatsServerProcess, eventually } from '../src/testing/index.js';
 
 @Service('Echo', { version: '1.0.0' })
 class Echo {

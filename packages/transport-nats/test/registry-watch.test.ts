@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KV, type NatsConnection } from 'nats';
 import { Client, Method, Server, Service, inproc, silentLogger, type Logger, type ServiceNode } from '@svc/core';
 import { natsRegistrar, natsRegistry } from '../src/index.js';
-import { NatsServerProcess, eventually, sleep } from './nats-server.js';
+import { NatsServerProcess, eventually, sleep } from '../src/testing/index.js';
 
 @Service('Echo', { version: '1.4.0' })
 class Echo {

@@ -3,7 +3,7 @@ import { connect } from 'nats';
 import { Client, Method, RpcError, Server, Service, silentLogger } from '@svc/core';
 import { nats, natsRegistry, type NatsRegistry } from '../src/index.js';
 import { EchoProcess } from './child-process.js';
-import { NatsServerProcess, eventually } from './nats-server.js';
+import { NatsServerProcess, eventually } from '../src/testing/index.js';
 
 @Service('Echo', { version: '1.2.3' })
 class Echo {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nkeys } from 'nats';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '@svc/core';
 import { nats, type NatsTransportOptions } from '../src/index.js';
-import { NatsServerProcess } from './nats-server.js';
+import { NatsServerProcess } from '../src/testing/index.js';
 import { decentralisedAuth } from './jwt.js';
 
 @Service('Secure')

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Method, Server, Service, silentLogger, staticRegistry } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess } from './nats-server.js';
+import { NatsServerProcess } from '../src/testing/index.js';
 
 @Service('Here')
 class Here {

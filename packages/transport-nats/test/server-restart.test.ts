@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess, eventually, sleep } from './nats-server.js';
+import { NatsServerProcess, eventually, sleep } from '../src/testing/index.js';
 
 @Service('Clock')
 class Clock {

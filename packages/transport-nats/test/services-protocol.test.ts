@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '@svc/core';
 import { nats } from '../src/index.js';
-import { NatsServerProcess } from './nats-server.js';
+import { NatsServerProcess } from '../src/testing/index.js';
 
 @Service('Echo', { version: '1.2.3', description: 'echoes' })
 class Echo {

@@ -3,13 +3,24 @@ import type { Dispatcher, Listener, Transport } from '@svc/core';
 import { resolveFilterOptions } from './filter-options.js';
 import { SCOPE_NAME, SCOPE_VERSION } from './instrumentation-scope.js';
 import { parseServerAddress } from './node-address.js';
-import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, METRIC_SVC_SERVER_BUFFERED_BYTES, METRIC_SVC_SERVER_CONNECTIONS, METRIC_SVC_SERVER_UNSENT_BYTES } from './semconv.js';
+import {
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  METRIC_SVC_SERVER_BUFFERED_BYTES,
+  METRIC_SVC_SERVER_CONNECTIONS,
+  METRIC_SVC_SERVER_RECEIVED_BYTES,
+  METRIC_SVC_SERVER_SENT_BYTES,
+  METRIC_SVC_SERVER_UNSENT_BYTES,
+} from './semconv.js';
 
 /** What a listener may tell about itself (the TCP listener's `stats`). */
 interface ListenerStats {
   readonly connections: number;
   readonly bufferedBytes: number;
   readonly unsentBytes: number;
+  /** Totals since the listener opened; a listener without them reports no bytes. */
+  readonly bytesRead?: number;
+  readonly bytesWritten?: number;
 }
 
 function statsOf(listener: Listener): ListenerStats | undefined {
@@ -27,7 +38,8 @@ export interface ObserveTransportOptions {
 /**
  * The transport, with gauges for the listeners it opens that report `stats` (TCP, TLS and unix
  * listeners do): open connections (`svc.server.connections`), bytes of incomplete frames held
- * (`svc.server.buffered_bytes`) and answers waiting to be sent (`svc.server.unsent_bytes`), each
+ * (`svc.server.buffered_bytes`), answers waiting to be sent (`svc.server.unsent_bytes`), and the
+ * bytes read and written since it opened (`svc.server.received_bytes`, `svc.server.sent_bytes`), each
  * by the listener's `server.address` and `server.port`. Read when metrics are collected, so calls
  * cost nothing more. Pass the result to a Server: `new Server({ transport: observeTransport(tcp()) })`.
  */
@@ -38,6 +50,8 @@ export function observeTransport<T extends Transport>(transport: T, options: Obs
   const connections = meter.createObservableUpDownCounter(METRIC_SVC_SERVER_CONNECTIONS, { unit: '{connection}', description: 'Connections a server listener has open.' });
   const buffered = meter.createObservableUpDownCounter(METRIC_SVC_SERVER_BUFFERED_BYTES, { unit: 'By', description: 'Bytes of incomplete frames a server listener holds.' });
   const unsent = meter.createObservableUpDownCounter(METRIC_SVC_SERVER_UNSENT_BYTES, { unit: 'By', description: 'Bytes of answers a server listener has not written yet.' });
+  const received = meter.createObservableCounter(METRIC_SVC_SERVER_RECEIVED_BYTES, { unit: 'By', description: 'Bytes a server listener has read from its connections since it opened.' });
+  const sent = meter.createObservableCounter(METRIC_SVC_SERVER_SENT_BYTES, { unit: 'By', description: 'Bytes a server listener has written to its connections since it opened.' });
   meter.addBatchObservableCallback(
     (result) => {
       for (const [listener, attributes] of listening) {
@@ -45,9 +59,11 @@ export function observeTransport<T extends Transport>(transport: T, options: Obs
         result.observe(connections, stats.connections, attributes);
         result.observe(buffered, stats.bufferedBytes, attributes);
         result.observe(unsent, stats.unsentBytes, attributes);
+        if (stats.bytesRead !== undefined) result.observe(received, stats.bytesRead, attributes);
+        if (stats.bytesWritten !== undefined) result.observe(sent, stats.bytesWritten, attributes);
       }
     },
-    [connections, buffered, unsent],
+    [connections, buffered, unsent, received, sent],
   );
   const listen = async (address: string, dispatcher: Dispatcher): Promise<Listener> => {
     const listener = await transport.listen(address, dispatcher);

@@ -49,3 +49,5 @@ export const METRIC_SVC_CLIENT_ATTEMPTS = 'svc.rpc.client.attempts';
 export const METRIC_SVC_SERVER_CONNECTIONS = 'svc.server.connections';
 export const METRIC_SVC_SERVER_BUFFERED_BYTES = 'svc.server.buffered_bytes';
 export const METRIC_SVC_SERVER_UNSENT_BYTES = 'svc.server.unsent_bytes';
+export const METRIC_SVC_SERVER_RECEIVED_BYTES = 'svc.server.received_bytes';
+export const METRIC_SVC_SERVER_SENT_BYTES = 'svc.server.sent_bytes';

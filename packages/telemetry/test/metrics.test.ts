@@ -86,6 +86,10 @@ describe('metrics after a known load', () => {
     expect(sample(text, 'rpc_server_call_duration_bucket', { rpc_method: 'Shop/hello', rpc_status_code: 'OK', le: '10' })).toBe(10);
     // The TCP listener's own gauges, through observeTransport: this client's one connection.
     expect(sample(text, 'svc_server_connections', { server_address: '127.0.0.1', server_port: new URL(address).port })).toBe(1);
+    // And the bytes it read and wrote: at least the calls' own frames (each is more than 20 bytes).
+    const bytes = (prefix: string) => Number(text.split('\n').find((l) => l.startsWith(prefix) && l.includes(`server_port="${new URL(address).port}"`))?.split(' ').pop());
+    expect(bytes('svc_server_received_bytes')).toBeGreaterThan(20 * 15);
+    expect(bytes('svc_server_sent_bytes')).toBeGreaterThan(20 * 15);
     expect(sample(text, 'target_info', { service_name: 'shop', service_version: '1.2.3' })).toBe(1);
     expect((await fetch(`http://127.0.0.1:${prometheusPort}/elsewhere`)).status).toBe(404);
   });

@@ -131,6 +131,9 @@ export interface ListenerStats {
   bufferedBytes: number;
   /** Bytes waiting to be sent, summed over the connections. */
   unsentBytes: number;
+  /** Bytes read from and written to the kernel since the listener opened, by every connection it accepted. */
+  bytesRead: number;
+  bytesWritten: number;
 }
 
 export class TcpListener implements Listener {
@@ -142,6 +145,9 @@ export class TcpListener implements Listener {
   private readonly connections = new Set<ServerConnection>();
   private draining = false;
   private whenEmpty: (() => void) | undefined;
+  /** What connections that have closed read and wrote (the open ones are asked in stats). */
+  private closedBytesRead = 0;
+  private closedBytesWritten = 0;
 
   private constructor(address: string, server: SocketServer, options: ResolvedTcpOptions, target: SocketAddress) {
     this.address = address;
@@ -170,15 +176,24 @@ export class TcpListener implements Listener {
 
   get stats(): ListenerStats {
     let unsentBytes = 0;
-    for (const c of this.connections) unsentBytes += c.frames.unsentBytes;
-    return { connections: this.connections.size, bufferedBytes: this.budget.used, unsentBytes };
+    let bytesRead = this.closedBytesRead;
+    let bytesWritten = this.closedBytesWritten;
+    for (const c of this.connections) {
+      unsentBytes += c.frames.unsentBytes;
+      bytesRead += c.frames.socket.bytesRead;
+      bytesWritten += c.frames.socket.bytesWritten;
+    }
+    return { connections: this.connections.size, bufferedBytes: this.budget.used, unsentBytes, bytesRead, bytesWritten };
   }
 
   private accept(socket: Socket, dispatcher: Dispatcher): void {
     if (this.draining) return refuse(socket, errors.serverShuttingDown());
     if (this.connections.size >= this.options.maxConnections) return refuse(socket, errors.tooManyConnections(this.options.maxConnections));
     const connection = new ServerConnection(socket, this.options, dispatcher, this.budget, (c) => {
-      this.connections.delete(c);
+      if (this.connections.delete(c)) {
+        this.closedBytesRead += c.frames.socket.bytesRead;
+        this.closedBytesWritten += c.frames.socket.bytesWritten;
+      }
       if (this.connections.size === 0) this.whenEmpty?.();
     }, this.peerOf(socket));
     this.connections.add(connection);

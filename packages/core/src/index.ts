@@ -22,7 +22,8 @@ export { roundRobin, randomSelector, type Selector } from './client/selector.js'
 export { weightedRoundRobin } from './client/weighted-round-robin.js';
 export { consistentHash, keyFromMetadata, keyFromRequest, type ConsistentHashOptions, type HashKey } from './client/consistent-hash.js';
 export { peakEwma, type PeakEwmaOptions } from './client/peak-ewma.js';
-export { outlierEjection, type OutlierEjectionOptions } from './client/outlier-ejection.js';
+export { outlierEjection, type OutlierEjectionOptions, type OutlierEjectionSelector } from './client/outlier-ejection.js';
+export type { HeartbeatOptions } from './client/heartbeat-prober.js';
 
 export { RpcError, type RpcErrorOptions, type Progress } from './errors/rpc-error.js';
 export { Code, ALL_CODES, CODE_NUMBERS, codeFromNumber, isRetryableCode } from './errors/codes.js';

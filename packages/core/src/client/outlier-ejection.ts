@@ -3,6 +3,7 @@ import type { RpcError } from '../errors/rpc-error.js';
 import { AddressMap, type Touched } from './address-map.js';
 import { saysNodeUnwell } from './node-health.js';
 import type { Selector } from './selector.js';
+import { HeartbeatProber, type HeartbeatOptions } from './heartbeat-prober.js';
 
 export interface OutlierEjectionOptions {
   /** Failures in a row (of the kinds `isFailure` counts) that set a node aside. Default 5. */
@@ -17,6 +18,17 @@ export interface OutlierEjectionOptions {
   isFailure?: (error: RpcError) => boolean;
   /** A monotonic clock in ms. Default `performance.now`. For tests. */
   now?: () => number;
+  /**
+   * Heartbeats to every node the selector is given, e.g. the health service:
+   * `{ check: async (node) => (await checkHealth(client, node.address)) === 'SERVING' }`.
+   * `misses` (default 3) missed in a row set a node aside as failures do, before a call finds out.
+   */
+  heartbeat?: HeartbeatOptions;
+}
+
+/** outlierEjection's selector: `close()` stops its heartbeats (the selector is yours to close, not the client's). */
+export interface OutlierEjectionSelector extends Selector {
+  close(): void;
 }
 
 const OK = 0;
@@ -53,7 +65,7 @@ const MAX_ADDRESSES = 10_000;
  * `maxEjectionPercent` of the nodes of a list are set aside at once. Learns from `report` only
  * (forwarded to the inner selector too); while no node is failing, a select costs one check.
  */
-export function outlierEjection(inner: Selector, options: OutlierEjectionOptions = {}): Selector {
+export function outlierEjection(inner: Selector, options: OutlierEjectionOptions = {}): OutlierEjectionSelector {
   const threshold = Math.max(1, options.consecutiveFailures ?? 5);
   const baseMs = options.baseEjectionMs ?? 30_000;
   const maxMs = options.maxEjectionMs ?? 300_000;
@@ -81,8 +93,37 @@ export function outlierEjection(inner: Selector, options: OutlierEjectionOptions
     h.status = status;
   };
 
+  /** A node that missed its heartbeats counts as failing, as if calls had failed on it. */
+  const missedHeartbeats = (address: string, t: number): void => {
+    const entry = health.get(address) ?? health.add(address, new Health(t), t);
+    entry.touched = t;
+    entry.failures = Math.max(entry.failures, threshold);
+    if (entry.status === OK) setStatus(entry, FAILING);
+  };
+  const prober =
+    options.heartbeat === undefined
+      ? undefined
+      : new HeartbeatProber(options.heartbeat, {
+          missed: (node, inARow) => {
+            if (inARow >= (options.heartbeat!.misses ?? 3)) missedHeartbeats(node.address, now());
+          },
+          answered: (node) => {
+            // Well again before it was set aside: back to OK. An ejected node still waits for its period and a probe.
+            const h = health.get(node.address);
+            if (h !== undefined && h.status === FAILING) {
+              h.failures = 0;
+              setStatus(h, OK);
+            }
+          },
+        });
+
   return {
+    close() {
+      prober?.close();
+    },
+
     select(nodes, call, tried) {
+      if (prober !== undefined) prober.saw(nodes, performance.now());
       if (active === 0) return inner.select(nodes, call, tried);
       const t = now();
       health.maybeSweep(t);

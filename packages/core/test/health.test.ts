@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../src/testing/index.js';
 import { checkHealth, Client, HEALTH_SERVICE, memoryRegistry, Method, RpcError, Server, Service, inproc, silentLogger, staticRegistry, type Filter, type HealthResponse } from '../src/index.js';
 
 // Every Server answers SvcHealth (check, and watch as a long poll), on every listener, past its
@@ -64,7 +65,7 @@ describe('the health service', () => {
     expect(await client.invoke<HealthResponse>(HEALTH_SERVICE, 'watch', { service: 'Orders' }, at)).toEqual({ status: 'SERVING' });
     const started = Date.now();
     const watching = client.invoke<HealthResponse>(HEALTH_SERVICE, 'watch', { service: 'Orders', last: 'SERVING', waitMs: 5_000 }, at);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await until(() => server.health.watching === 1);
     expect(server.health.watching).toBe(1);
     server.health.set('Orders', 'NOT_SERVING');
     expect(await watching).toEqual({ status: 'NOT_SERVING' });
@@ -78,11 +79,11 @@ describe('the health service', () => {
     const { server, client, address } = await rig();
     const controller = new AbortController();
     const watching = client.invoke(HEALTH_SERVICE, 'watch', { last: 'SERVING', waitMs: 60_000 }, { address, signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await until(() => server.health.watching === 1);
     expect(server.health.watching).toBe(1);
     controller.abort();
     await expect(watching).rejects.toMatchObject({ code: 'CANCELLED' });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await until(() => server.health.watching === 0);
     expect(server.health.watching).toBe(0);
   });
 
@@ -91,7 +92,7 @@ describe('the health service', () => {
     server.health.set('Orders', 'NOT_SERVING');
     const a = client.invoke<HealthResponse>(HEALTH_SERVICE, 'watch', { last: 'SERVING', waitMs: 60_000 }, { address });
     const b = client.invoke<HealthResponse>(HEALTH_SERVICE, 'watch', { service: 'Orders', last: 'NOT_SERVING', waitMs: 60_000 }, { address });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await until(() => server.health.watching === 2);
     const started = Date.now();
     const closing = server.close({ drainTimeout: 5_000 });
     expect(await a).toEqual({ status: 'NOT_SERVING' });

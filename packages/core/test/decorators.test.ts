@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Client, Server, getServiceDefinition, inproc, staticRegistry } from '../src/index.js';
+import { Client, Method, Server, Service, getServiceDefinition, inproc, staticRegistry } from '../src/index.js';
 
 // The same service source compiled by the TypeScript compiler in both decorator modes, then run.
 const source = `
@@ -74,5 +74,28 @@ describe('registration errors', () => {
   it('refuses an object that is not a service, saying what to do', () => {
     const server = new Server({ transport: inproc() });
     expect(() => server.register({})).toThrow(/mark its class with @Service\(\) and its methods with @Method\(\)/);
+  });
+});
+
+describe('@Method resilience options', () => {
+  it('keeps concurrency, queue and roles for the server filters that read them', () => {
+    const mark = Method({ concurrency: 4, queue: 8, roles: ['admin'] });
+    class Orders {
+      place(): string {
+        return 'ok';
+      }
+    }
+    mark(Orders.prototype, 'place', Object.getOwnPropertyDescriptor(Orders.prototype, 'place')!);
+    Service()(Orders);
+    expect(getServiceDefinition(Orders)!.methods.get('place')!.options).toEqual({ concurrency: 4, queue: 8, roles: ['admin'] });
+  });
+
+  it('refuses values a bulkhead or an auth filter could not use, naming the method', () => {
+    const descriptor = { value: () => 1, writable: true, enumerable: false, configurable: true };
+    expect(() => Method({ concurrency: 0 })({}, 'place', descriptor)).toThrow(/concurrency.*'place'.*at least 1/);
+    expect(() => Method({ concurrency: 1.5 })({}, 'place', descriptor)).toThrow(/integer/);
+    expect(() => Method({ queue: -1 })({}, 'place', descriptor)).toThrow(/queue.*at least 0/);
+    expect(() => Method({ roles: ['admin', ''] })({}, 'place', descriptor)).toThrow(/roles.*non-empty/);
+    expect(() => Method({ roles: 'admin' as unknown as string[] })({}, 'place', descriptor)).toThrow(/roles/);
   });
 });

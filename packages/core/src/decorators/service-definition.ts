@@ -13,6 +13,18 @@ export interface MethodOptions {
   idempotent?: boolean;
   /** The method's name on the wire, if not the property name. */
   name?: string;
+  /**
+   * Server side, read by @svc/resilience's bulkhead: at most this many calls of the method run at
+   * once; more wait in a queue of `queue` calls (default 0), and beyond it are refused.
+   */
+  concurrency?: number;
+  /** Calls that may wait for a `concurrency` slot; beyond, RESOURCE_EXHAUSTED. */
+  queue?: number;
+  /**
+   * Server side, read by @svc/resilience's auth: the caller must hold one of these roles
+   * (PERMISSION_DENIED otherwise). An empty list: any authenticated caller.
+   */
+  roles?: readonly string[];
 }
 
 export interface MethodDefinition {

@@ -24,6 +24,7 @@ export { consistentHash, keyFromMetadata, keyFromRequest, type ConsistentHashOpt
 export { peakEwma, type PeakEwmaOptions } from './client/peak-ewma.js';
 export { outlierEjection, type OutlierEjectionOptions, type OutlierEjectionSelector } from './client/outlier-ejection.js';
 export type { HeartbeatOptions } from './client/heartbeat-prober.js';
+export { saysNodeUnwell } from './client/node-health.js';
 
 export { RpcError, type RpcErrorOptions, type Progress } from './errors/rpc-error.js';
 export { Code, ALL_CODES, CODE_NUMBERS, codeFromNumber, isRetryableCode } from './errors/codes.js';

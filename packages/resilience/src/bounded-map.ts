@@ -1,0 +1,72 @@
+/**
+ * A Map that keeps at most `max` entries, forgetting the least recently used: per-node breakers
+ * and per-caller limiters are keyed by what peers and registries send, so they must not grow
+ * without bound. A Map keeps insertion order; `get` moves an entry to the end (delete + set), so
+ * the first key is always the least recently used. `onEvict` closes what an entry holds.
+ */
+export class BoundedMap<K, V> {
+  private readonly entries = new Map<K, V>();
+  private readonly max: number;
+  private readonly onEvict: ((value: V, key: K) => void) | undefined;
+  /** The key last moved to the end: most calls hit the same few keys, so that one is not moved again. */
+  private newest: K | undefined = undefined;
+
+  constructor(max: number, onEvict?: (value: V, key: K) => void) {
+    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`a bounded map holds at least 1 entry, got ${String(max)}`);
+    this.max = max;
+    this.onEvict = onEvict;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    if (key !== this.newest) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+      this.newest = key;
+    }
+    return value;
+  }
+
+  /** Without touching the order (for reading state, not using it). */
+  peek(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: K, value: V): void {
+    if (this.entries.has(key)) this.entries.delete(key);
+    else if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next().value as K;
+      const evicted = this.entries.get(oldest)!;
+      this.entries.delete(oldest);
+      this.onEvict?.(evicted, oldest);
+    }
+    this.entries.set(key, value);
+    this.newest = key;
+  }
+
+  delete(key: K): boolean {
+    if (key === this.newest) this.newest = undefined;
+    return this.entries.delete(key);
+  }
+
+  values(): IterableIterator<V> {
+    return this.entries.values();
+  }
+
+  entriesList(): [K, V][] {
+    return [...this.entries];
+  }
+
+  /** Empties it, calling onEvict for each entry. */
+  clear(): void {
+    const all = [...this.entries];
+    this.entries.clear();
+    this.newest = undefined;
+    if (this.onEvict) for (const [key, value] of all) this.onEvict(value, key);
+  }
+}

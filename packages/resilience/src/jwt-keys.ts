@@ -1,10 +1,11 @@
-import { createPublicKey, KeyObject, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, KeyObject, type JsonWebKeyInput } from 'node:crypto';
+import type { JWK } from 'jose';
 import type { CryptoKey } from 'jose';
 import { invalidPolicy } from './resilience-errors.js';
 import { describe } from './describe-value.js';
 
 /** A public key as applications hold one: a Web Crypto key, a Node KeyObject, a JWK, or SPKI / certificate PEM text. */
-export type PublicKeyInput = CryptoKey | KeyObject | JsonWebKey | string;
+export type PublicKeyInput = CryptoKey | KeyObject | JWK | string;
 
 /** The algorithms a key may verify when `algorithms` is not given: its own family only, never HMAC (alg confusion). */
 const RSA = ['RS256', 'RS384', 'RS512'] as const;
@@ -22,7 +23,7 @@ export function publicKeyObject(path: string, input: unknown): KeyObject {
     if (input instanceof KeyObject) key = input;
     else if (typeof input === 'string') key = createPublicKey(input);
     else if (isCryptoKey(input)) key = KeyObject.from(input);
-    else if (input !== null && typeof input === 'object' && typeof (input as JsonWebKey).kty === 'string') key = createPublicKey({ key: input as JsonWebKey, format: 'jwk' });
+    else if (input !== null && typeof input === 'object' && typeof (input as JWK).kty === 'string') key = createPublicKey({ key: input as JsonWebKeyInput['key'], format: 'jwk' });
     else throw new TypeError(`expected a CryptoKey, KeyObject, JWK or PEM string, got ${describe(input)}`);
   } catch (error) {
     throw invalidPolicy(path, `not a usable public key: ${(error as Error).message}`);
@@ -34,12 +35,12 @@ export function publicKeyObject(path: string, input: unknown): KeyObject {
 
 /** The JWK `alg` of an input that names one (a JWK with alg), else undefined. */
 export function declaredAlgorithm(input: unknown): string | undefined {
-  return input !== null && typeof input === 'object' && !(input instanceof KeyObject) && !isCryptoKey(input) && typeof (input as JsonWebKey).alg === 'string' ? ((input as JsonWebKey).alg as string) : undefined;
+  return input !== null && typeof input === 'object' && !(input instanceof KeyObject) && !isCryptoKey(input) && typeof (input as JWK).alg === 'string' ? ((input as JWK).alg as string) : undefined;
 }
 
 /** The JWK `kid` of an input that has one. */
 export function declaredKid(input: unknown): string | undefined {
-  return input !== null && typeof input === 'object' && !(input instanceof KeyObject) && !isCryptoKey(input) && typeof (input as JsonWebKey).kid === 'string' ? ((input as JsonWebKey).kid as string) : undefined;
+  return input !== null && typeof input === 'object' && !(input instanceof KeyObject) && !isCryptoKey(input) && typeof (input as JWK).kid === 'string' ? ((input as JWK).kid as string) : undefined;
 }
 
 /** The algorithms a public key can verify, by its type (and curve). */

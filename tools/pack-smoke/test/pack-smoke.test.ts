@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const packages = ['core', 'transport-tcp', 'transport-nats', 'registry-etcd', 'telemetry', 'codegen'] as const;
+const packages = ['core', 'transport-tcp', 'transport-nats', 'registry-etcd', 'telemetry', 'resilience', 'codegen'] as const;
 
 /**
  * The one compiler option a user must add to what `tsc --init` (TypeScript 6) writes, and that
@@ -124,12 +124,16 @@ import { tcp } from '@svc/transport-tcp';
 import { nats } from '@svc/transport-nats';
 import { etcdRegistry } from '@svc/registry-etcd';
 import { startTelemetry } from '@svc/telemetry';
+import { clientResilience, servicePolicy } from '@svc/resilience';
 import { Arith } from './arith.js';
 import { ArithClient, schemas } from './generated/index.js';
 
 const server = new Server({ transport: tcp(), schemas }).register(new Arith());
 const address = await server.listen('tcp://127.0.0.1:0');
 const client = new Client({ transport: tcp(), registry: staticRegistry({ Arith: [address] }), schemas });
+// A client with a breaker and a typed fallback (it must be an ArithReply).
+const resilience = clientResilience({ breaker: {}, services: { ...servicePolicy(ArithClient, { methods: { div: { fallback: { c: -1 } } } }) } });
+const guarded = new Client(resilience.apply({ transport: tcp(), registry: staticRegistry({ Arith: [address] }), schemas }));
 const arith = new ArithClient(client);
 try {
   let metadata: unknown;
@@ -145,9 +149,12 @@ try {
   } catch (e) {
     if (e instanceof RpcError) code = e.code;
   }
-  console.log(JSON.stringify({ product, metadata, code, entries: [typeof encodeFrame, typeof nats, typeof etcdRegistry, typeof startTelemetry] }));
+  const fallback = (await new ArithClient(guarded).div({ a: 1, b: 0 })).c;
+  console.log(JSON.stringify({ product, metadata, code, fallback, entries: [typeof encodeFrame, typeof nats, typeof etcdRegistry, typeof startTelemetry] }));
 } finally {
   await client.close();
+  await guarded.close();
+  await resilience.close();
   await server.close();
 }
 `;
@@ -323,6 +330,7 @@ describe('the packed packages, installed with npm into a fresh project', () => {
       product: 42,
       metadata: { server: 'hi', tenant: 'acme' },
       code: 'INVALID_ARGUMENT',
+      fallback: -1,
       entries: ['function', 'function', 'function', 'function'],
     });
   });

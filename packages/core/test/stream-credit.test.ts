@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InboundMessages, type InboundOwner } from '../src/stream/inbound-messages.js';
-import { INITIAL_STREAM_WINDOW, OutboundCredit, resolveStreamWindow } from '../src/stream/outbound-credit.js';
+import { INITIAL_STREAM_WINDOW, MESSAGE_OVERHEAD, OutboundCredit, resolveStreamWindow } from '../src/stream/outbound-credit.js';
 import type { RpcError } from '../src/errors/rpc-error.js';
 
 const W = INITIAL_STREAM_WINDOW;
@@ -17,15 +17,24 @@ function queue(window = W): { inbound: InboundMessages; granted: number[]; left:
 }
 
 const bytes = (n: number) => new Uint8Array(n);
+/** A message that counts `n` bytes against a window (its body and the per-message overhead). */
+const msg = (n: number) => new Uint8Array(n - MESSAGE_OVERHEAD);
 
 describe('stream credit, receiving side', () => {
   it('takes up to the window and ends the stream on the first byte beyond it, without queueing it', () => {
     const { inbound } = queue();
-    for (let i = 0; i < 64; i++) expect(inbound.push(bytes(1_024))).toBeUndefined();
+    for (let i = 0; i < 64; i++) expect(inbound.push(msg(1_024))).toBeUndefined();
     expect(inbound.bufferedBytes).toBe(W);
     const broken = inbound.push(bytes(1)) as RpcError;
     expect(broken).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryable: false });
     expect(inbound.bufferedBytes).toBe(W);
+  });
+
+  it('counts empty messages against the window, so a peer cannot queue them without end', () => {
+    const { inbound } = queue();
+    let accepted = 0;
+    while (inbound.push(bytes(0)) === undefined && accepted < 10_000) accepted++;
+    expect(accepted).toBe(W / MESSAGE_OVERHEAD);
   });
 
   it('takes one message larger than the window only when it holds nothing else', () => {
@@ -39,7 +48,7 @@ describe('stream credit, receiving side', () => {
 
   it('grants back once half the window was taken, and everything when the consumer waits on an empty queue', async () => {
     const { inbound, granted } = queue();
-    for (let i = 0; i < 40; i++) inbound.push(bytes(1_024));
+    for (let i = 0; i < 40; i++) inbound.push(msg(1_024));
     for (let i = 0; i < 31; i++) await inbound.next();
     expect(granted).toEqual([]);
     await inbound.next(); // the 32nd KiB: half the window
@@ -56,7 +65,7 @@ describe('stream credit, receiving side', () => {
     const { inbound, granted } = queue(4 * W);
     inbound.open();
     expect(granted).toEqual([3 * W]);
-    for (let i = 0; i < 4; i++) expect(inbound.push(bytes(W))).toBeUndefined();
+    for (let i = 0; i < 4; i++) expect(inbound.push(msg(W))).toBeUndefined();
     expect(inbound.push(bytes(1))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
   });
 
@@ -72,12 +81,12 @@ describe('stream credit, receiving side', () => {
 
   it('a consumer that leaves early is told once, gives back what was held and drops what still comes', async () => {
     const { inbound, granted, left } = queue();
-    inbound.push(bytes(100));
+    inbound.push(msg(100));
     await inbound.return();
     expect(left).toEqual([1]);
     expect(granted).toEqual([100]);
-    expect(inbound.push(bytes(10))).toBeUndefined();
-    expect(granted).toEqual([100, 10]);
+    expect(inbound.push(msg(40))).toBeUndefined();
+    expect(granted).toEqual([100, 40]);
     expect(await inbound.next()).toEqual({ done: true, value: undefined });
   });
 });
@@ -85,13 +94,15 @@ describe('stream credit, receiving side', () => {
 describe('stream credit, sending side', () => {
   it('sends while the credit covers a message, waits when it is spent, goes on when granted', async () => {
     const credit = new OutboundCredit();
+    // Bodies sized so that each message counts 1 KiB, the overhead included.
+    const body = 1_024 - MESSAGE_OVERHEAD;
     for (let i = 0; i < 64; i++) {
-      expect(credit.allows(1_024)).toBe(true);
-      credit.spend(1_024);
+      expect(credit.allows(body)).toBe(true);
+      credit.spend(body);
     }
-    expect(credit.allows(1)).toBe(false);
+    expect(credit.allows(0)).toBe(false);
     let woke = false;
-    const waiting = credit.wait(2_048).then(() => (woke = true));
+    const waiting = credit.wait(2_048 - MESSAGE_OVERHEAD).then(() => (woke = true));
     credit.grant(1_024);
     await Promise.resolve();
     expect(woke).toBe(false);
@@ -104,11 +115,11 @@ describe('stream credit, sending side', () => {
     const credit = new OutboundCredit();
     credit.spend(10);
     expect(credit.allows(3 * W)).toBe(false);
-    credit.grant(10);
+    credit.grant(10 + MESSAGE_OVERHEAD);
     expect(credit.allows(3 * W)).toBe(true);
     credit.spend(3 * W);
     expect(credit.allows(1)).toBe(false);
-    credit.grant(3 * W);
+    credit.grant(3 * W + MESSAGE_OVERHEAD);
     expect(credit.allows(1)).toBe(true);
   });
 

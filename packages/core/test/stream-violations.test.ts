@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '../src/index.js';
 import type { Channel, RequestMessage, StreamEnd, StreamReceiver, StreamSender, Transport } from '../src/transport/transport.js';
-import { INITIAL_STREAM_WINDOW } from '../src/stream/outbound-credit.js';
+import { INITIAL_STREAM_WINDOW, messageCost } from '../src/stream/outbound-credit.js';
 import { until } from '../src/testing/until.js';
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -63,7 +63,7 @@ describe('a peer that ignores stream credit', () => {
     })();
     expect(error).toBeInstanceOf(RpcError);
     expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
-    expect(seen).toBe(Math.floor(INITIAL_STREAM_WINDOW / 1_002)); // the window's worth, and not one more
+    expect(seen).toBe(Math.floor(INITIAL_STREAM_WINDOW / messageCost(1_002))); // the window's worth, and not one more
     expect(cancelled).toBe(1);
     await client.close();
   });

@@ -1,6 +1,6 @@
 import type { RpcError } from '../errors/rpc-error.js';
 import { streamCreditExceeded } from '../errors/framework-errors.js';
-import { INITIAL_STREAM_WINDOW } from './outbound-credit.js';
+import { INITIAL_STREAM_WINDOW, messageCost } from './outbound-credit.js';
 
 /** What the queue of one stream asks of the side it belongs to. */
 export interface InboundOwner {
@@ -57,10 +57,10 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
   /** A MESSAGE arrived. Returns the error that ends the stream when the peer broke the window. */
   push(body: Uint8Array): RpcError | undefined {
     if (this.finished && !this.discarding) return undefined;
-    const size = body.length;
+    const size = messageCost(body.length);
     if (this.outstanding > 0 && this.outstanding + size > this.window) return streamCreditExceeded(this.outstanding + size, this.window);
     if (this.discarding) {
-      if (size > 0) this.owner.grant(size);
+      this.owner.grant(size);
       return undefined;
     }
     this.outstanding += size;
@@ -95,7 +95,7 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
         this.queue = [];
         this.head = 0;
       }
-      this.taken += body.length;
+      this.taken += messageCost(body.length);
       return new Promise((resolve, reject) => this.take(body, { resolve, reject }));
     }
     if (this.finished) return this.failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(this.failure);

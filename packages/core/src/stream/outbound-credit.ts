@@ -7,6 +7,18 @@ import { invalidStreamWindow } from '../errors/framework-errors.js';
  */
 export const INITIAL_STREAM_WINDOW = 64 * 1024;
 
+/**
+ * What one message counts against a window: its body and 32 bytes more. Without the extra bytes
+ * a peer could send empty MESSAGE frames without end, each costing the receiver a queue entry and
+ * none of its window; 32 is about what a frame header and the queue entry take. Both sides count
+ * the same way (docs/wire-format.md, flow control).
+ */
+export const MESSAGE_OVERHEAD = 32;
+
+export function messageCost(bodyLength: number): number {
+  return bodyLength + MESSAGE_OVERHEAD;
+}
+
 /** A `streamWindow` option, checked: an integer from the initial window up to 2^31 − 1. */
 export function resolveStreamWindow(value: number | undefined): number {
   if (value === undefined) return INITIAL_STREAM_WINDOW;
@@ -29,17 +41,18 @@ export class OutboundCredit {
   private waitingFor = 0;
   private stopped = false;
 
-  /** Whether a message of `size` bytes may be sent now. */
-  allows(size: number): boolean {
-    return this.credit >= size || this.credit >= this.full;
+  /** Whether a message whose body is `bodyLength` bytes may be sent now. */
+  allows(bodyLength: number): boolean {
+    const cost = messageCost(bodyLength);
+    return this.credit >= cost || this.credit >= this.full;
   }
 
-  /** Counts a message sent (call only when allows(size)). */
-  spend(size: number): void {
-    this.credit -= size;
+  /** Counts a message sent (call only when allows(bodyLength)). */
+  spend(bodyLength: number): void {
+    this.credit -= messageCost(bodyLength);
   }
 
-  /** Resolves when a message of `size` bytes may be sent, or when the stream is over (check after). */
+  /** Resolves when a message whose body is `bodyLength` bytes may be sent, or when the stream is over (check after). */
   wait(size: number): Promise<void> {
     if (this.stopped || this.allows(size)) return Promise.resolve();
     return new Promise((resolve) => {

@@ -8,7 +8,9 @@ export { getServiceDefinition, type ServiceDefinition, type MethodDefinition, ty
 export { Server, type ServerOptions, type ListenOptions } from './server/server.js';
 export type { Registrar, Registration, ServiceInstance } from './server/registrar.js';
 export { CallContext } from './server/call-context.js';
-export { Client, type ClientOptions, type CallOptions, type ClientServiceOptions } from './client/client.js';
+export { Client, type ClientOptions, type CallOptions, type ClientServiceOptions, type StreamOptions } from './client/client.js';
+export type { StreamSource } from './client/client-stream.js';
+export { StreamContext, type StreamShape } from './server/stream-context.js';
 export { Subscribe, type SubscribeOptions, type SubscribeDecorator } from './decorators/subscribe.js';
 export { EventContext } from './events/event-context.js';
 export { PublishCall } from './events/publish-call.js';

@@ -6,8 +6,9 @@
  * deadlines as time left on the wire (remainingMs, deadlineFrom). Applications do not need this
  * entry point.
  */
-export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler, Peer } from './transport/transport.js';
-export { schemeOf, transportFor } from './transport/transport.js';
+export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler, Peer, StreamEnd, StreamReceiver, StreamSender } from './transport/transport.js';
+export { schemeOf, transportFor, StreamKind } from './transport/transport.js';
+export { INITIAL_STREAM_WINDOW } from './stream/outbound-credit.js';
 export { CallTable } from './transport/call-table.js';
 export { PendingCalls, type PendingCall } from './transport/pending-calls.js';
 export { TickFlush } from './transport/tick-flush.js';

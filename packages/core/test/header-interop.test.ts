@@ -11,6 +11,7 @@ message Header {
   uint32 kind = 1; uint32 id = 2; string service = 3; string method = 4; string codec = 5;
   uint32 compression = 6; uint32 timeout_ms = 7; map<string, string> metadata = 8;
   uint32 status = 9; string message = 10; string details = 11; string stack = 12;
+  uint32 progress = 13; uint32 retryable = 14; uint32 stream = 15; uint32 credit = 16;
 }`).root;
 const Header = root.lookupType('svc.wire.v1.Header');
 
@@ -28,7 +29,9 @@ describe('frame header codec against protobufjs', () => {
   it('agrees both ways on 500 random headers', () => {
     const rand = lcg(42);
     for (let i = 0; i < 500; i++) {
-      const h: FrameHeader = { kind: (1 + Math.floor(rand() * 6)) as FrameKind, id: Math.floor(rand() * 2 ** 32) };
+      const h: FrameHeader = { kind: (1 + Math.floor(rand() * 9)) as FrameKind, id: Math.floor(rand() * 2 ** 32) };
+      if (rand() < 0.3) h.stream = 1 + Math.floor(rand() * 3);
+      if (rand() < 0.3) h.credit = 1 + Math.floor(rand() * (2 ** 32 - 1));
       if (rand() < 0.7) h.service = randomString(rand, 20) || 'S';
       if (rand() < 0.7) h.method = randomString(rand, 20) || 'm';
       if (rand() < 0.5) h.timeoutMs = Math.floor(rand() * 2 ** 31) || 1;
@@ -42,6 +45,8 @@ describe('frame header codec against protobufjs', () => {
       expect(viaLibrary.timeoutMs ?? undefined).toBe(h.timeoutMs);
       expect(viaLibrary.metadata ?? undefined).toEqual(h.metadata);
       expect(viaLibrary.message ?? undefined).toBe(h.message);
+      expect(viaLibrary.stream ?? undefined).toBe(h.stream);
+      expect(viaLibrary.credit ?? undefined).toBe(h.credit);
       expect(decodeHeader(Header.encode(Header.fromObject(viaLibrary)).finish())).toEqual(h);
       expect(decodeHeader(bytes)).toEqual(h);
     }
@@ -61,5 +66,16 @@ describe('frame header codec against protobufjs', () => {
       }
     }
     expect(threw).toBeGreaterThan(1_000);
+  });
+});
+
+describe('stream header fields', () => {
+  it('carries stream (15) and credit (16, a two-byte tag) and refuses a credit above 2^32 - 1', () => {
+    const h: FrameHeader = { kind: FrameKind.WINDOW, id: 3, credit: 0xffffffff };
+    expect(decodeHeader(encodeHeader(h))).toEqual(h);
+    expect(decodeHeader(encodeHeader({ kind: FrameKind.REQUEST, id: 1, stream: 3 }))).toEqual({ kind: FrameKind.REQUEST, id: 1, stream: 3 });
+    // kind WINDOW, id 3, credit 2^32 as a varint after the tag 0x80 0x01.
+    const tooBig = Uint8Array.from([0x08, 9, 0x10, 3, 0x80, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    expect(() => decodeHeader(tooBig)).toThrow(/window credit 4294967296/);
   });
 });

@@ -1,5 +1,6 @@
 import { RpcError } from '@svc/core';
-import { errors, FrameKind, PendingCalls, progressFromWire, remainingMs, retryableFromWire, type Channel, type Frame, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { errors, FrameKind, PendingCalls, progressFromWire, remainingMs, retryableFromWire, type Channel, type Frame, type RequestMessage, type ResponseHandler, type StreamReceiver, type StreamSender } from '@svc/core/transport';
+import { ClientStreamLink, NO_STREAM_SENDER } from './client-stream-link.js';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
 import { FrameConnection } from './frame-connection.js';
@@ -17,6 +18,8 @@ interface Pending {
   request: RequestMessage | undefined;
   /** Where its frame starts in what the connection queued (FrameConnection.queuedBytes). */
   offset: number;
+  /** Set for a stream: its frames both ways (client-stream-link.ts). Its onResponse ends the stream. */
+  stream?: ClientStreamLink | undefined;
 }
 
 /**
@@ -73,6 +76,64 @@ export class TcpChannel implements Channel {
         break;
     }
     return id;
+  }
+
+  /**
+   * A stream: its REQUEST goes like a call's (waiting for the dial, failing fast while down), and
+   * it stays among the pending calls until its END, so that a lost connection, a GOAWAY with an
+   * error or close() end it as they end calls. MESSAGE, WINDOW and END are routed by id.
+   */
+  openStream(request: RequestMessage, receiver: StreamReceiver): StreamSender {
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    let early: RpcError | undefined;
+    switch (this.state) {
+      case 'ready': {
+        const unsent = this.connection!.unsentBytes;
+        if (unsent > this.options.maxSendBuffer) early = errors.sendBufferFull(this.address, unsent, this.options.maxSendBuffer);
+        break;
+      }
+      case 'backoff':
+        early = errors.notConnected(this.address, this.lastError);
+        break;
+      case 'closed':
+        early = errors.channelClosed(this.address);
+        break;
+      default:
+        break;
+    }
+    if (early !== undefined) {
+      const failure = early;
+      queueMicrotask(() => receiver.fail(failure));
+      return NO_STREAM_SENDER;
+    }
+    const link = new ClientStreamLink(id, receiver, this);
+    const pending: Pending = { id, onResponse: link.onResponse, connection: undefined, request: undefined, offset: 0, stream: link };
+    this.pending.add(pending);
+    if (this.state === 'ready') {
+      pending.connection = this.connection;
+      this.write(this.connection!, pending, request);
+    } else {
+      pending.request = request;
+      if (this.state === 'idle') this.connect();
+    }
+    return link;
+  }
+
+  /** @internal A stream's frame after its REQUEST: on its connection, or held until the dial (bounded by the credit). */
+  sendStreamFrame(id: number, kind: FrameKind, fields: { credit?: number; status?: number }, body: Uint8Array): boolean {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return false;
+    const connection = pending.connection;
+    if (connection === undefined) return false;
+    if (!connection.isClosed) connection.sendMessage(kind, id, fields, 0, body);
+    return true;
+  }
+
+  /** @internal Whether the stream's REQUEST is still waiting for the dial (its frames wait with it). */
+  isDialing(id: number): boolean {
+    const pending = this.pending.get(id);
+    return pending !== undefined && pending.connection === undefined;
   }
 
   cancel(id: number): void {
@@ -135,6 +196,7 @@ export class TcpChannel implements Channel {
           pending.request = undefined;
           pending.connection = connection;
           this.write(connection, pending, request);
+          pending.stream?.dialed();
         }
       },
       (error: Error) => {
@@ -157,14 +219,26 @@ export class TcpChannel implements Channel {
   }
 
   private receive(connection: FrameConnection, frame: Frame): void {
-    if (frame.kind === FrameKind.RESPONSE) {
+    const kind = frame.kind;
+    if (kind === FrameKind.RESPONSE) {
       const pending = this.pending.get(frame.id);
       if (!pending || pending.connection !== connection) return; // cancelled meanwhile
       this.pending.take(frame.id);
       if (!frame.codec) frame.codec = 'json';
       pending.onResponse(undefined, frame);
       this.closeIfDrained(connection);
-    } else if (frame.kind === FrameKind.GOAWAY) {
+    } else if (kind === FrameKind.MESSAGE || kind === FrameKind.WINDOW || kind === FrameKind.END) {
+      const pending = this.pending.get(frame.id);
+      const link = pending?.stream;
+      if (link === undefined || pending!.connection !== connection) return; // ended or cancelled meanwhile
+      if (kind === FrameKind.MESSAGE) link.receiver.message(frame.body);
+      else if (kind === FrameKind.WINDOW) link.receiver.window(frame.credit);
+      else {
+        this.pending.take(frame.id);
+        link.receiver.end(frame);
+        this.closeIfDrained(connection);
+      }
+    } else if (kind === FrameKind.GOAWAY) {
       if (frame.status !== 0) {
         // The server ends the connection now and says why (a limit, a violation, or its shutdown
         // with this connection idle): the calls still waiting on it fail with that error, and as
@@ -177,6 +251,14 @@ export class TcpChannel implements Channel {
         this.connection = undefined;
         if (this.state === 'ready') this.state = 'idle';
       }
+      this.closeIfDrained(connection);
+    } else if (kind > FrameKind.WINDOW && frame.id !== 0) {
+      // A kind this version does not know, for a call: that call fails with it, and the server
+      // hears a CANCEL, rather than the frame being ignored.
+      const pending = this.pending.get(frame.id);
+      if (pending === undefined || pending.connection !== connection) return;
+      this.pending.settle(frame.id, errors.unknownFrameKind(kind));
+      connection.send({ kind: FrameKind.CANCEL, id: frame.id });
       this.closeIfDrained(connection);
     }
   }

@@ -6,6 +6,7 @@ import { BufferBudget } from './buffer-budget.js';
 import { closeAfterFlush } from './close-after-flush.js';
 import { FrameConnection, goAwayFrame } from './frame-connection.js';
 import { createSocketServer } from './socket-factory.js';
+import { ServerStreamLink } from './server-stream-link.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
 
 /** Placeholder while dispatch runs, so that a reply made inside dispatch() is not lost. */
@@ -33,7 +34,7 @@ class ServerConnection implements ReplyTarget {
       options,
       {
         onFrame: (frame) => this.receive(frame),
-        onClose: () => this.gone(),
+        onClose: (reason) => this.gone(reason),
       },
       { budget, pauseAbove: options.maxReplyBuffer },
     );
@@ -101,6 +102,7 @@ class ServerConnection implements ReplyTarget {
         if (!frame.codec) frame.codec = 'json';
         frame.deadline = deadlineFrom(frame.timeoutMs);
         frame.peer = this.peer;
+        if (frame.stream !== 0) return this.openStream(frame);
         this.calls.set(id, DISPATCHING);
         const call = this.dispatcher.dispatch(frame, this);
         if (this.calls.has(id)) this.calls.set(id, call);
@@ -111,14 +113,49 @@ class ServerConnection implements ReplyTarget {
         if (this.draining && this.calls.size === 0) this.closeDrained();
         break;
       }
+      case FrameKind.MESSAGE:
+      case FrameKind.WINDOW:
+      case FrameKind.END: {
+        const link = this.calls.get(id);
+        // Frames of a stream that ended meanwhile (they crossed its END or CANCEL) are dropped.
+        if (link instanceof ServerStreamLink) link.deliver(frame);
+        break;
+      }
       default:
-        // GOAWAY from a client, or kinds from a newer peer: nothing to do.
+        // A kind from a newer peer, for a call: answer that call with an error rather than
+        // ignore it (its call or stream here, if any, ends). GOAWAY, PONG from a client: nothing.
+        if (frame.kind > FrameKind.WINDOW && id !== 0) {
+          const call = this.calls.take(id);
+          if (call instanceof ServerStreamLink) call.lose(errors.unknownFrameKind(frame.kind));
+          else call?.cancel();
+          this.replyError(id, errors.unknownFrameKind(frame.kind), frame.codec || 'json');
+          if (this.draining && this.calls.size === 0) this.closeDrained();
+        }
         break;
     }
   }
 
-  private gone(): void {
-    for (const call of this.calls.values()) call.cancel();
+  /** A REQUEST that opens a stream: core serves it through the link, which stays among the calls until its END. */
+  private openStream(frame: Frame): void {
+    const id = frame.id;
+    if (this.dispatcher.dispatchStream === undefined) {
+      this.replyError(id, errors.streamsNotSupported(this.peer.address).withProgress('refused'), frame.codec);
+      return;
+    }
+    const link = new ServerStreamLink(id, this.frames, (ended) => {
+      if (this.calls.get(id) === ended) this.calls.delete(id);
+      if (this.draining && this.calls.size === 0) this.closeDrained();
+    });
+    this.calls.set(id, link);
+    link.receiver = this.dispatcher.dispatchStream(frame, link.sender);
+  }
+
+  private gone(reason: RpcError | undefined): void {
+    const lost = reason ?? errors.connectionLost(this.peer.address, 'the connection closed');
+    for (const call of this.calls.values()) {
+      if (call instanceof ServerStreamLink) call.lose(lost);
+      else call.cancel();
+    }
     this.calls.clear();
     this.onGone(this);
   }

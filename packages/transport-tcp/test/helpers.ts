@@ -109,3 +109,33 @@ export class Proxy {
 export function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
 }
+
+export interface ChildClient {
+  process: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const streamClientFixture = fileURLToPath(new URL('./fixtures/stream-client.ts', import.meta.url));
+
+/** Starts fixtures/stream-client.ts against `address` and waits until its stream has delivered a message. */
+export async function startStreamingClient(address: string): Promise<ChildClient> {
+  const child = spawn(process.execPath, ['--import', tsxLoader, streamClientFixture, address], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('child client did not stream in 20 s')), 20_000);
+    lines.once('line', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`child client exited with ${code}`)));
+  });
+  return {
+    process: child,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+    },
+  };
+}

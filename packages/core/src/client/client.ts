@@ -24,6 +24,9 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { RegistryCache, type RegistryCacheOptions } from './registry-cache.js';
 import { NodeRoute, type RouteOptions } from './node-route.js';
 import { RoutedCall } from './routed-call.js';
+import { ClientStream, type StreamSource } from './client-stream.js';
+import { resolveStreamWindow } from '../stream/outbound-credit.js';
+import { StreamKind } from '../transport/transport.js';
 
 /** Settings of one service (ClientOptions.services): its fail policy, and which of its nodes to use. */
 export interface ClientServiceOptions extends ServicePolicy {
@@ -96,6 +99,29 @@ export interface ClientOptions {
    */
   maxMetadataEntries?: number;
   maxMetadataBytes?: number;
+  /**
+   * Bytes of server messages each stream may hold here before the server must wait for credit
+   * (docs/streams.md, flow control). Default and least 64 KiB, the protocol's initial window.
+   */
+  streamWindow?: number;
+}
+
+/** The options of one stream (serverStream, clientStream, bidiStream): those of a call that apply to streams. */
+export interface StreamOptions {
+  /** Milliseconds the whole stream may take, from its start to its END. Overrides the client's default; 0 for none. */
+  timeout?: number;
+  /** Request metadata, as for a call. */
+  metadata?: Metadata;
+  /** Aborting it ends the stream: CANCEL on the wire, the loop throws CANCELLED. */
+  signal?: AbortSignal;
+  /** As for a call: the smaller deadline, and the parent's cancellation ends the stream. */
+  parent?: Pick<Call, 'deadline' | 'signal'> & { readonly attempt?: number };
+  /** Receives the metadata the server sent with the stream's END (also on errors). */
+  onMetadata?: (metadata: Metadata) => void;
+  /** Open the stream to this node rather than one from the registry. */
+  address?: string;
+  /** This stream's receive window in bytes, over ClientOptions.streamWindow. */
+  streamWindow?: number;
 }
 
 export interface CallOptions<Res = unknown> {
@@ -166,6 +192,9 @@ export class Client implements AttemptTransport {
   private readonly channels = new Map<string, Channel>();
   private readonly methods = new Map<string, Map<string, MethodState>>();
   private readonly eventAddress: string | undefined;
+  /** The call filters around a stream: next() settles when the stream ends. */
+  private readonly streamChain: Terminal<ClientStream>;
+  private readonly streamWindow: number;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -196,6 +225,13 @@ export class Client implements AttemptTransport {
         this.start(call, sink);
       }),
     );
+    this.streamChain = composeFilters<ClientStream>((options.filters ?? []) as readonly Filter<ClientStream>[], (stream) =>
+      new Promise((resolve, reject) => {
+        stream.sink = { succeed: resolve, fail: reject };
+        this.openStream(stream);
+      }),
+    );
+    this.streamWindow = resolveStreamWindow(options.streamWindow);
     this.publishChain = composeFilters<PublishCall>((options.filters ?? []) as readonly Filter<PublishCall>[], (call) =>
       publishOn(call.channel, call.topic, call.request, { metadata: call.metadata }, this.codecs, this.metadataLimits),
     );
@@ -272,6 +308,128 @@ export class Client implements AttemptTransport {
         this.start(call, call);
       }
     });
+  }
+
+  /**
+   * A server stream: one request, the server's messages as an AsyncIterable. The stream opens
+   * when the loop starts; leaving the loop early cancels it on the wire; its errors (the
+   * handler's, the deadline's, a lost connection's) are thrown by the loop as RpcErrors.
+   */
+  serverStream<Res = unknown>(service: string, method: string, request: unknown, options?: StreamOptions): AsyncIterable<Res> {
+    return this.iterableStream(StreamKind.SERVER, service, method, request, options) as AsyncIterable<Res>;
+  }
+
+  /** A client stream: sends each of `messages` (waiting for the server's credit), resolves with the server's one result. */
+  clientStream<Res = unknown, Req = unknown>(service: string, method: string, messages: StreamSource<Req>, options?: StreamOptions): Promise<Res> {
+    const stream = this.makeStream(StreamKind.CLIENT, service, method, messages, options);
+    this.startStream(stream, options);
+    return resultOf(stream) as Promise<Res>;
+  }
+
+  /** A bidirectional stream: sends `messages` as the server's credit allows, while the loop reads the server's. */
+  bidiStream<Res = unknown, Req = unknown>(service: string, method: string, messages: StreamSource<Req>, options?: StreamOptions): AsyncIterable<Res> {
+    return this.iterableStream(StreamKind.BIDI, service, method, messages, options) as AsyncIterable<Res>;
+  }
+
+  private iterableStream(shape: StreamKind, service: string, method: string, request: unknown, options: StreamOptions | undefined): AsyncIterable<unknown> {
+    let stream: ClientStream | undefined;
+    return {
+      [Symbol.asyncIterator]: () => {
+        if (stream !== undefined) throw errors.streamIteratedTwice(service, method);
+        stream = this.makeStream(shape, service, method, request, options);
+        this.startStream(stream, options);
+        return stream.inbound;
+      },
+    };
+  }
+
+  private makeStream(shape: StreamKind, service: string, method: string, request: unknown, options: StreamOptions | undefined): ClientStream {
+    const state = this.stateOf(service, method);
+    const parent = options?.parent;
+    const timeoutMs = options?.timeout ?? (state.policy.timeout || this.defaultTimeout);
+    const now = Date.now();
+    let deadline = timeoutMs > 0 ? now + timeoutMs : 0;
+    if (parent !== undefined && parent.deadline !== 0 && (deadline === 0 || parent.deadline < deadline)) deadline = parent.deadline;
+    const given = options?.metadata;
+    const metadata = given == null ? (this.hasFilters ? {} : NO_METADATA) : this.hasFilters && typeof given === 'object' && !Array.isArray(given) ? { ...given } : given;
+    let window = this.streamWindow;
+    let invalid: RpcError | undefined;
+    try {
+      if (options?.streamWindow !== undefined) window = resolveStreamWindow(options.streamWindow);
+    } catch (error) {
+      invalid = RpcError.from(error);
+    }
+    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window);
+    if (options?.onMetadata) stream.onMetadata = options.onMetadata;
+    if (invalid !== undefined) stream.abort(invalid);
+    return stream;
+  }
+
+  private startStream(stream: ClientStream, options: StreamOptions | undefined): void {
+    if (stream.stopped) return;
+    if (this.closed) return stream.fail(errors.channelClosed(options?.address ?? stream.service));
+    if (stream.deadline !== 0) stream.startTimer();
+    if (options?.signal !== undefined) stream.follow(options.signal);
+    if (options?.parent !== undefined) stream.follow(options.parent.signal);
+    if (stream.stopped) return;
+    if (!this.hasFilters) return this.openStream(stream);
+    this.streamChain(stream).then(
+      () => stream.settled(undefined),
+      (error: unknown) => stream.settled(RpcError.from(error)),
+    );
+  }
+
+  /** The stream chain's terminal: where to, then the transport opens it. Streams bypass the fail modes. */
+  private openStream(stream: ClientStream): void {
+    if (stream.stopped) return stream.sink?.fail(stream.abortReason ?? errors.cancelledByCaller());
+    if (stream.address !== undefined) return this.sendStream(stream, stream.address);
+    let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
+    try {
+      found = this.registry.lookup(stream.service);
+    } catch (error) {
+      return stream.fail(RpcError.from(error));
+    }
+    if (Array.isArray(found)) return this.sendStream(stream, this.pick(stream, found));
+    (found as Promise<readonly ServiceNode[]>).then(
+      (nodes) => this.sendStream(stream, this.pick(stream, nodes)),
+      (error: unknown) => stream.fail(RpcError.from(error)),
+    );
+  }
+
+  private sendStream(stream: ClientStream, address: string | RpcError): void {
+    if (typeof address !== 'string') return stream.fail(address);
+    if (stream.stopped) return stream.sink?.fail(stream.abortReason ?? errors.cancelledByCaller());
+    let channel: Channel;
+    try {
+      channel = this.channelFor(address);
+    } catch (error) {
+      return stream.fail(RpcError.from(error));
+    }
+    if (channel.openStream === undefined) return stream.fail(errors.streamsNotSupported(address));
+    const metadata = stream.metadata;
+    let entries = 0;
+    let body: Uint8Array = EMPTY_BODY;
+    try {
+      if (metadata !== NO_METADATA) entries = checkMetadata(metadata, 'request', this.metadataLimits);
+      if (stream.shape === StreamKind.SERVER) body = encodeRequestOf(stream);
+    } catch (error) {
+      return stream.fail(error as RpcError);
+    }
+    const sender = channel.openStream(
+      {
+        id: 0,
+        service: stream.service,
+        method: stream.method,
+        codec: stream.state.codec,
+        compression: Compression.NONE,
+        deadline: stream.deadline,
+        metadata: entries > 0 ? metadata : undefined,
+        body,
+        stream: stream.shape,
+      },
+      stream,
+    );
+    stream.opened(sender);
   }
 
   /**
@@ -354,7 +512,7 @@ export class Client implements AttemptTransport {
     );
   }
 
-  private pick(call: ClientCall, nodes: readonly ServiceNode[]): string | RpcError {
+  private pick(call: ClientCall | ClientStream, nodes: readonly ServiceNode[]): string | RpcError {
     if (nodes.length === 0) return errors.noAddress(call.service);
     if (this.routed) {
       const allowed = this.allowed(call, nodes);
@@ -365,7 +523,7 @@ export class Client implements AttemptTransport {
   }
 
   /** The nodes the call's route allows (all when it has none), or why none may be used. */
-  private allowed(call: ClientCall, nodes: readonly ServiceNode[]): readonly ServiceNode[] | RpcError {
+  private allowed(call: ClientCall | ClientStream, nodes: readonly ServiceNode[]): readonly ServiceNode[] | RpcError {
     const route = call instanceof RoutedCall ? call.route : this.serviceRoute(call.service);
     return route === undefined ? nodes : route.select(call.service, nodes);
   }
@@ -547,6 +705,24 @@ export class Client implements AttemptTransport {
 }
 
 const NONE_TRIED: readonly string[] = Object.freeze([]);
+const EMPTY_BODY = new Uint8Array(0);
+
+function encodeRequestOf(stream: ClientStream): Uint8Array {
+  try {
+    return stream.state.serializers.encodeRequest(stream.request);
+  } catch (error) {
+    throw RpcError.is(error) ? error : errors.unencodableValue(stream.state.codec, 'request', error);
+  }
+}
+
+/** A client stream's one result: its first message, once the stream ended well. */
+async function resultOf(stream: ClientStream): Promise<unknown> {
+  const first = await stream.inbound.next();
+  if (first.done === true) throw errors.streamWithoutResult(stream.service, stream.method);
+  // Read to the END, so that an error after the result is not lost.
+  while ((await stream.inbound.next()).done !== true);
+  return first.value;
+}
 
 function decodeInto(sink: CallSink, decode: (bytes: Uint8Array) => unknown, codec: string, bytes: Uint8Array): void {
   let value: unknown;

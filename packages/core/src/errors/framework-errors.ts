@@ -320,3 +320,42 @@ export function invalidRoute(problem: string): RpcError {
 export function invalidHealthRequest(problem: string): RpcError {
   return new RpcError('INVALID_ARGUMENT', `bad health request: ${problem}; send { service?: string } to check, and { service?, last?, waitMs? } to watch`, { retryable: false });
 }
+
+// Streams (docs/streams.md)
+
+export function streamsNotSupported(address: string): RpcError {
+  return new RpcError('UNIMPLEMENTED', `the transport of ${address} does not carry streams yet; call this method over tcp or inproc`, { progress: 'not_sent', retryable: false });
+}
+
+export function streamCreditExceeded(bytes: number, window: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `the peer sent ${bytes} bytes of stream messages beyond the ${window}-byte window granted to it; the stream is ended rather than buffered (a peer that ignores WINDOW credit is broken)`, { retryable: false });
+}
+
+export function notAStreamHandler(service: string, method: string, expected: string, got: string): RpcError {
+  return new RpcError('UNIMPLEMENTED', `${service}.${method} was called as a ${expected}, but its handler ${got}; call it the way it is declared (invoke, serverStream, clientStream or bidiStream)`, { retryable: false });
+}
+
+export function streamMethodCalledUnary(service: string, method: string): RpcError {
+  return new RpcError('UNIMPLEMENTED', `${service}.${method} is a stream (an async generator); call it with client.serverStream or client.bidiStream, not invoke`, { retryable: false });
+}
+
+export function unknownFrameKind(kind: number): RpcError {
+  return new RpcError('UNIMPLEMENTED', `frame kind ${kind} is not known to this peer; upgrade it to use what the other side sent`, { retryable: false });
+}
+
+export function streamWithoutResult(service: string, method: string): RpcError {
+  return new RpcError('INTERNAL', `the client stream ${service}.${method} ended without its result message`, { retryable: false });
+}
+
+export function invalidStreamWindow(value: unknown, least: number): RpcError {
+  return new RpcError('INVALID_ARGUMENT', `streamWindow must be an integer of at least ${least} bytes (the protocol's initial window) and below 2^31, got ${String(value)}`, { progress: 'not_sent', retryable: false });
+}
+
+export function streamIteratedTwice(service: string, method: string): RpcError {
+  return new RpcError('FAILED_PRECONDITION', `the stream of ${service}.${method} was iterated a second time; each call's stream can be read once (call again for a new stream)`, { progress: 'not_sent', retryable: false });
+}
+
+export function streamSourceFailed(error: unknown): RpcError {
+  const why = error instanceof Error ? error.message : String(error);
+  return new RpcError('CANCELLED', `the messages given to the stream threw (${why}); the stream was cancelled`, { cause: error });
+}

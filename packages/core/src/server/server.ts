@@ -9,9 +9,12 @@ import { getServiceDefinition, type MethodDefinition, type ServiceDefinition } f
 import * as errors from '../errors/framework-errors.js';
 import type { RpcError } from '../errors/rpc-error.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type RequestMessage, type Transport } from '../transport/transport.js';
+import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type RequestMessage, type StreamReceiver, type StreamSender, type Transport } from '../transport/transport.js';
 import { callContextInternals, type CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
+import { ServerStream } from './server-stream.js';
+import { streamServingOf, type StreamContext } from './stream-context.js';
+import { resolveStreamWindow } from '../stream/outbound-credit.js';
 import { ServerEvents } from '../events/server-events.js';
 import { CallTable } from '../transport/call-table.js';
 import type { Registrar, Registration } from './registrar.js';
@@ -67,6 +70,11 @@ export interface ServerOptions {
   tags?: Readonly<Record<string, string>>;
   /** Weight registered with every instance (relative share of calls for weighted selectors). Default 1. */
   weight?: number;
+  /**
+   * Bytes of client messages each stream may hold here before the client must wait for credit
+   * (docs/streams.md, flow control). Default and least 64 KiB, the protocol's initial window.
+   */
+  streamWindow?: number;
 }
 
 /** How one listener is registered (ServerOptions.registrar). */
@@ -84,7 +92,10 @@ const DEREGISTER_TIMEOUT_MS = 5_000;
 export interface MethodEntry {
   readonly service: ServiceDefinition;
   readonly definition: MethodDefinition;
+  /** For unary calls; a method whose handler is an `async *` generator refuses them here (streamMethodCalledUnary). */
   readonly invoke: (request: unknown, ctx: CallContext) => unknown;
+  /** For streams: the handler as it is. */
+  readonly invokeStream: (request: unknown, ctx: CallContext) => unknown;
   readonly serializers: Map<string, MethodSerializers>;
   /** Answered without the server's filters (the health service: no auth, no limits in its way). */
   readonly unfiltered?: boolean;
@@ -113,6 +124,11 @@ export class Server implements Dispatcher {
   readonly filtered: boolean;
   readonly maxDecompressedSize: number;
   readonly metadataLimits: MetadataLimits;
+  /** @internal The filters around a stream's handler and its messages: next() settles when the stream ends. */
+  readonly streamChain: Terminal;
+  /** @internal The stream terminal alone (MethodEntry.unfiltered). */
+  readonly streamHandler: Terminal;
+  private readonly streamWindow: number;
   private readonly transports: readonly Transport[];
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
@@ -124,7 +140,8 @@ export class Server implements Dispatcher {
   private readonly registrar: Registrar | undefined;
   private readonly advertise: AdvertiseOptions;
   private readonly registrations: { readonly address: string; readonly registration: Registration }[] = [];
-  private readonly inflight = new CallTable<number, ServerCall>();
+  /** Calls and streams being served, for the drain. */
+  private readonly inflight = new CallTable<number, ServerCall | ServerStream>();
   private lastCallKey = 0;
   private readonly drainTimeout: number;
   private idleWaiter: (() => void) | undefined;
@@ -157,11 +174,15 @@ export class Server implements Dispatcher {
     };
     this.handler = handler;
     this.chain = composeFilters(filters, handler);
+    const streamHandler: Terminal = (call) => streamServingOf(call as CallContext).serve(call as StreamContext);
+    this.streamHandler = streamHandler;
+    this.streamChain = composeFilters(filters, streamHandler);
+    this.streamWindow = resolveStreamWindow(options.streamWindow);
     this.health = new Health((service) => this.services.has(service));
     const health = this.health;
     this.healthMethods = new Map([
-      ['check', { service: HEALTH_DEFINITION, definition: HEALTH_DEFINITION.methods.get('check')!, invoke: (request) => health.check(request), serializers: new Map(), unfiltered: true }],
-      ['watch', { service: HEALTH_DEFINITION, definition: HEALTH_DEFINITION.methods.get('watch')!, invoke: (request, ctx) => health.watch(request, ctx), serializers: new Map(), unfiltered: true }],
+      ['check', { service: HEALTH_DEFINITION, definition: HEALTH_DEFINITION.methods.get('check')!, invoke: (request) => health.check(request), invokeStream: (request) => health.check(request), serializers: new Map(), unfiltered: true }],
+      ['watch', { service: HEALTH_DEFINITION, definition: HEALTH_DEFINITION.methods.get('watch')!, invoke: (request, ctx) => health.watch(request, ctx), invokeStream: (request, ctx) => health.watch(request, ctx), serializers: new Map(), unfiltered: true }],
     ]);
     this.refusalChain = composeFilters(filters, (call) => Promise.reject(internals.refusalOf(call as CallContext)));
     this.filtered = filters.length > 0;
@@ -177,7 +198,11 @@ export class Server implements Dispatcher {
     const methods = new Map<string, MethodEntry>();
     for (const method of definition.methods.values()) {
       const fn = (instance as Record<string, unknown>)[method.property] as (request: unknown, ctx: CallContext) => unknown;
-      methods.set(method.name, { service: definition, definition: method, invoke: fn.bind(instance), serializers: new Map() });
+      const bound = fn.bind(instance);
+      // Decided here, once: a unary call pays nothing for streams. A handler that returns an
+      // AsyncIterable without being a generator cannot be told apart before it runs.
+      const invoke = isAsyncGeneratorFunction(fn) ? refuseUnary(definition.name, method.name) : bound;
+      methods.set(method.name, { service: definition, definition: method, invoke, invokeStream: bound, serializers: new Map() });
     }
     this.services.set(definition.name, methods);
     this.definitions.set(definition.name, definition);
@@ -249,6 +274,15 @@ export class Server implements Dispatcher {
     return call;
   }
 
+  /** The Dispatcher side for streams (a REQUEST with `stream` set): served like calls, counted in the drain. */
+  dispatchStream(request: RequestMessage, sender: StreamSender): StreamReceiver {
+    const key = (this.lastCallKey = (this.lastCallKey + 1) & 0x3fffffff);
+    const stream = new ServerStream(this, request, sender, key, this.streamWindow);
+    this.inflight.set(key, stream);
+    void stream.run();
+    return stream.receiver();
+  }
+
   /** @internal The registered method, or undefined. */
   findMethod(service: string, method: string): MethodEntry | undefined {
     return this.services.get(service)?.get(method) ?? (service === HEALTH_SERVICE ? this.healthMethods.get(method) : undefined);
@@ -274,7 +308,7 @@ export class Server implements Dispatcher {
   }
 
   /** @internal Called once per call when it has replied or been cancelled. */
-  finished(call: ServerCall): void {
+  finished(call: ServerCall | ServerStream): void {
     this.inflight.delete(call.key);
     if (this.inflight.size === 0 && this.idleWaiter) this.idleWaiter();
   }
@@ -346,4 +380,17 @@ export class Server implements Dispatcher {
       };
     });
   }
+}
+
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor as unknown;
+
+function isAsyncGeneratorFunction(fn: unknown): boolean {
+  return typeof fn === 'function' && fn instanceof (AsyncGeneratorFunction as typeof Function);
+}
+
+/** What `invoke()` of a stream method meets: a clear error, not an encoded generator object. */
+function refuseUnary(service: string, method: string): () => never {
+  return () => {
+    throw errors.streamMethodCalledUnary(service, method);
+  };
 }

@@ -16,6 +16,7 @@ import { callChannel, type ChannelOutcome } from './channel-call.js';
 import { until } from './until.js';
 import { describeFilterSettling } from './conformance-filters.js';
 import { describeChannelContract } from './contracts/channel-contract.js';
+import { describeStreamConformance } from './conformance-streams.js';
 
 export interface ConformanceTarget {
   /** The transport the server listens with. */
@@ -201,6 +202,7 @@ export function describeTransportConformance(name: string, setup: () => Promise<
   describeProgressConformance(name, setup);
   describeFilterSettling(name, setup);
   describeChannelContract(name, setup);
+  describeStreamConformance(name, setup);
 }
 
 /** Counts what reaches its handlers, so that a test can tell what did not run. */

@@ -2,6 +2,7 @@
 export { describeTransportConformance, type ConformanceTarget } from './conformance.js';
 export { ConformanceService, type FailRequest } from './conformance-service.js';
 export { describeFilterSettling, recordingFilter } from './conformance-filters.js';
+export { describeStreamConformance } from './conformance-streams.js';
 export { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 export { describeChannelContract } from './contracts/channel-contract.js';
 export { describeCodecContract, type CodecCase } from './contracts/codec-contract.js';

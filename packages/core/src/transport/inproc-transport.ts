@@ -1,10 +1,11 @@
 import * as errors from '../errors/framework-errors.js';
-import type { Cancellable, Channel, Dispatcher, Listener, Peer, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, Transport } from './transport.js';
+import type { Cancellable, Channel, Dispatcher, Listener, Peer, ReplyTarget, RequestMessage, ResponseHandler, ResponseMessage, StreamReceiver, StreamSender, Transport } from './transport.js';
+import { InprocStream } from './inproc-stream.js';
+import { handedOver } from './handed-over.js';
 import type { EventChannel, EventTransport } from '../events/event-transport.js';
 import { InprocEventBus } from '../events/inproc-event-bus.js';
 import { CallTable } from './call-table.js';
-import { checkMetadata, copyMetadata, metadataLimits, type MetadataLimits } from '../metadata.js';
-import { RpcError } from '../errors/rpc-error.js';
+import { metadataLimits, type MetadataLimits } from '../metadata.js';
 
 /** Numbers the channels of this process, so that each caller has a peer address of its own. */
 let channelCount = 0;
@@ -46,22 +47,6 @@ export function inproc(options: InprocOptions = {}): Transport & EventTransport 
       return bus.subscribe(subscriptions, deliver);
     },
   };
-}
-
-/**
- * What the receiving side gets: the message with its own copy of the metadata, or, when the
- * metadata breaks the rules or the caps, none of it and the reason as `violation` (as the frame
- * decoder does for the network transports).
- */
-function handedOver<M extends RequestMessage | ResponseMessage>(message: M, what: 'request' | 'response', limits: MetadataLimits): M {
-  const metadata = message.metadata;
-  if (metadata === undefined) return message;
-  try {
-    checkMetadata(metadata, what, limits);
-    return { ...message, metadata: copyMetadata(metadata) };
-  } catch (error) {
-    return { ...message, metadata: undefined, violation: RpcError.from(error) };
-  }
 }
 
 function nameOf(address: string): string {
@@ -123,6 +108,8 @@ class InprocChannel implements Channel, ReplyTarget {
   readonly address: string;
   private readonly find: () => InprocListener | undefined;
   private readonly pending = new CallTable<number, Pending>();
+  /** Streams open on this channel (inproc-stream.ts). */
+  private readonly streams = new Set<InprocStream>();
   private readonly limits: MetadataLimits;
   private nextId = 1;
   private closed = false;
@@ -137,7 +124,45 @@ class InprocChannel implements Channel, ReplyTarget {
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.streams.size;
+  }
+
+  /** A stream, with the same credit rules as over a network (core counts them; this only moves the frames, a microtask apart). */
+  openStream(request: RequestMessage, receiver: StreamReceiver): StreamSender {
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    const listener = this.closed ? undefined : this.find();
+    if (!listener || !listener.accepting) {
+      const error = this.closed ? errors.channelClosed(this.address) : errors.notConnected(this.address, 'nothing listens at this inproc address');
+      queueMicrotask(() => receiver.fail(error));
+      return NO_SENDER;
+    }
+    listener.attach(this);
+    const stream = new InprocStream(receiver, this.limits, () => {
+      this.streams.delete(stream);
+      listener.detachIfIdle(this);
+    });
+    this.streams.add(stream);
+    queueMicrotask(() => {
+      if (stream.isOver) return;
+      if (!listener.accepting && !this.runsOn(listener)) return stream.lose(errors.closedForShutdown());
+      const dispatcher = listener.dispatcher;
+      if (dispatcher.dispatchStream === undefined) return stream.lose(errors.streamsNotSupported(this.address).withProgress('refused'));
+      const delivered: RequestMessage = {
+        id,
+        service: request.service,
+        method: request.method,
+        codec: request.codec,
+        compression: request.compression,
+        deadline: request.deadline,
+        metadata: request.metadata,
+        body: request.body,
+        peer: this.peer,
+        stream: request.stream,
+      };
+      stream.dispatched(listener, dispatcher.dispatchStream(handedOver(delivered, 'request', this.limits), stream.serverSide));
+    });
+    return stream.clientSide;
   }
 
   call(request: RequestMessage, onResponse: ResponseHandler): number {
@@ -188,6 +213,7 @@ class InprocChannel implements Channel, ReplyTarget {
   /** True while a call of this channel is dispatched on `listener` and not answered yet. */
   private runsOn(listener: InprocListener): boolean {
     for (const pending of this.pending.values()) if (pending.dispatched && pending.listener === listener) return true;
+    for (const stream of this.streams) if (stream.listener === listener) return true;
     return false;
   }
 
@@ -218,6 +244,7 @@ class InprocChannel implements Channel, ReplyTarget {
       pending.call.cancel();
       pending.onResponse(pending.dispatched ? lost : lost.withProgress('not_sent'), undefined);
     }
+    for (const stream of [...this.streams]) if (stream.listener === listener) stream.lose(lost);
   }
 
   async close(): Promise<void> {
@@ -230,5 +257,8 @@ class InprocChannel implements Channel, ReplyTarget {
       pending.onResponse(pending.dispatched ? closed.withProgress('processed') : closed, undefined);
       pending.listener.detachIfIdle(this);
     }
+    for (const stream of [...this.streams]) stream.lose(stream.listener === undefined ? closed : closed.withProgress('processed'));
   }
 }
+
+const NO_SENDER: StreamSender = { message() {}, window() {}, end() {}, cancel() {} };

@@ -42,6 +42,8 @@ export interface RequestMessage {
    * handler does not run.
    */
   violation?: RpcError | undefined;
+  /** Set when the call opens a stream (StreamKind); absent or 0: a unary call. */
+  stream?: number | undefined;
 }
 
 /** The far end of a call, as a server sees it (CallContext.peer). */
@@ -85,6 +87,62 @@ export interface Channel {
   cancel(id: number): void;
   /** Closes the channel; calls in flight fail with UNAVAILABLE. */
   close(): Promise<void>;
+  /**
+   * Opens a stream (`request.stream` set; its body is the request of a server stream, empty
+   * otherwise) and returns how to send on it. The transport hands the server's MESSAGE, WINDOW and
+   * END frames to `receiver` and calls `receiver.fail` at most once if the stream is lost (the
+   * connection, the channel closed); after END or fail it forgets the stream. A transport without
+   * streams leaves this out: the client fails such calls with UNIMPLEMENTED (streamsNotSupported).
+   */
+  openStream?(request: RequestMessage, receiver: StreamReceiver): StreamSender;
+}
+
+/** Which sides of a stream send many messages (header field 15). */
+export const StreamKind = { SERVER: 1, CLIENT: 2, BIDI: 3 } as const;
+export type StreamKind = (typeof StreamKind)[keyof typeof StreamKind];
+
+/**
+ * An END frame: the sender is done. From the client it carries nothing (status 0: no more
+ * messages); from the server it ends the stream with its status and trailing metadata, as a
+ * RESPONSE ends a unary call.
+ */
+export interface StreamEnd {
+  status: number;
+  message?: string | undefined;
+  details?: string | undefined;
+  stack?: string | undefined;
+  progress?: number | undefined;
+  retryable?: number | undefined;
+  metadata: Metadata | undefined;
+  /** As on ResponseMessage: the receiver ends the stream with this error. */
+  violation?: RpcError | undefined;
+}
+
+/**
+ * What a transport calls as the frames of one stream arrive from the peer. Credit is counted in
+ * core (stream/inbound-messages.ts, stream/outbound-credit.ts), so a transport only moves frames.
+ */
+export interface StreamReceiver {
+  /** A MESSAGE: one message's body, in the stream's codec (never compressed). */
+  message(body: Uint8Array): void;
+  /** A WINDOW: the peer takes `credit` more bytes of messages. */
+  window(credit: number): void;
+  /** An END from the peer. On the client, the stream is over. */
+  end(end: StreamEnd): void;
+  /** The stream is lost without an END (connection lost, channel or listener closed, CANCEL on the server). At most once; nothing follows. */
+  fail(error: RpcError): void;
+}
+
+/** How core sends on one stream. Methods called after the stream is over do nothing. */
+export interface StreamSender {
+  /** One MESSAGE; throws an RpcError (frameTooLarge) when the body does not fit in a frame. */
+  message(body: Uint8Array): void;
+  /** One WINDOW granting the peer `credit` more bytes. */
+  window(credit: number): void;
+  /** One END: the client's says it sends no more; the server's ends the stream (the transport forgets it). */
+  end(end: StreamEnd): void;
+  /** Client only: CANCEL; the transport forgets the stream. */
+  cancel(): void;
 }
 
 /** Where a transport sends the response of a dispatched request. */
@@ -100,6 +158,13 @@ export interface Cancellable {
 /** The server side of core, as transports see it. */
 export interface Dispatcher {
   dispatch(request: RequestMessage, replyTo: ReplyTarget): Cancellable;
+  /**
+   * A REQUEST with `stream` set: core serves it and sends on `sender` (messages, windows, one
+   * END). The transport hands the client's MESSAGE, WINDOW and END frames to the receiver it gets
+   * back, CANCEL as `fail(cancelledByCaller())` and a lost connection as `fail(connectionLost)`.
+   * Optional so that dispatchers made by hand for tests need not stream.
+   */
+  dispatchStream?(request: RequestMessage, sender: StreamSender): StreamReceiver;
   /** Where a transport tells the operator what it had to adapt to (the Server's logger). */
   readonly logger?: Logger;
   /** The services it serves (names, versions, methods), for transports that announce them. */

@@ -27,6 +27,10 @@ export class Frame implements FrameHeader, RequestMessage, ResponseMessage {
   stack: string | undefined = undefined;
   progress = 0;
   retryable = 0;
+  /** REQUEST: StreamKind, 0 for a unary call. */
+  stream = 0;
+  /** WINDOW: bytes granted. */
+  credit = 0;
   body: Uint8Array = EMPTY;
   /** Absolute deadline, set by the receiver from timeoutMs (RequestMessage). */
   deadline = 0;

@@ -18,6 +18,12 @@ export const FrameKind = {
   PONG: 4,
   CANCEL: 5,
   GOAWAY: 6,
+  /** Either way, on a stream: one message (docs/streams.md). */
+  MESSAGE: 7,
+  /** Either way, on a stream: this side is done; from the server with the stream's status. */
+  END: 8,
+  /** Either way, on a stream: `credit` more bytes of messages the receiver will take. */
+  WINDOW: 9,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -45,6 +51,10 @@ export interface HeaderFields {
   progress?: number | undefined;
   /** On error responses: 1 retryable, 2 not retryable; 0 or absent: the code's default. */
   retryable?: number | undefined;
+  /** REQUEST: the call opens a stream (StreamKind: 1 server, 2 client, 3 both); 0 or absent: unary. */
+  stream?: number | undefined;
+  /** WINDOW: bytes of messages granted to the other side of the stream. */
+  credit?: number | undefined;
 }
 
 /** RpcError.progress on the wire (header field 13). Absent means processed: never retried unsafely. */
@@ -95,6 +105,9 @@ const T_DETAILS = 0x5a;
 const T_STACK = 0x62;
 const T_PROGRESS = 0x68;
 const T_RETRYABLE = 0x70;
+const T_STREAM = 0x78;
+/** Field 16 needs a two-byte tag: (16 << 3) | 0 = 128, the varint 0x80 0x01. */
+const T_CREDIT = 0x80;
 const T_ENTRY_KEY = 0x0a;
 const T_ENTRY_VALUE = 0x12;
 
@@ -142,6 +155,15 @@ export function headerSize(id: number, h: HeaderFields, timeoutMs: number): numb
   n += stringField(h.message) + stringField(h.details) + stringField(h.stack);
   if (h.progress) n += 1 + varintSize(h.progress);
   if (h.retryable) n += 1 + varintSize(h.retryable);
+  // One branch for both stream fields: a unary frame has neither.
+  if (h.stream || h.credit) n += streamFieldsSize(h);
+  return n;
+}
+
+function streamFieldsSize(h: HeaderFields): number {
+  let n = 0;
+  if (h.stream) n += 1 + varintSize(h.stream);
+  if (h.credit) n += 2 + varintSize(h.credit);
   return n;
 }
 
@@ -214,6 +236,20 @@ export function writeHeader(buf: Buffer, pos: number, kind: FrameKind, id: numbe
   if (h.retryable) {
     buf[pos++] = T_RETRYABLE;
     pos = writeVarint(buf, pos, h.retryable);
+  }
+  if (h.stream || h.credit) pos = writeStreamFields(buf, pos, h);
+  return pos;
+}
+
+function writeStreamFields(buf: Buffer, pos: number, h: HeaderFields): number {
+  if (h.stream) {
+    buf[pos++] = T_STREAM;
+    pos = writeVarint(buf, pos, h.stream);
+  }
+  if (h.credit) {
+    buf[pos++] = T_CREDIT;
+    buf[pos++] = 0x01;
+    pos = writeVarint(buf, pos, h.credit);
   }
   return pos;
 }
@@ -417,6 +453,13 @@ function readFields<H extends FrameHeader>(buf: Buffer, start: number, end: numb
       case T_STACK: h.stack = r.string(); break;
       case T_PROGRESS: h.progress = r.varint(); break;
       case T_RETRYABLE: h.retryable = r.varint(); break;
+      case T_STREAM: h.stream = r.varint(); break;
+      case T_CREDIT: {
+        const credit = r.varint();
+        if (credit > MAX_UINT32) throw protocolError(`window credit ${credit} is above 4294967295, the largest the wire allows`);
+        h.credit = credit;
+        break;
+      }
       default: r.skip(tag & 7); // unknown fields from newer peers are skipped
     }
   }

@@ -1,0 +1,272 @@
+import type { Metadata } from '../metadata.js';
+import { RpcError } from '../errors/rpc-error.js';
+import * as errors from '../errors/framework-errors.js';
+import { progressFromWire, retryableFromWire } from '../wire/header.js';
+import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
+import { StreamKind, type StreamEnd, type StreamReceiver, type StreamSender } from '../transport/transport.js';
+import { InboundMessages, type InboundOwner } from '../stream/inbound-messages.js';
+import { OutboundCredit } from '../stream/outbound-credit.js';
+import type { CallSink, OutgoingCall } from './client-call.js';
+import type { MethodState } from './method-state.js';
+
+/** The messages a client stream or bidirectional stream sends: any iterable, sync or async. */
+export type StreamSource<T = unknown> = AsyncIterable<T> | Iterable<T>;
+
+/** How the Client opens a stream once the filters let it (client.ts). */
+export interface StreamOpener {
+  open(stream: ClientStream): void;
+}
+
+/**
+ * One stream on the client: what the call filters see (one call: `next()` settles when the stream
+ * ends), the receiver of the server's frames, the queue the caller's `for await` reads (with the
+ * credit it grants back), the caller's messages sent under the server's credit, the deadline over
+ * the whole stream, and cancellation: leaving the loop early, the caller's signal, the parent.
+ * The stream is not retried or hedged (no fail mode, no attempt filters; docs/streams.md).
+ */
+export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceiver, InboundOwner {
+  readonly side = 'client' as const;
+  readonly service: string;
+  readonly method: string;
+  /** The request of a server stream; the caller's message iterable otherwise. */
+  request: unknown;
+  readonly metadata: Metadata;
+  readonly deadline: number;
+  readonly shape: StreamKind;
+  readonly address: string | undefined;
+  readonly state: MethodState;
+  readonly createdAt: number;
+  attemptCount = 0;
+  observeAttempts = true;
+  responseMetadata: Metadata | undefined = undefined;
+  onMetadata: ((metadata: Metadata) => void) | undefined = undefined;
+  /** The server's messages, as the caller reads them. */
+  readonly inbound: InboundMessages;
+  /** Where the filters' innermost next() is told how the stream ended (the inbound queue without filters). */
+  sink: CallSink | undefined = undefined;
+  sweptPrev: DeadlineTarget | undefined = undefined;
+  sweptNext: DeadlineTarget | undefined = undefined;
+  private readonly credit = new OutboundCredit();
+  private sender: StreamSender | undefined = undefined;
+  private source: Iterator<unknown> | AsyncIterator<unknown> | undefined = undefined;
+  /** Over on the wire: END, lost, or ended here. */
+  private over = false;
+  /** Why the stream was ended here, if it was. */
+  abortReason: RpcError | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private timer: DeadlineHandle = undefined;
+  private timed = false;
+  private followed: AbortSignal[] | undefined = undefined;
+  private onFollowedAbort: (() => void) | undefined = undefined;
+
+  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number) {
+    this.shape = shape;
+    this.service = service;
+    this.method = method;
+    this.request = request;
+    this.metadata = metadata;
+    this.deadline = deadline;
+    this.address = address;
+    this.createdAt = now;
+    this.state = state;
+    const decode = state.serializers.decodeResponse;
+    const codec = state.codec;
+    this.inbound = new InboundMessages(window, (bytes) => decodeResponse(decode, codec, bytes), this);
+  }
+
+  get kind(): 'call' {
+    return 'call';
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** True once the stream is over or was ended here (nothing more is sent). */
+  get stopped(): boolean {
+    return this.over;
+  }
+
+  startTimer(): void {
+    this.timed = true;
+    this.timer = armDeadline(this);
+  }
+
+  deadlineReached(): void {
+    this.timed = false;
+    this.abort(errors.deadlineExceeded(this.deadline - this.createdAt));
+  }
+
+  /** Ends the stream when `signal` aborts (the caller's, or the parent call's). */
+  follow(signal: AbortSignal): void {
+    if (signal.aborted) return this.abort(reasonOf(signal));
+    this.onFollowedAbort ??= () => {
+      const aborted = this.followed!.find((s) => s.aborted);
+      if (aborted) this.abort(reasonOf(aborted));
+    };
+    (this.followed ??= []).push(signal);
+    signal.addEventListener('abort', this.onFollowedAbort, { once: true });
+  }
+
+  /** The transport opened the stream: grant the window beyond the initial one, start sending. */
+  opened(sender: StreamSender): void {
+    this.sender = sender;
+    this.attemptCount = 1;
+    if (this.over) return sender.cancel();
+    this.inbound.open();
+    if (this.shape !== StreamKind.SERVER) void this.pump(this.request as StreamSource);
+  }
+
+  /**
+   * Ends the stream here (deadline, the caller's cancel or early exit, a broken window, the
+   * caller's messages failing): CANCEL on the wire, the caller's loop and the filters' next()
+   * get the reason.
+   */
+  abort(reason: RpcError): void {
+    if (this.over) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    const sender = this.sender;
+    this.close();
+    sender?.cancel();
+    this.inbound.finish(reason);
+    this.sink?.fail(reason);
+  }
+
+  /**
+   * The call filters settled: what the caller's loop ends with (a filter may have refused the
+   * stream before next(), or changed its error). A stream still open here (a filter that
+   * answered without next()) is ended on the wire.
+   */
+  settled(error: RpcError | undefined): void {
+    if (!this.over) {
+      const sender = this.sender;
+      this.close();
+      sender?.cancel();
+    }
+    this.inbound.finish(error);
+  }
+
+  // StreamReceiver: the server's frames.
+
+  message(body: Uint8Array): void {
+    if (this.over) return;
+    const broken = this.inbound.push(body);
+    if (broken !== undefined) this.abort(broken);
+  }
+
+  window(credit: number): void {
+    this.credit.grant(credit);
+  }
+
+  end(end: StreamEnd): void {
+    if (this.over) return;
+    if (end.metadata !== undefined) this.responseMetadata = end.metadata;
+    this.close();
+    if (end.violation !== undefined) return this.ended(end.violation);
+    if (end.status === 0) return this.ended(undefined);
+    this.ended(RpcError.fromWire(end.status, end.message ?? '', end.details, end.metadata, end.stack, progressFromWire(end.progress), retryableFromWire(end.retryable)));
+  }
+
+  fail(error: RpcError): void {
+    if (this.over) return;
+    this.close();
+    this.ended(error);
+  }
+
+  // InboundOwner: the caller's side of the queue.
+
+  grant(credit: number): void {
+    if (!this.over) this.sender?.window(credit);
+  }
+
+  consumerLeft(): void {
+    this.abort(errors.cancelledByCaller('the stream was left before its end'));
+  }
+
+  undecodable(error: RpcError): void {
+    this.abort(error);
+  }
+
+  /** The stream ended from the server's side: the filters hear it (or, without, the caller's loop). */
+  private ended(error: RpcError | undefined): void {
+    const sink = this.sink;
+    if (sink === undefined) return this.inbound.finish(error);
+    if (error === undefined) sink.succeed(undefined);
+    else sink.fail(error);
+  }
+
+  /** Sends the caller's messages, each as the server's credit allows, then END. */
+  private async pump(messages: StreamSource): Promise<void> {
+    const { encodeRequest } = this.state.serializers;
+    try {
+      const source = typeof (messages as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+        ? (messages as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : (messages as Iterable<unknown>)[Symbol.iterator]();
+      this.source = source;
+      for (;;) {
+        const step = await source.next();
+        if (this.over) return;
+        if (step.done === true) break;
+        let body: Uint8Array;
+        try {
+          body = encodeRequest(step.value);
+        } catch (error) {
+          return this.abort(RpcError.is(error) ? error : errors.unencodableValue(this.state.codec, 'request', error));
+        }
+        if (!this.credit.allows(body.length)) {
+          await this.credit.wait(body.length);
+          if (this.over) return;
+        }
+        this.credit.spend(body.length);
+        try {
+          this.sender!.message(body);
+        } catch (error) {
+          return this.abort(RpcError.from(error));
+        }
+      }
+      this.source = undefined;
+      this.sender!.end({ status: 0, metadata: undefined });
+    } catch (error) {
+      this.source = undefined;
+      this.abort(RpcError.is(error) ? error : errors.streamSourceFailed(error));
+    }
+  }
+
+  /** Over: no more sending, the timer and the signals let go, the caller's messages closed. */
+  private close(): void {
+    this.over = true;
+    this.credit.stop();
+    if (this.timed) disarmDeadline(this, this.timer);
+    this.timed = false;
+    if (this.followed !== undefined) for (const s of this.followed) s.removeEventListener('abort', this.onFollowedAbort!);
+    this.followed = undefined;
+    const source = this.source;
+    this.source = undefined;
+    if (source?.return !== undefined) {
+      try {
+        const closing = source.return();
+        if (closing instanceof Promise) closing.catch(() => {});
+      } catch {
+        // The caller's iterator failed to close: nothing more to do for it.
+      }
+    }
+    if (this.responseMetadata !== undefined && this.onMetadata !== undefined) this.onMetadata(this.responseMetadata);
+  }
+}
+
+function reasonOf(signal: AbortSignal): RpcError {
+  return RpcError.is(signal.reason) ? signal.reason : errors.cancelledByCaller(signal.reason);
+}
+
+function decodeResponse(decode: (bytes: Uint8Array) => unknown, codec: string, bytes: Uint8Array): unknown {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    throw RpcError.is(error) ? error : errors.undecodableBody(codec, 'response', error);
+  }
+}

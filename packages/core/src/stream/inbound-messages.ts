@@ -1,0 +1,149 @@
+import type { RpcError } from '../errors/rpc-error.js';
+import { streamCreditExceeded } from '../errors/framework-errors.js';
+import { INITIAL_STREAM_WINDOW, messageCost } from './outbound-credit.js';
+
+/** What the queue of one stream asks of the side it belongs to. */
+export interface InboundOwner {
+  /** Sends a WINDOW of `credit` bytes to the peer. */
+  grant(credit: number): void;
+  /** The consumer left early (`return()`, a `break` out of `for await`). */
+  consumerLeft(): void;
+  /** A message did not decode: the stream fails with this. */
+  undecodable(error: RpcError): void;
+}
+
+/**
+ * The messages a stream received and its consumer has not taken yet, as an AsyncIterator of
+ * decoded values (decoded as they are taken, so a slow consumer holds bytes, not objects).
+ *
+ * Flow control, receiving side: the peer may send `window` bytes beyond what was granted back,
+ * and a message larger than the window only when nothing else is held (outbound-credit.ts has the
+ * sender's half). What a peer sends beyond that fails the stream: it is never buffered. Credit goes
+ * back as the consumer takes messages: once half the window was taken, or when the consumer waits
+ * on an empty queue (so a sender that waits for a large message is never left waiting).
+ */
+export class InboundMessages implements AsyncIterableIterator<unknown> {
+  private readonly window: number;
+  private readonly decode: (bytes: Uint8Array) => unknown;
+  private readonly owner: InboundOwner;
+  private queue: Uint8Array[] = [];
+  private head = 0;
+  /** Bytes received and not granted back: queued, or taken since the last WINDOW. */
+  private outstanding = 0;
+  /** Bytes taken by the consumer since the last WINDOW. */
+  private taken = 0;
+  private finished = false;
+  private failure: RpcError | undefined = undefined;
+  private waiter: { resolve(result: IteratorResult<unknown>): void; reject(error: unknown): void } | undefined = undefined;
+  /** Set when the consumer left: messages still arriving are dropped and their credit given back. */
+  private discarding = false;
+
+  constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner) {
+    this.window = window;
+    this.decode = decode;
+    this.owner = owner;
+  }
+
+  /** Grants what the window has beyond the protocol's initial one; once, when the stream opens. */
+  open(): void {
+    if (this.window > INITIAL_STREAM_WINDOW) this.owner.grant(this.window - INITIAL_STREAM_WINDOW);
+  }
+
+  /** Bytes received and not yet taken by the consumer (what this side buffers for the stream). */
+  get bufferedBytes(): number {
+    return this.outstanding - this.taken;
+  }
+
+  /** A MESSAGE arrived. Returns the error that ends the stream when the peer broke the window. */
+  push(body: Uint8Array): RpcError | undefined {
+    if (this.finished && !this.discarding) return undefined;
+    const size = messageCost(body.length);
+    if (this.outstanding > 0 && this.outstanding + size > this.window) return streamCreditExceeded(this.outstanding + size, this.window);
+    if (this.discarding) {
+      this.owner.grant(size);
+      return undefined;
+    }
+    this.outstanding += size;
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      this.waiter = undefined;
+      this.taken += size;
+      this.take(body, waiter);
+      return undefined;
+    }
+    this.queue.push(body);
+    return undefined;
+  }
+
+  /** No more messages: the stream ended (with `error`, or cleanly). Messages queued are still taken first. */
+  finish(error?: RpcError): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.failure = error;
+    const waiter = this.waiter;
+    if (waiter === undefined) return;
+    this.waiter = undefined;
+    if (error === undefined) waiter.resolve({ done: true, value: undefined });
+    else waiter.reject(error);
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.head < this.queue.length) {
+      const body = this.queue[this.head]!;
+      this.queue[this.head++] = EMPTY;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
+      this.taken += messageCost(body.length);
+      return new Promise((resolve, reject) => this.take(body, { resolve, reject }));
+    }
+    if (this.finished) return this.failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(this.failure);
+    // The consumer waits on an empty queue: give back everything it took.
+    if (this.taken > 0 && !this.discarding) this.giveBack();
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    if (!this.discarding) {
+      this.discarding = true;
+      const held = this.outstanding;
+      this.queue = [];
+      this.head = 0;
+      this.outstanding = this.taken = 0;
+      if (!this.finished) {
+        if (held > 0) this.owner.grant(held);
+        this.owner.consumerLeft();
+      }
+      this.finish();
+    }
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private take(body: Uint8Array, into: { resolve(result: IteratorResult<unknown>): void; reject(error: unknown): void }): void {
+    if (this.taken * 2 >= this.window) this.giveBack();
+    let value: unknown;
+    try {
+      value = this.decode(body);
+    } catch (error) {
+      const failure = error as RpcError;
+      this.owner.undecodable(failure);
+      into.reject(failure);
+      return;
+    }
+    into.resolve({ done: false, value });
+  }
+
+  private giveBack(): void {
+    const bytes = this.taken;
+    this.taken = 0;
+    this.outstanding -= bytes;
+    if (!this.finished) this.owner.grant(bytes);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,82 @@
+import { invalidStreamWindow } from '../errors/framework-errors.js';
+
+/**
+ * Every stream starts with this many bytes of credit each way (HTTP/2's initial stream window is
+ * the same idea, 65 535). A receiver that wants a larger window grants the difference in a WINDOW
+ * frame as the stream opens; it cannot start smaller.
+ */
+export const INITIAL_STREAM_WINDOW = 64 * 1024;
+
+/**
+ * What one message counts against a window: its body and 32 bytes more. Without the extra bytes
+ * a peer could send empty MESSAGE frames without end, each costing the receiver a queue entry and
+ * none of its window; 32 is about what a frame header and the queue entry take. Both sides count
+ * the same way (docs/wire-format.md, flow control).
+ */
+export const MESSAGE_OVERHEAD = 32;
+
+export function messageCost(bodyLength: number): number {
+  return bodyLength + MESSAGE_OVERHEAD;
+}
+
+/** A `streamWindow` option, checked: an integer from the initial window up to 2^31 − 1. */
+export function resolveStreamWindow(value: number | undefined): number {
+  if (value === undefined) return INITIAL_STREAM_WINDOW;
+  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow(value, INITIAL_STREAM_WINDOW);
+  return value;
+}
+
+/**
+ * The sending side of one stream's flow control: bytes the peer still takes. A message goes when
+ * the credit covers it, or, for a message larger than the peer's window, when every byte sent
+ * before has been granted back (the credit is at its highest): then the peer holds nothing else,
+ * and what it buffers stays within max(window, one message). The receiver checks the same rule
+ * (inbound-messages.ts), so a peer that ignores it is caught, not buffered.
+ */
+export class OutboundCredit {
+  private credit = INITIAL_STREAM_WINDOW;
+  /** The most credit ever held: the peer's whole window, reached again once it has granted back all it got. */
+  private full = INITIAL_STREAM_WINDOW;
+  private waiter: (() => void) | undefined = undefined;
+  private waitingFor = 0;
+  private stopped = false;
+
+  /** Whether a message whose body is `bodyLength` bytes may be sent now. */
+  allows(bodyLength: number): boolean {
+    const cost = messageCost(bodyLength);
+    return this.credit >= cost || this.credit >= this.full;
+  }
+
+  /** Counts a message sent (call only when allows(bodyLength)). */
+  spend(bodyLength: number): void {
+    this.credit -= messageCost(bodyLength);
+  }
+
+  /** Resolves when a message whose body is `bodyLength` bytes may be sent, or when the stream is over (check after). */
+  wait(size: number): Promise<void> {
+    if (this.stopped || this.allows(size)) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waitingFor = size;
+      this.waiter = resolve;
+    });
+  }
+
+  /** A WINDOW from the peer. */
+  grant(bytes: number): void {
+    this.credit += bytes;
+    if (this.credit > this.full) this.full = this.credit;
+    if (this.waiter !== undefined && this.allows(this.waitingFor)) this.wake();
+  }
+
+  /** The stream is over: a sender waiting goes on, sees it, and stops. */
+  stop(): void {
+    this.stopped = true;
+    if (this.waiter !== undefined) this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter!;
+    this.waiter = undefined;
+    waiter();
+  }
+}

@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry, type CallContext } from '@svc/core';
+import * as net from 'node:net';
+import { encodeFrame, FrameDecoder, FrameKind, INITIAL_STREAM_WINDOW, StreamKind } from '@svc/core/transport';
+import { tcp } from '../src/index.js';
+import { portOf, sleep, startChildServer, startStreamingClient, until } from './helpers.js';
+import { RawPeer } from './raw-peer.js';
+
+@Service('Streams')
+class Streams {
+  readonly finallies: string[] = [];
+  readonly aborts = new Map<string, string>();
+
+  @Method()
+  async *ticks(request: { tag: string; everyMs?: number; n?: number }, ctx: CallContext): AsyncGenerator<{ i: number }> {
+    ctx.signal.addEventListener('abort', () => this.aborts.set(request.tag, (ctx.signal.reason as RpcError).code), { once: true });
+    try {
+      for (let i = 0; i < (request.n ?? Infinity); i++) {
+        yield { i };
+        await sleep(request.everyMs ?? 10);
+      }
+    } finally {
+      this.finallies.push(request.tag);
+    }
+  }
+
+  @Method()
+  async sum(messages: AsyncIterable<{ n: number }>): Promise<number> {
+    let total = 0;
+    for await (const message of messages) total += message.n;
+    return total;
+  }
+
+  /** A client stream that never reads: what its client sends must stay within the window. */
+  @Method()
+  async hold(_messages: AsyncIterable<unknown>, ctx: CallContext): Promise<number> {
+    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+    return 0;
+  }
+
+  @Method()
+  async *big(request: { bytes: number }): AsyncGenerator<string> {
+    yield 'x'.repeat(request.bytes);
+  }
+}
+
+async function serve(options: Parameters<typeof tcp>[0] = {}): Promise<{ server: Server; service: Streams; address: string }> {
+  const service = new Streams();
+  const server = new Server({ transport: tcp(options), logger: silentLogger, drainTimeout: 5_000 }).register(service);
+  const address = await server.listen('tcp://127.0.0.1:0');
+  return { server, service, address };
+}
+
+async function failure(run: () => Promise<unknown>): Promise<RpcError> {
+  try {
+    await run();
+  } catch (error) {
+    return error as RpcError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('tcp streams', () => {
+  it('a server killed mid-stream ends every loop on the connection with UNAVAILABLE, without hanging', async () => {
+    const child = await startChildServer('tcp://127.0.0.1:0');
+    const client = new Client({ transport: tcp(), registry: staticRegistry({ Echo: [child.address] }), timeout: 0 });
+    try {
+      const seen = [0, 0, 0];
+      const loops = seen.map((_, k) =>
+        failure(async () => {
+          for await (const _ of client.serverStream('Echo', 'ticks', { everyMs: 5 })) seen[k]!++;
+        }),
+      );
+      await until(() => seen.every((n) => n > 3));
+      const killedAt = Date.now();
+      await child.kill('SIGKILL');
+      const errors = await Promise.all(loops);
+      expect(errors.map((e) => e.code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE']);
+      expect(errors[0]).toBeInstanceOf(RpcError);
+      expect(Date.now() - killedAt).toBeLessThan(3_000);
+    } finally {
+      await client.close();
+      await child.kill();
+    }
+  });
+
+  it('a client killed mid-stream frees the server side: its signal fires (UNAVAILABLE) and its finally runs', async () => {
+    const { server, service, address } = await serve();
+    const child = await startStreamingClient(address);
+    try {
+      expect(server.inflightCount).toBe(1);
+      await child.kill('SIGKILL');
+      await until(() => service.finallies.includes('killed-client'));
+      expect(service.aborts.get('killed-client')).toBe('UNAVAILABLE');
+      await until(() => server.inflightCount === 0);
+    } finally {
+      await child.kill();
+      await server.close();
+    }
+  });
+
+  it('GOAWAY lets open streams finish, while new calls go elsewhere or fail', async () => {
+    const { server, address } = await serve();
+    const client = new Client({ transport: tcp(), registry: staticRegistry({ Streams: [address] }) });
+    try {
+      const received: number[] = [];
+      const loop = (async () => {
+        for await (const message of client.serverStream<{ i: number }>('Streams', 'ticks', { tag: 'drain', n: 30, everyMs: 10 })) received.push(message.i);
+      })();
+      await until(() => received.length > 3);
+      const closing = server.close();
+      await loop;
+      await closing;
+      expect(received).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      const late = await failure(() => client.clientStream('Streams', 'sum', [{ n: 1 }]));
+      expect(late.code).toBe('UNAVAILABLE');
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('a peer that sends beyond its credit gets the stream ended with RESOURCE_EXHAUSTED, nothing buffered past the window', async () => {
+    const { server, service, address } = await serve();
+    const peer = await RawPeer.connect(portOf(address));
+    try {
+      peer.write(encodeFrame({ kind: FrameKind.REQUEST, id: 1, service: 'Streams', method: 'hold', codec: 'json', stream: StreamKind.CLIENT }));
+      // 100 messages of ~1 KiB, never waiting for a WINDOW: 100 KiB against a 64 KiB window.
+      const message = Buffer.from(JSON.stringify({ n: 1, pad: 'p'.repeat(1_000) }));
+      for (let i = 0; i < 100; i++) peer.write(encodeFrame({ kind: FrameKind.MESSAGE, id: 1 }, message));
+      await until(() => peer.frames.some((f) => f.kind === FrameKind.END));
+      const end = peer.frames.find((f) => f.kind === FrameKind.END)!;
+      expect(end.status).toBe(8); // RESOURCE_EXHAUSTED
+      expect(end.message).toContain(`${INITIAL_STREAM_WINDOW}-byte window`);
+      await until(() => server.inflightCount === 0);
+      void service;
+    } finally {
+      peer.socket.destroy();
+      await server.close();
+    }
+  });
+
+  it('a frame kind this version does not know is answered with UNIMPLEMENTED for its id', async () => {
+    const { server, address } = await serve();
+    const peer = await RawPeer.connect(portOf(address));
+    try {
+      peer.write(encodeFrame({ kind: 42 as FrameKind, id: 7 }));
+      await until(() => peer.frames.length > 0);
+      expect(peer.frames[0]).toMatchObject({ kind: FrameKind.RESPONSE, id: 7, status: 12, message: expect.stringContaining('frame kind 42') });
+    } finally {
+      peer.socket.destroy();
+      await server.close();
+    }
+  });
+
+  it('a client answers a frame kind it does not know, for a call, by failing it with UNIMPLEMENTED and a CANCEL', async () => {
+    // A server from a newer version, answering each request with kind 42.
+    const received: number[] = [];
+    const sockets: net.Socket[] = [];
+    const raw = net.createServer((socket) => {
+      sockets.push(socket);
+      const decoder = new FrameDecoder();
+      socket.on('data', (chunk: Buffer) =>
+        decoder.push(chunk, (frame) => {
+          received.push(frame.kind);
+          if (frame.kind === FrameKind.REQUEST) socket.write(encodeFrame({ kind: 42 as FrameKind, id: frame.id }));
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const address = `tcp://127.0.0.1:${(raw.address() as net.AddressInfo).port}`;
+    const client = new Client({ transport: tcp(), registry: staticRegistry({ Streams: [address] }), timeout: 2_000 });
+    try {
+      expect(await failure(() => client.invoke('Streams', 'anything', {}))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('frame kind 42') });
+      expect(await failure(async () => {
+        for await (const _ of client.serverStream('Streams', 'ticks', {}));
+      })).toMatchObject({ code: 'UNIMPLEMENTED' });
+      await until(() => received.filter((k) => k === FrameKind.CANCEL).length === 2);
+    } finally {
+      await client.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => raw.close(resolve));
+    }
+  });
+
+  it('a message too large for a frame fails the stream with RESOURCE_EXHAUSTED, either way', async () => {
+    const { server, address } = await serve({ maxFrameSize: 100_000 });
+    const client = new Client({ transport: tcp({ maxFrameSize: 100_000 }), registry: staticRegistry({ Streams: [address] }) });
+    try {
+      const sent = await failure(() => client.clientStream('Streams', 'sum', [{ n: 1, pad: 'q'.repeat(200_000) }]));
+      expect(sent).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });
+      const answered = await failure(async () => {
+        for await (const _ of client.serverStream('Streams', 'big', { bytes: 200_000 }));
+      });
+      expect(answered).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });
+      // The connection is fine afterwards.
+      expect(await client.clientStream('Streams', 'sum', [{ n: 2 }, { n: 3 }])).toBe(5);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});

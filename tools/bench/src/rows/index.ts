@@ -17,6 +17,7 @@ export const ROWS: readonly RowSpec[] = [
   { id: 'svc-tcp-telemetry-traces-1', title: '@svc over TCP (protobuf), traces at 1 %', kind: 'svc', load: () => import('./svc-telemetry.js').then((m) => m.traces1Row) },
   { id: 'svc-tcp-telemetry-traces-1-no-attempts', title: '@svc over TCP (protobuf), traces at 1 %, no attempt spans', kind: 'svc', load: () => import('./svc-telemetry.js').then((m) => m.traces1NoAttemptsRow) },
   { id: 'svc-tcp-telemetry-traces-100', title: '@svc over TCP (protobuf), traces at 100 %', kind: 'svc', load: () => import('./svc-telemetry.js').then((m) => m.traces100Row) },
+  { id: 'svc-tcp-filters-noop', title: '@svc over TCP (protobuf), do-nothing filters where resilience puts its own', kind: 'svc', load: () => import('./svc-resilience.js').then((m) => m.noopRow) },
   { id: 'svc-tcp-resilience', title: '@svc over TCP (protobuf), breaker + limit + auth on both sides', kind: 'svc', load: () => import('./svc-resilience.js').then((m) => m.allRow) },
   { id: 'svc-tcp-resilience-breaker', title: '@svc over TCP (protobuf), circuit breaker', kind: 'svc', load: () => import('./svc-resilience.js').then((m) => m.breakerRow) },
   { id: 'svc-tcp-resilience-limit', title: '@svc over TCP (protobuf), rate limit on both sides', kind: 'svc', load: () => import('./svc-resilience.js').then((m) => m.limitRow) },

@@ -5,9 +5,11 @@
  * runner), a rate limit far above the load, and a bearer token. Server: a rate limit far above
  * the load, JWT auth (HS256, the verified token cached) and the bulkhead that `@Method` options
  * would use (none declared here: a table read). The `breaker`, `limit` and `auth` rows carry one
- * part each on the side(s) it lives, to tell their shares apart.
+ * part each on the side(s) it lives, to tell their shares apart; `noop` carries filters that do
+ * nothing but call next() at the same places (a call filter and an attempt filter on the client,
+ * a server filter): what the parts cannot cost less than.
  */
-import { Client, protobufCodec, Server, staticRegistry } from '@svc/core';
+import { Client, protobufCodec, Server, staticRegistry, type Filter } from '@svc/core';
 import { clientResilience, jwtVerifier, serverResilience, type ClientPolicy, type ServerPolicy } from '@svc/resilience';
 import { tcp } from '@svc/transport-tcp';
 import { SignJWT } from 'jose';
@@ -15,7 +17,7 @@ import { schemas } from '../generated/index.js';
 import type { RowImpl } from '../row.js';
 import { Echo } from './svc-echo.js';
 
-type Part = 'all' | 'breaker' | 'limit' | 'auth';
+type Part = 'all' | 'breaker' | 'limit' | 'auth' | 'noop';
 
 /** Shared by the two processes of a row; a bench secret, nothing else signs with it. */
 const SECRET = new TextEncoder().encode('svc-bench-resilience-secret-of-32-bytes!');
@@ -39,7 +41,10 @@ async function clientPolicy(part: Part): Promise<ClientPolicy> {
   return { breaker, rateLimit: LIMIT, token };
 }
 
+const passOn: Filter = (_call, next) => next();
+
 function resilienceRow(part: Part): RowImpl {
+  if (part === 'noop') return noopFilterRow();
   return {
     async server(env) {
       const resilience = serverResilience(serverPolicy(part));
@@ -59,6 +64,21 @@ function resilienceRow(part: Part): RowImpl {
   };
 }
 
+function noopFilterRow(): RowImpl {
+  return {
+    async server(env) {
+      const server = new Server({ transport: tcp(), codecs: [protobufCodec({ schemas })], filters: [passOn] }).register(new Echo());
+      const address = await server.listen(`tcp://${env.host}:0`);
+      return { address, close: () => server.close({ drainTimeout: 1000 }) };
+    },
+    async client(env) {
+      const client = new Client({ transport: tcp(), codecs: [protobufCodec({ schemas })], registry: staticRegistry({ Echo: [env.address] }), filters: [passOn], attemptFilters: [passOn] });
+      return { call: (message) => client.invoke('Echo', 'echo', message), close: () => client.close() };
+    },
+  };
+}
+
+export const noopRow = resilienceRow('noop');
 export const allRow = resilienceRow('all');
 export const breakerRow = resilienceRow('breaker');
 export const limitRow = resilienceRow('limit');

@@ -154,20 +154,13 @@ export class ServerCall implements Cancellable, DeadlineTarget {
 
   private errorResponse(rpc: RpcError, details: string | undefined, metadata: Metadata | undefined): ResponseMessage {
     return {
-      status: rpc.codeNumber,
-      message: rpc.message,
-      details,
-      stack: this.server.exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined,
-      // Whatever the error says of itself (a handler may rethrow a downstream call's refusal),
-      // only whether this handler started decides: a handler that ran was processed.
-      progress: this.ctx?.handlerStarted === true ? WireProgress.PROCESSED : WireProgress.REFUSED,
-      retryable: retryableToWire(rpc),
-      metadata,
+      ...errorStatus(rpc, details, metadata, this.server.exposeStack, this.ctx?.handlerStarted === true),
       codec: this.request.codec,
       compression: Compression.NONE,
       body: EMPTY,
     };
   }
+
 
   private warn(text: string): void {
     this.server.logger.warn(`${this.request.service}.${this.request.method}: ${text}`);
@@ -215,4 +208,21 @@ export class ServerCall implements Cancellable, DeadlineTarget {
     if (this.timed) disarmDeadline(this, this.timer);
     this.server.finished(this);
   }
+}
+
+/**
+ * What an error answer says of itself, for a call's RESPONSE and a stream's END alike: code,
+ * message, details, the stack only when the server exposes stacks, and progress by one rule,
+ * whether the handler started (a handler that rethrows a downstream call's refusal was processed).
+ */
+export function errorStatus(rpc: RpcError, details: string | undefined, metadata: Metadata | undefined, exposeStack: boolean, handlerStarted: boolean) {
+  return {
+    status: rpc.codeNumber,
+    message: rpc.message,
+    details,
+    stack: exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined,
+    progress: handlerStarted ? WireProgress.PROCESSED : WireProgress.REFUSED,
+    retryable: retryableToWire(rpc),
+    metadata,
+  };
 }

@@ -1,6 +1,6 @@
 import { RpcError } from '../errors/rpc-error.js';
 import * as errors from '../errors/framework-errors.js';
-import { retryableToWire, WireProgress } from '../wire/header.js';
+import { errorStatus } from './server-call.js';
 import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
 import { StreamKind, type RequestMessage, type StreamEnd, type StreamReceiver, type StreamSender } from '../transport/transport.js';
 import { checkMetadata, mergeMetadata, type Metadata } from '../metadata.js';
@@ -276,15 +276,7 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
   }
 
   private errorEnd(rpc: RpcError, details: string | undefined, metadata: Metadata | undefined): StreamEnd {
-    return {
-      status: rpc.codeNumber,
-      message: rpc.message,
-      details,
-      stack: this.server.exposeStack ? ((rpc.cause as Error | undefined)?.stack ?? rpc.stack) : undefined,
-      progress: this.ctx?.handlerStarted === true ? WireProgress.PROCESSED : WireProgress.REFUSED,
-      retryable: retryableToWire(rpc),
-      metadata,
-    };
+    return errorStatus(rpc, details, metadata, this.server.exposeStack, this.ctx?.handlerStarted === true);
   }
 
   /** Done: timer off, the server's count, credit waiters released, the handler told and its generator closed. */

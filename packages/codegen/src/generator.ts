@@ -4,7 +4,7 @@ import { Project, ts } from 'ts-morph';
 import type { ServiceSchema } from '@svc/core';
 import { CodegenError, CodegenFailure, type CodegenWarning } from './errors.js';
 import { assignNumbers, removedServices, type WireChange } from './model/assign-numbers.js';
-import type { DraftService } from './model/draft.js';
+import { streamShapes, type DraftService } from './model/draft.js';
 import { formatLock, readLock, type Lock, type ServiceLock } from './model/lock.js';
 import { fileStem } from './model/naming.js';
 import { candidateFiles, readServices, relative } from './read/service-reader.js';
@@ -202,11 +202,11 @@ export class Generator {
     const source = relative(this.root, draft.file);
     const core = this.options.coreImport ?? '@svc/core';
     const files: GeneratedFile[] = [
-      { path: join(this.outDir, `${stem}.proto`), content: emitProto(schema, source) },
+      { path: join(this.outDir, `${stem}.proto`), content: emitProto(schema, source, streamShapes(draft)) },
       { path: join(this.outDir, `${stem}.descriptor.ts`), content: emitDescriptor(schema, source, core) },
       { path: join(this.outDir, `${stem}.client.ts`), content: emitClient(draft, this.outDir, stem, source, core) },
     ];
-    if (this.options.jsonSchema) files.push({ path: join(this.outDir, `${stem}.schema.json`), content: emitJsonSchema(schema) });
+    if (this.options.jsonSchema) files.push({ path: join(this.outDir, `${stem}.schema.json`), content: emitJsonSchema(schema, streamShapes(draft)) });
     return { draft, schema, lock, changes, files };
   }
 

@@ -45,6 +45,21 @@ describe('protoc', () => {
     expect(methodsOf('admin-console.proto')).toContain('name: "health"\n      input_type: ".google.protobuf.Empty"\n      output_type: ".admin_console.HealthResponse"\n      options {\n        idempotency_level: IDEMPOTENT\n      }\n');
   });
 
+  it('reads stream on the iterable side as client_streaming and server_streaming', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svc-protoc-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'prices.pb');
+    protoc([`--descriptor_set_out=${out}`, 'prices.proto']);
+    const text = protoc(['--decode=google.protobuf.FileDescriptorSet', 'google/protobuf/descriptor.proto'], readFileSync(out)).toString();
+    expect(text).toContain('name: "watch"\n      input_type: ".prices.Query"\n      output_type: ".prices.Tick"\n      server_streaming: true\n    }\n');
+    expect(text).toContain('name: "clock"\n      input_type: ".google.protobuf.Empty"\n      output_type: ".prices.ClockResponse"\n      server_streaming: true\n    }\n');
+    expect(text).toContain('name: "upload"\n      input_type: ".prices.Chunk"\n      output_type: ".prices.UploadResponse"\n      client_streaming: true\n    }\n');
+    expect(text).toContain('name: "chat"\n      input_type: ".prices.Say"\n      output_type: ".prices.Said"\n      client_streaming: true\n      server_streaming: true\n    }\n');
+    expect(text).toContain('name: "last"\n      input_type: ".prices.Query"\n      output_type: ".prices.LastResponse"\n    }\n');
+    expect(text.match(/client_streaming: true/g)).toHaveLength(4);
+    expect(text.match(/server_streaming: true/g)).toHaveLength(4);
+  });
+
   const echo = protobufCodec({ schemas }).forMethod('Catalog', 'echo')!;
 
   it('reads what the protobuf codec writes', () => {

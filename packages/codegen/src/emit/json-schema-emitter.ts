@@ -1,8 +1,8 @@
-import type { FieldSchema, FieldType, ServiceSchema } from '@svc/core';
+import type { FieldSchema, FieldType, ServiceSchema, StreamShape } from '@svc/core';
 import { GENERATED } from './header.js';
 
 /** JSON Schema (2020-12) of every message and enum of a service, for gateways and docs. */
-export function emitJsonSchema(schema: ServiceSchema): string {
+export function emitJsonSchema(schema: ServiceSchema, streams: Readonly<Record<string, StreamShape>> = {}): string {
   const defs: Record<string, unknown> = {};
   for (const m of schema.messages) {
     if (m.discriminant !== undefined) {
@@ -31,7 +31,7 @@ export function emitJsonSchema(schema: ServiceSchema): string {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: `svc:${schema.package}`,
     title: schema.service,
-    methods: Object.fromEntries(schema.methods.map((m) => [m.name, { request: m.request, response: m.response }])),
+    methods: Object.fromEntries(schema.methods.map((m) => [m.name, { request: m.request, response: m.response, ...(streams[m.name] ? { stream: streams[m.name] } : {}) }])),
     ...(schema.events?.length ? { events: Object.fromEntries(schema.events.map((e) => [e.topic, { payload: e.message }])) } : {}),
     $defs: defs,
   }, null, 2) + '\n';

@@ -1,8 +1,11 @@
-import type { FieldSchema, FieldType, MessageSchema, ServiceSchema } from '@svc/core';
+import type { FieldSchema, FieldType, MessageSchema, ServiceSchema, StreamShape } from '@svc/core';
 import { GENERATED } from './header.js';
 
-/** proto3 text of one service: what `protoc` compiles for other languages. */
-export function emitProto(schema: ServiceSchema, source: string): string {
+/**
+ * proto3 text of one service: what `protoc` compiles for other languages. `streams` (wire method
+ * name → shape) puts `stream` on the iterable side of streaming methods.
+ */
+export function emitProto(schema: ServiceSchema, source: string, streams: Readonly<Record<string, StreamShape>> = {}): string {
   const imports = new Set<string>();
   const body: string[] = [];
   const usesEmpty = schema.methods.some((m) => m.request === null || m.response === null);
@@ -10,7 +13,10 @@ export function emitProto(schema: ServiceSchema, source: string): string {
 
   body.push(`service ${schema.service} {`);
   for (const m of schema.methods) {
-    const rpc = `  rpc ${m.name} (${m.request ?? 'google.protobuf.Empty'}) returns (${m.response ?? 'google.protobuf.Empty'})`;
+    const shape = streams[m.name];
+    const requestStream = shape === 'client' || shape === 'bidi' ? 'stream ' : '';
+    const responseStream = shape === 'server' || shape === 'bidi' ? 'stream ' : '';
+    const rpc = `  rpc ${m.name} (${requestStream}${m.request ?? 'google.protobuf.Empty'}) returns (${responseStream}${m.response ?? 'google.protobuf.Empty'})`;
     // proto3 has no timeout option; other languages' stubs learn it from the comment.
     const timeout = m.timeout !== undefined ? ` // timeout: ${m.timeout} ms` : '';
     // descriptor.proto's MethodOptions: IDEMPOTENT is "may be retried", which @Method({ idempotent })

@@ -1,4 +1,4 @@
-import type { EnumSchema, EnumValueSchema, FieldSchema, FieldType, MessageSchema, ServiceSchema } from '@svc/core';
+import type { EnumSchema, EnumValueSchema, FieldSchema, FieldType, MessageSchema, ServiceSchema, StreamShape } from '@svc/core';
 import type { DraftService } from './draft.js';
 import { upperSnake } from './naming.js';
 import { emptyServiceLock, type Lock, type MessageLock, type ServiceLock, type EnumLock } from './lock.js';
@@ -122,10 +122,14 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
   });
 
   for (const m of draft.methods) {
-    const entry = { request: m.request, response: m.response };
+    const entry = { request: m.request, response: m.response, ...(m.stream ? { stream: m.stream } : {}) };
     lock.methods[m.name] = entry;
     const locked = old.methods[m.name];
     if (!locked) continue;
+    if (locked.stream !== entry.stream) {
+      // A unary call of a stream method (or the other way round) fails with UNIMPLEMENTED.
+      changes.push({ breaking: true, subject: `${draft.name}.${m.name}`, message: `shape changed from ${shapeName(locked.stream)} to ${shapeName(entry.stream)}; callers built before get UNIMPLEMENTED`, source: m.source });
+    }
     for (const side of ['request', 'response'] as const) {
       if (locked[side] !== entry[side]) {
         changes.push({ breaking: true, subject: `${draft.name}.${m.name}`, message: `${side} type changed from ${locked[side] ?? 'nothing'} to ${entry[side] ?? 'nothing'}`, source: m.source });
@@ -157,6 +161,8 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
       response: m.response,
       ...(m.requestWrapped ? { requestWrapped: true } : {}),
       ...(m.responseWrapped ? { responseWrapped: true } : {}),
+      // The stream shape is not here: core's MethodSchema has no field for it (the typed client
+      // and the .proto carry it; docs/codegen.md#streams).
       // What the client's fail modes need to know; not wire numbering, so not in the lock.
       ...(m.idempotent ? { idempotent: true } : {}),
       ...(m.timeout !== undefined ? { timeout: m.timeout } : {}),
@@ -167,6 +173,10 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
     ...(draft.events.length ? { events: draft.events.map((e) => ({ topic: e.topic, message: e.message, ...(e.wrapped ? { wrapped: true } : {}) })) } : {}),
   };
   return { schema, lock, changes };
+}
+
+function shapeName(shape: StreamShape | undefined): string {
+  return shape === undefined ? 'unary' : shape === 'bidi' ? 'bidirectional stream' : `${shape} stream`;
 }
 
 /** Services in the lock that the code no longer declares. */

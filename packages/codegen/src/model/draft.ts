@@ -1,4 +1,4 @@
-import type { FieldType, ScalarName } from '@svc/core';
+import type { FieldType, ScalarName, StreamShape } from '@svc/core';
 import type { CodegenWarning } from '../errors.js';
 
 /**
@@ -42,6 +42,10 @@ export type TsTypeRef =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'param' }
   | { readonly kind: 'result' }
+  /** The element of a client stream's parameter (`AsyncIterable<C>`), through the class. */
+  | { readonly kind: 'paramElement' }
+  /** The element of a stream handler's result (`AsyncGenerator<E>`), through the class. */
+  | { readonly kind: 'resultElement' }
   | { readonly kind: 'none' };
 
 export interface DraftMethod {
@@ -49,14 +53,24 @@ export interface DraftMethod {
   readonly name: string;
   /** Property of the class. */
   readonly property: string;
+  /** Request message; of a client or bidi stream, the message of each element. */
   readonly request: string | null;
+  /** Response message; of a server or bidi stream, the message of each element. */
   readonly response: string | null;
   readonly requestWrapped: boolean;
   readonly responseWrapped: boolean;
   /** Name of the handler's first parameter, for the client signature. */
   readonly paramName: string;
+  /** Of a client or bidi stream: the element type. */
   readonly requestTs: TsTypeRef;
+  /** Of a server or bidi stream: the element type. */
   readonly responseTs: TsTypeRef;
+  /**
+   * The stream shape read from the types (docs/streams.md): a first parameter typed
+   * `AsyncIterable<C>` streams the request, a result `AsyncIterable<E>` (`AsyncGenerator<E>`,
+   * `AsyncIterableIterator<E>`, an `async *` method) the response. Absent for unary methods.
+   */
+  readonly stream?: StreamShape;
   /** `@Method({ idempotent: true })`; absent unless true. */
   readonly idempotent?: boolean;
   /** `@Method({ timeout })` in ms, when svc-gen could evaluate it to a positive finite number. */
@@ -97,6 +111,13 @@ export interface DraftService {
   /** Absolute paths of every file whose types this service uses (for --watch). */
   readonly dependencies: Set<string>;
   readonly source: string;
+}
+
+/** Wire method name → stream shape, for the emitters (core's MethodSchema has no field for it). */
+export function streamShapes(draft: DraftService): Record<string, StreamShape> {
+  const shapes: Record<string, StreamShape> = {};
+  for (const m of draft.methods) if (m.stream) shapes[m.name] = m.stream;
+  return shapes;
 }
 
 export const SCALARS: readonly ScalarName[] = [

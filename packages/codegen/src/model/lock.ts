@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { StreamShape } from '@svc/core';
 
 /**
  * svc.lock.json: the field numbers and enum values every service has used, committed by users
@@ -11,7 +12,8 @@ export interface Lock {
 
 export interface ServiceLock {
   package: string;
-  methods: Record<string, { request: string | null; response: string | null }>;
+  /** Wire name → its messages, and the stream shape of a streaming method (absent: unary). */
+  methods: Record<string, { request: string | null; response: string | null; stream?: StreamShape }>;
   /** Topic → payload message (null: no payload), for services with @Subscribe methods. */
   events?: Record<string, string | null>;
   messages: Record<string, MessageLock>;

@@ -147,28 +147,72 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
   let request: string | null = null;
   let requestWrapped = false;
   let requestTs: TsTypeRef = { kind: 'none' };
+  let streamsRequest = false;
   const paramName = param?.getName() ?? 'request';
   if (param) {
     if (!Node.isIdentifier(param.getNameNode())) throw new CodegenError(mapper.where(param), label, 'the request parameter is destructured', `Name it (args: T) and destructure inside the method`);
     const typeNode = param.getTypeNode();
     if (!typeNode) throw new CodegenError(mapper.where(param), `${label} → ${paramName}`, 'the request parameter has no type annotation', 'Annotate it: (args: MulArgs)');
-    const site: Site = { path: `${label} → ${paramName}`, node: param, nameHint: `${pascal(name)}Request`, typeNode };
-    const top = collecting(problems, () => topLevel(param.getType(), site, mapper, param.isOptional() || param.hasInitializer()));
-    if (top) {
-      request = top.name;
-      requestWrapped = top.wrapped;
+    const iterable = iterableOf(param.getType());
+    if (iterable && iterable.name !== 'AsyncIterable') {
+      throw new CodegenError(mapper.where(param), `${label} → ${paramName}`, `a client stream's messages arrive as an AsyncIterable, not a${/^[AEIOU]/.test(iterable.name) ? 'n' : ''} ${iterable.name}`, `Type the parameter AsyncIterable<${iterable.element?.getText(param) ?? 'C'}>`);
     }
-    requestTs = typeRef(typeNode, 'param');
+    if (iterable) {
+      // A client (or bidi) stream: the element is the request message, mapped as a unary request is.
+      streamsRequest = true;
+      const elementNode = elementTypeNode(typeNode);
+      const element = iterable.element;
+      if (element && !(element.isVoid() || element.isUndefined())) {
+        const site: Site = { path: `${label} → ${paramName} (each message)`, node: param, nameHint: `${pascal(name)}Request`, ...(elementNode ? { typeNode: elementNode } : {}) };
+        const top = collecting(problems, () => topLevel(element, site, mapper, false));
+        if (top) {
+          request = top.name;
+          requestWrapped = top.wrapped;
+        }
+        requestTs = elementNode ? typeRef(elementNode, 'paramElement') : { kind: 'paramElement' };
+      } else {
+        requestTs = { kind: 'text', text: 'void' };
+      }
+    } else {
+      const site: Site = { path: `${label} → ${paramName}`, node: param, nameHint: `${pascal(name)}Request`, typeNode };
+      const top = collecting(problems, () => topLevel(param.getType(), site, mapper, param.isOptional() || param.hasInitializer()));
+      if (top) {
+        request = top.name;
+        requestWrapped = top.wrapped;
+      }
+      requestTs = typeRef(typeNode, 'param');
+    }
   }
 
   let response: string | null = null;
   let responseWrapped = false;
   let responseTs: TsTypeRef = { kind: 'none' };
+  let streamsResponse = false;
   let returnNode = m.getReturnTypeNode();
   if (!returnNode) throw new CodegenError(where, `${label} → returns`, 'the method has no return type annotation', 'Annotate it: async mul(args: MulArgs): Promise<MulReply>');
   const returned = awaited(m.getReturnType());
   if (returnNode && Node.isTypeReference(returnNode) && returnNode.getTypeName().getText() === 'Promise') returnNode = returnNode.getTypeArguments()[0];
-  if (!(returned.isVoid() || returned.isUndefined())) {
+  const iterable = iterableOf(returned);
+  if (iterable && !RESPONSE_STREAMS.has(iterable.name)) {
+    throw new CodegenError(where, `${label} → returns`, `a${/^[AEIOU]/.test(iterable.name) ? 'n' : ''} ${iterable.name} is not a stream: the server sends the messages of an AsyncIterable only`, `Make the method an async * generator (async *${property}(…): AsyncGenerator<${iterable.element?.getText(m) ?? 'E'}>), or return an AsyncIterable`);
+  }
+  if (iterable) {
+    // A server (or bidi) stream: each element is a response message.
+    streamsResponse = true;
+    const elementNode = returnNode ? elementTypeNode(returnNode) : undefined;
+    const element = iterable.element;
+    if (element && !(element.isVoid() || element.isUndefined())) {
+      const site: Site = { path: `${label} → returns (each message)`, node: m, nameHint: `${pascal(name)}Response`, ...(elementNode ? { typeNode: elementNode } : {}) };
+      const top = collecting(problems, () => topLevel(element, site, mapper, false));
+      if (top) {
+        response = top.name;
+        responseWrapped = top.wrapped;
+      }
+      responseTs = elementNode ? typeRef(elementNode, 'resultElement') : { kind: 'resultElement' };
+    } else {
+      responseTs = { kind: 'text', text: 'void' };
+    }
+  } else if (!(returned.isVoid() || returned.isUndefined())) {
     const site: Site = { path: `${label} → returns`, node: m, nameHint: `${pascal(name)}Response`, ...(returnNode ? { typeNode: returnNode } : {}) };
     const top = collecting(problems, () => topLevel(returned, site, mapper, false));
     if (top) {
@@ -177,9 +221,11 @@ function readMethod(service: string, m: MethodDeclaration, md: Decorator, mapper
     }
     responseTs = returnNode ? typeRef(returnNode, 'result') : { kind: 'result' };
   }
+  const stream = streamsRequest ? (streamsResponse ? 'bidi' : 'client') : streamsResponse ? 'server' : undefined;
   if (problems.length > 0) throw AggregateErrors.of(problems);
   return {
     name, property, request, response, requestWrapped, responseWrapped, paramName, requestTs, responseTs,
+    ...(stream ? { stream } : {}),
     ...(idempotent ? { idempotent } : {}),
     ...(timeout !== undefined ? { timeout } : {}),
     source: where.replace(/:\d+$/, ''),
@@ -229,7 +275,7 @@ function addEvent(events: DraftEvent[], event: DraftEvent): void {
 }
 
 /** How the typed client spells a type: by its exported name where it has one, else through the class. */
-function typeRef(node: Node, fallback: 'param' | 'result'): TsTypeRef {
+function typeRef(node: Node, fallback: 'param' | 'result' | 'paramElement' | 'resultElement'): TsTypeRef {
   const text = node.getText();
   if (/^(string|number|boolean|bigint)(\[\])?$/.test(text)) return { kind: 'text', text };
   if (!Node.isTypeReference(node) || node.getTypeArguments().length > 0) return { kind: fallback };
@@ -262,6 +308,30 @@ function topLevel(t: Type, site: Site, mapper: TypeMapper, optionalParam: boolea
   if (mapper.messages.has(name)) throw new CodegenError(mapper.where(site.node), site.path, `the name '${name}' for the wrapper message is taken by a type of yours`, 'Rename that type');
   mapper.messages.set(name, { name, fields: [field], source: mapper.where(site.node).replace(/:\d+$/, '') });
   return { name, wrapped: true };
+}
+
+/** What a stream handler may return (core iterates any AsyncIterable; these are its usual spellings). */
+const RESPONSE_STREAMS = new Set(['AsyncIterable', 'AsyncIterableIterator', 'AsyncGenerator', 'AsyncIteratorObject']);
+/** Iterables of the standard library: the stream ones, and those that look like one but are not. */
+const ITERABLES = new Set([...RESPONSE_STREAMS, 'Iterable', 'IterableIterator', 'Generator', 'IteratorObject']);
+
+/** The standard library's iterable types, with their element type; undefined for anything else. */
+function iterableOf(t: Type): { name: string; element: Type | undefined } | undefined {
+  const symbol = t.getSymbol();
+  const name = symbol?.getName();
+  if (!name || !ITERABLES.has(name)) return undefined;
+  const decl = symbol!.getDeclarations()[0];
+  const file = decl?.getSourceFile();
+  if (!file || !(file.isDeclarationFile() || file.isFromExternalLibrary())) return undefined;
+  return { name, element: t.getTypeArguments()[0] };
+}
+
+/** `Tick` of a written `AsyncGenerator<Tick>` (or `AsyncIterable<Tick>`…), for the client's spelling. */
+function elementTypeNode(node: Node): Node | undefined {
+  if (!Node.isTypeReference(node)) return undefined;
+  const nameNode = node.getTypeName();
+  if (!Node.isIdentifier(nameNode) || !ITERABLES.has(nameNode.getText())) return undefined;
+  return node.getTypeArguments()[0];
 }
 
 function awaited(t: Type): Type {

@@ -1,0 +1,3 @@
+import { svcVitestConfig } from '../../vitest.shared.js';
+
+export default svcVitestConfig();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InboundMessages, type InboundOwner } from '../src/stream/inbound-messages.js';
-import { INITIAL_STREAM_WINDOW, MESSAGE_OVERHEAD, OutboundCredit, resolveStreamWindow } from '../src/stream/outbound-credit.js';
+import { DEFAULT_STREAM_WINDOW, INITIAL_STREAM_WINDOW, MESSAGE_OVERHEAD, OutboundCredit, resolveStreamWindow } from '../src/stream/outbound-credit.js';
 import type { RpcError } from '../src/errors/rpc-error.js';
 
 const W = INITIAL_STREAM_WINDOW;
@@ -132,7 +132,7 @@ describe('stream credit, sending side', () => {
   });
 
   it('checks the streamWindow option', () => {
-    expect(resolveStreamWindow(undefined)).toBe(W);
+    expect(resolveStreamWindow(undefined)).toBe(DEFAULT_STREAM_WINDOW);
     expect(resolveStreamWindow(1 << 20)).toBe(1 << 20);
     for (const bad of [1_000, W + 0.5, 2 ** 31, Number.NaN]) expect(() => resolveStreamWindow(bad)).toThrow(/streamWindow/);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry } from '../src/index.js';
 import type { Channel, RequestMessage, StreamEnd, StreamReceiver, StreamSender, Transport } from '../src/transport/transport.js';
-import { INITIAL_STREAM_WINDOW, messageCost } from '../src/stream/outbound-credit.js';
+import { DEFAULT_STREAM_WINDOW, messageCost } from '../src/stream/outbound-credit.js';
 import { until } from '../src/testing/until.js';
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -25,15 +25,15 @@ describe('a peer that ignores stream credit', () => {
     const receiver = server.dispatchStream(request, sender);
     await until(() => server.inflightCount === 1);
     const message = json({ pad: 'p'.repeat(1_000) });
-    for (let i = 0; i < 100 && ends.length === 0; i++) receiver.message(message);
+    for (let i = 0; i < 1_000 && ends.length === 0; i++) receiver.message(message);
     expect(ends).toHaveLength(1);
-    expect(ends[0]).toMatchObject({ status: 8, message: expect.stringContaining(`${INITIAL_STREAM_WINDOW}-byte window`) });
+    expect(ends[0]).toMatchObject({ status: 8, message: expect.stringContaining(`${DEFAULT_STREAM_WINDOW}-byte window`) });
     expect(server.inflightCount).toBe(0);
   });
 
   it('a server sending beyond the window fails the loop with RESOURCE_EXHAUSTED and is sent a CANCEL', async () => {
     let cancelled = 0;
-    // A transport whose "server" pours 100 KiB into a stream at once, never waiting for credit.
+    // A transport whose "server" pours 1 MB into a stream at once, never waiting for credit.
     const channel: Channel = {
       address: 'fake://pour',
       call: () => 0,
@@ -42,7 +42,7 @@ describe('a peer that ignores stream credit', () => {
       openStream(_request: RequestMessage, receiver: StreamReceiver): StreamSender {
         queueMicrotask(() => {
           const message = json('q'.repeat(1_000));
-          for (let i = 0; i < 100; i++) receiver.message(message);
+          for (let i = 0; i < 1_000; i++) receiver.message(message);
         });
         return { message() {}, window() {}, end() {}, cancel: () => void cancelled++ };
       },
@@ -63,7 +63,7 @@ describe('a peer that ignores stream credit', () => {
     })();
     expect(error).toBeInstanceOf(RpcError);
     expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
-    expect(seen).toBe(Math.floor(INITIAL_STREAM_WINDOW / messageCost(1_002))); // the window's worth, and not one more
+    expect(seen).toBe(Math.floor(DEFAULT_STREAM_WINDOW / messageCost(1_002))); // the window's worth, and not one more
     expect(cancelled).toBe(1);
     await client.close();
   });

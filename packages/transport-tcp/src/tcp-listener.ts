@@ -19,6 +19,9 @@ class ServerConnection implements ReplyTarget {
   private readonly calls = new CallTable<number, Cancellable>();
   private readonly onGone: (c: ServerConnection) => void;
   private readonly maxConcurrentCalls: number;
+  private readonly maxConcurrentStreams: number;
+  /** Streams open on this connection now (they are among `calls` too). */
+  private streams = 0;
   /** Who is calling, set on every request dispatched: one object for the connection. */
   private readonly peer: Peer;
   /** Set by goaway(): no new calls are expected, and the connection closes once none is in flight. */
@@ -29,6 +32,7 @@ class ServerConnection implements ReplyTarget {
     this.onGone = onGone;
     this.peer = peer;
     this.maxConcurrentCalls = options.maxConcurrentCalls;
+    this.maxConcurrentStreams = options.maxConcurrentStreams;
     this.frames = new FrameConnection(
       socket,
       options,
@@ -142,7 +146,13 @@ class ServerConnection implements ReplyTarget {
       this.replyError(id, errors.streamsNotSupported(this.peer.address).withProgress('refused'), frame.codec);
       return;
     }
+    if (this.streams >= this.maxConcurrentStreams) {
+      this.replyError(id, errors.tooManyConcurrentStreams(this.maxConcurrentStreams), frame.codec, WireProgress.REFUSED);
+      return;
+    }
+    this.streams++;
     const link = new ServerStreamLink(id, this.frames, (ended) => {
+      this.streams--;
       if (this.calls.get(id) === ended) this.calls.delete(id);
       if (this.draining && this.calls.size === 0) this.closeDrained();
     });

@@ -71,6 +71,13 @@ export interface TcpTransportOptions {
    */
   maxConcurrentCalls?: number;
   /**
+   * Server: streams open at once on one connection (they count as calls too). Each may hold its
+   * stream window of the client's messages here, so this bounds what one connection can make the
+   * server buffer: streams × window (100 × 256 KiB = 25 MiB by default). A stream beyond it is
+   * refused RESOURCE_EXHAUSTED before its handler runs. Default 100.
+   */
+  maxConcurrentStreams?: number;
+  /**
    * Server: when more than this many bytes of responses wait to be sent on a connection (its peer
    * reads slower than it calls), the server stops reading that connection's requests until they
    * have left. Default 8 MiB.
@@ -104,6 +111,7 @@ export interface ResolvedTcpOptions {
   maxBufferedBytes: number;
   maxConnections: number;
   maxConcurrentCalls: number;
+  maxConcurrentStreams: number;
   maxReplyBuffer: number;
   stallTimeout: number;
   maxMetadataEntries: number | undefined;
@@ -133,6 +141,7 @@ export function resolveOptions(options: TcpTransportOptions = {}): ResolvedTcpOp
     maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes ?? 256 * 1024 * 1024),
     maxConnections: positive('maxConnections', options.maxConnections ?? 10_000),
     maxConcurrentCalls: positive('maxConcurrentCalls', options.maxConcurrentCalls ?? 10_000),
+    maxConcurrentStreams: positive('maxConcurrentStreams', options.maxConcurrentStreams ?? 100),
     maxReplyBuffer: positive('maxReplyBuffer', options.maxReplyBuffer ?? 8 * 1024 * 1024),
     stallTimeout: positive('stallTimeout', options.stallTimeout ?? 15_000),
     maxMetadataEntries: options.maxMetadataEntries,

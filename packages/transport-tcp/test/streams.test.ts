@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry, type CallContext } from '@svc/core';
 import * as net from 'node:net';
-import { encodeFrame, FrameDecoder, FrameKind, INITIAL_STREAM_WINDOW, StreamKind } from '@svc/core/transport';
+import { DEFAULT_STREAM_WINDOW, encodeFrame, FrameDecoder, FrameKind, StreamKind } from '@svc/core/transport';
 import { tcp } from '../src/index.js';
 import { portOf, sleep, startChildServer, startStreamingClient, until } from './helpers.js';
 import { RawPeer } from './raw-peer.js';
@@ -125,17 +125,41 @@ describe('tcp streams', () => {
     const peer = await RawPeer.connect(portOf(address));
     try {
       peer.write(encodeFrame({ kind: FrameKind.REQUEST, id: 1, service: 'Streams', method: 'hold', codec: 'json', stream: StreamKind.CLIENT }));
-      // 100 messages of ~1 KiB, never waiting for a WINDOW: 100 KiB against a 64 KiB window.
+      // 400 messages of ~1 KiB, never waiting for a WINDOW: 400 KiB against a 256 KiB window.
       const message = Buffer.from(JSON.stringify({ n: 1, pad: 'p'.repeat(1_000) }));
-      for (let i = 0; i < 100; i++) peer.write(encodeFrame({ kind: FrameKind.MESSAGE, id: 1 }, message));
+      for (let i = 0; i < 400; i++) peer.write(encodeFrame({ kind: FrameKind.MESSAGE, id: 1 }, message));
       await until(() => peer.frames.some((f) => f.kind === FrameKind.END));
       const end = peer.frames.find((f) => f.kind === FrameKind.END)!;
       expect(end.status).toBe(8); // RESOURCE_EXHAUSTED
-      expect(end.message).toContain(`${INITIAL_STREAM_WINDOW}-byte window`);
+      expect(end.message).toContain(`${DEFAULT_STREAM_WINDOW}-byte window`);
       await until(() => server.inflightCount === 0);
       void service;
     } finally {
       peer.socket.destroy();
+      await server.close();
+    }
+  });
+
+  it('refuses a stream beyond maxConcurrentStreams on one connection, before its handler, and takes one again once a stream ends', async () => {
+    const { server, service, address } = await serve({ maxConcurrentStreams: 2 });
+    const client = new Client({ transport: tcp(), registry: staticRegistry({ Streams: [address] }), logger: silentLogger });
+    try {
+      const open = ['a', 'b'].map((tag) => client.serverStream<{ i: number }>('Streams', 'ticks', { tag, everyMs: 5 })[Symbol.asyncIterator]());
+      await Promise.all(open.map((it) => it.next()));
+      const refused = await failure(async () => {
+        for await (const _ of client.serverStream('Streams', 'ticks', { tag: 'c' })) break;
+      });
+      expect(refused).toMatchObject({ code: 'RESOURCE_EXHAUSTED', progress: 'refused', message: expect.stringContaining('maxConcurrentStreams') });
+      expect(service.aborts.has('c') || service.finallies.includes('c')).toBe(false); // its handler never ran
+      await open[0]!.return!();
+      await until(() => service.finallies.includes('a'));
+      const again = client.serverStream<{ i: number }>('Streams', 'ticks', { tag: 'd', n: 2, everyMs: 1 });
+      const seen: number[] = [];
+      for await (const tick of again) seen.push(tick.i);
+      expect(seen).toEqual([0, 1]);
+      await open[1]!.return!();
+    } finally {
+      await client.close();
       await server.close();
     }
   });

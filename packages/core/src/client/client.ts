@@ -101,7 +101,7 @@ export interface ClientOptions {
   maxMetadataBytes?: number;
   /**
    * Bytes of server messages each stream may hold here before the server must wait for credit
-   * (docs/streams.md, flow control). Default and least 64 KiB, the protocol's initial window.
+   * (docs/streams.md, flow control). Default 256 KiB; at least 64 KiB, the protocol's initial window.
    */
   streamWindow?: number;
 }

@@ -185,6 +185,10 @@ export function tooManyConcurrentCalls(limit: number): RpcError {
   return new RpcError('RESOURCE_EXHAUSTED', `this connection already has ${limit} calls in flight (maxConcurrentCalls), so the server refused this call and did not run it; wait for answers before sending more, or raise maxConcurrentCalls on the server`, { progress: 'refused' });
 }
 
+export function tooManyConcurrentStreams(limit: number): RpcError {
+  return new RpcError('RESOURCE_EXHAUSTED', `this connection already has ${limit} streams open (maxConcurrentStreams), so the server refused this one and did not run it; end streams before opening more, spread them over connections, or raise maxConcurrentStreams on the server`, { progress: 'refused' });
+}
+
 export function frameTimedOut(ms: number, received: number): RpcError {
   return new RpcError('DEADLINE_EXCEEDED', `a frame was started but not completed within ${ms} ms (${received} bytes of it arrived), so the connection is closed; send whole frames promptly, or raise frameTimeout for large frames on slow links`);
 }

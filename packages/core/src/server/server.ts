@@ -72,7 +72,7 @@ export interface ServerOptions {
   weight?: number;
   /**
    * Bytes of client messages each stream may hold here before the client must wait for credit
-   * (docs/streams.md, flow control). Default and least 64 KiB, the protocol's initial window.
+   * (docs/streams.md, flow control). Default 256 KiB; at least 64 KiB, the protocol's initial window.
    */
   streamWindow?: number;
 }

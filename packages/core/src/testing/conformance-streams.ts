@@ -8,7 +8,7 @@ import type { ConformanceService } from './conformance-service.js';
 import type { ConformanceTarget } from './conformance.js';
 import { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 import { recordingFilter } from './conformance-filters.js';
-import { INITIAL_STREAM_WINDOW } from '../stream/outbound-credit.js';
+import { DEFAULT_STREAM_WINDOW } from '../stream/outbound-credit.js';
 import { until } from './until.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,8 +91,8 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
       }
       const messageBytes = pad + 20;
       expect(worst).toBeGreaterThan(5); // the window let it run ahead...
-      expect(worst * messageBytes).toBeLessThanOrEqual(INITIAL_STREAM_WINDOW + 3 * messageBytes); // ...by one window at most
-      expect(service.produced.get(tag)).toBeLessThan(200);
+      expect(worst * messageBytes).toBeLessThanOrEqual(DEFAULT_STREAM_WINDOW + 3 * messageBytes); // ...by one window at most
+      expect(service.produced.get(tag)).toBeLessThan(Math.ceil(DEFAULT_STREAM_WINDOW / messageBytes) + 20);
     });
 
     test('keeps a fast client producer within the slow server\'s window (client stream)', async () => {
@@ -101,16 +101,17 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
       let worst = 0;
       const pad = 'y'.repeat(1_000);
       async function* messages() {
-        for (let i = 0; i < 120; i++) {
+        // More than the server's window holds, so the window is what holds the producer back.
+        for (let i = 0; i < 400; i++) {
           produced++;
           worst = Math.max(worst, produced - (service.produced.get(`read:${tag}`) ?? 0));
           yield { n: 1, tag, readEveryMs: 3, pad };
         }
       }
       const result = await client.clientStream<{ total: number; count: number }>('Conformance', 'sum', messages());
-      expect(result).toEqual({ total: 120, count: 120 });
+      expect(result).toEqual({ total: 400, count: 400 });
       expect(worst).toBeGreaterThan(5);
-      expect(worst * 1_050).toBeLessThanOrEqual(INITIAL_STREAM_WINDOW + 3 * 1_050);
+      expect(worst * 1_050).toBeLessThanOrEqual(DEFAULT_STREAM_WINDOW + 3 * 1_050);
     });
 
     test('leaving the loop early cancels: the handler\'s signal fires and its finally runs', async () => {
@@ -183,21 +184,24 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
     });
 
     test('a message larger than the window goes through, both ways', async () => {
-      const big = 'z'.repeat(3 * INITIAL_STREAM_WINDOW);
+      const big = 'z'.repeat(3 * DEFAULT_STREAM_WINDOW);
       const back = await collect(client.bidiStream<{ big: string }>('Conformance', 'echoStream', [{ big }, { big }]));
       expect(back.map((m) => m.big.length)).toEqual([big.length, big.length]);
     });
 
     test('a larger streamWindow lets the producer run further ahead', async () => {
       const tag = 'credit-large-window';
-      const wide = newClient({ streamWindow: 4 * INITIAL_STREAM_WINDOW });
+      const wide = newClient({ streamWindow: 4 * DEFAULT_STREAM_WINDOW });
       let consumed = 0;
-      for await (const _ of wide.serverStream('Conformance', 'count', { n: 1_000, pad: 1_000, tag })) {
+      // Messages count their body (about 1 020 bytes of JSON) and 32 bytes more against a window.
+      const perWindow = Math.ceil(DEFAULT_STREAM_WINDOW / 1_052);
+      for await (const _ of wide.serverStream('Conformance', 'count', { n: 8 * perWindow, pad: 1_000, tag })) {
         consumed++;
-        if (consumed === 1) await until(() => (service.produced.get(tag) ?? 0) > 150);
+        // Further ahead than the default window would let it.
+        if (consumed === 1) await until(() => (service.produced.get(tag) ?? 0) > perWindow + 20);
         if (consumed === 2) break;
       }
-      expect(service.produced.get(tag)).toBeLessThanOrEqual(4 * 66 + 3);
+      expect(service.produced.get(tag)).toBeLessThanOrEqual(4 * perWindow + 3);
     });
 
     test('shape mismatches and unknown methods get UNIMPLEMENTED', async () => {

@@ -2,9 +2,12 @@
 // source: every @Service of the project
 import type { ServiceSchema } from '@svc/core';
 import { EchoSchema } from './echo.descriptor.js';
+import { PourSchema } from './pour.descriptor.js';
 
 export { EchoSchema } from './echo.descriptor.js';
 export { EchoClient } from './echo.client.js';
+export { PourSchema } from './pour.descriptor.js';
+export { PourClient } from './pour.client.js';
 
 /** The schemas of every service: pass them to protobufCodec({ schemas }). */
-export const schemas: readonly ServiceSchema[] = [EchoSchema];
+export const schemas: readonly ServiceSchema[] = [EchoSchema, PourSchema];

@@ -4,6 +4,7 @@ export { clientTelemetryFilters, serverTelemetryFilters, type ClientTelemetryFil
 export type { TelemetryFilterOptions } from './filter-options.js';
 export type { PrometheusOptions } from './prometheus-endpoint.js';
 export { observeTransport, type ObserveTransportOptions } from './observe-transport.js';
+export { observeResilience, type ObserveResilienceOptions, type ObservedBreakers, type ObservedShedder } from './observe-resilience.js';
 export { pinoLogger, traceLogFields, type TraceLogFields } from './pino-logger.js';
 export { metadataGetter, metadataSetter } from './metadata-carrier.js';
 export { clientMarksError, serverMarksError, type StatusCode } from './status.js';

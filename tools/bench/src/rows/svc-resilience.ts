@@ -7,7 +7,8 @@
  * would use (none declared here: a table read). The `breaker`, `limit` and `auth` rows carry one
  * part each on the side(s) it lives, to tell their shares apart; `noop` carries filters that do
  * nothing but call next() at the same places (a call filter and an attempt filter on the client,
- * a server filter): what the parts cannot cost less than.
+ * a server filter): what the parts cannot cost less than; `noop-call`, `noop-attempt` and
+ * `noop-server` carry one of the three alone, to tell their shares apart.
  */
 import { Client, protobufCodec, Server, staticRegistry, type Filter } from '@svc/core';
 import { clientResilience, jwtVerifier, serverResilience, type ClientPolicy, type ServerPolicy } from '@svc/resilience';
@@ -18,6 +19,8 @@ import type { RowImpl } from '../row.js';
 import { Echo } from './svc-echo.js';
 
 type Part = 'all' | 'breaker' | 'limit' | 'auth' | 'noop';
+/** Where do-nothing filters go: everywhere resilience puts its own, or one place alone. */
+type NoopPlace = 'all' | 'call' | 'attempt' | 'server';
 
 /** Shared by the two processes of a row; a bench secret, nothing else signs with it. */
 const SECRET = new TextEncoder().encode('svc-bench-resilience-secret-of-32-bytes!');
@@ -44,7 +47,7 @@ async function clientPolicy(part: Part): Promise<ClientPolicy> {
 const passOn: Filter = (_call, next) => next();
 
 function resilienceRow(part: Part): RowImpl {
-  if (part === 'noop') return noopFilterRow();
+  if (part === 'noop') return noopFilterRow('all');
   return {
     async server(env) {
       const resilience = serverResilience(serverPolicy(part));
@@ -64,21 +67,25 @@ function resilienceRow(part: Part): RowImpl {
   };
 }
 
-function noopFilterRow(): RowImpl {
+function noopFilterRow(place: NoopPlace): RowImpl {
+  const on = (where: NoopPlace): Filter[] => (place === 'all' || place === where ? [passOn] : []);
   return {
     async server(env) {
-      const server = new Server({ transport: tcp(), codecs: [protobufCodec({ schemas })], filters: [passOn] }).register(new Echo());
+      const server = new Server({ transport: tcp(), codecs: [protobufCodec({ schemas })], filters: on('server') }).register(new Echo());
       const address = await server.listen(`tcp://${env.host}:0`);
       return { address, close: () => server.close({ drainTimeout: 1000 }) };
     },
     async client(env) {
-      const client = new Client({ transport: tcp(), codecs: [protobufCodec({ schemas })], registry: staticRegistry({ Echo: [env.address] }), filters: [passOn], attemptFilters: [passOn] });
+      const client = new Client({ transport: tcp(), codecs: [protobufCodec({ schemas })], registry: staticRegistry({ Echo: [env.address] }), filters: on('call'), attemptFilters: on('attempt') });
       return { call: (message) => client.invoke('Echo', 'echo', message), close: () => client.close() };
     },
   };
 }
 
 export const noopRow = resilienceRow('noop');
+export const noopCallRow = noopFilterRow('call');
+export const noopAttemptRow = noopFilterRow('attempt');
+export const noopServerRow = noopFilterRow('server');
 export const allRow = resilienceRow('all');
 export const breakerRow = resilienceRow('breaker');
 export const limitRow = resilienceRow('limit');

@@ -29,5 +29,8 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-etcd_version="$( (/usr/bin/etcd --version 2>/dev/null || etcd --version) | head -n 1)"
+# The whole output, then its first line: `| head -n 1` could exit before etcd finished writing,
+# and under pipefail the SIGPIPE that etcd then got failed the script (seen: 1 run in 12).
+etcd_version="$(/usr/bin/etcd --version 2>/dev/null || etcd --version)"
+etcd_version="${etcd_version%%$'\n'*}"
 echo "setup: pnpm $(pnpm --version), $(/usr/sbin/nats-server --version 2>/dev/null || nats-server --version), $(protoc --version), ${etcd_version}, $(redis-server --version | cut -d" " -f1-3)"

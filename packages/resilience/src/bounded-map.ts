@@ -58,10 +58,6 @@ export class BoundedMap<K, V> {
     return this.entries.values();
   }
 
-  entriesList(): [K, V][] {
-    return [...this.entries];
-  }
-
   /** Empties it, calling onEvict for each entry. */
   clear(): void {
     const all = [...this.entries];

@@ -1,6 +1,5 @@
 import type { Filter, MethodOptions, ServerOptions } from '@svc/core';
 import { authenticate } from './auth-filter.js';
-import { checkNames } from './auth-options.js';
 import { bulkhead, type Bulkhead } from './bulkhead.js';
 import { bulkheadFromMethodOptions, bulkheadLimits, type BulkheadOptions } from './bulkhead-options.js';
 import { loadShedder, type LoadShedder } from './load-shedder.js';
@@ -28,10 +27,9 @@ export interface ServerResilience {
 const PART_CHECKS: Readonly<Record<string, KeyCheck>> = {
   rateLimit: (value, path) => void (value === false || checkRateLimitOptions(value, path)),
   bulkhead: (value, path) => void (value === false || bulkheadLimits(path, value)),
+  // An empty list is a setting too: any authenticated caller.
   roles: (value, path) => {
-    // An empty list is a setting too: any authenticated caller.
-    if (!(Array.isArray(value) && value.length === 0)) checkNames(path, value);
-    if (typeof value === 'string') throw invalidPolicy(path, 'expected a list of role names');
+    if (!(Array.isArray(value) && value.every((role) => typeof role === 'string' && role !== ''))) throw invalidPolicy(path, 'expected a list of non-empty role names');
   },
   anonymous: (value, path) => {
     if (typeof value !== 'boolean') throw invalidPolicy(path, 'expected true or false');

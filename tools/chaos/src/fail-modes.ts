@@ -136,9 +136,11 @@ export async function killUnderLoad(transport: TransportName, servers: number, o
     await sleep((seconds * 1000) / 2);
     // The kill must find calls on the victim: over NATS an instance takes calls in bursts (a
     // message holds a tick's calls), and may be between two. Each look is an IPC round trip (~1 ms);
-    // a queue group has been seen to leave one instance idle for more than 50 of them (CI, once).
+    // a queue group has been seen to leave one instance idle for more than 50 of them, and once for
+    // 500 (CI, twice): so look for up to 3 s, by the clock rather than by a count of looks.
+    const lookUntil = Date.now() + 3_000;
     let victimAtKill = await procs[1]!.counts();
-    for (let i = 0; i < 500 && victimAtKill.inFlight < VICTIM_MIN_IN_FLIGHT; i++) victimAtKill = await procs[1]!.counts();
+    while (victimAtKill.inFlight < VICTIM_MIN_IN_FLIGHT && Date.now() < lookUntil) victimAtKill = await procs[1]!.counts();
     const killAt = calls.now();
     await procs[1]!.kill();
     await sleep((seconds * 1000) / 2);

@@ -325,6 +325,20 @@ describe('attempt filters and selectors', () => {
     expect(seen).toEqual(['1']);
   });
 
+  it("what an attempt filter adds to the first attempt's metadata does not reach the retry", async () => {
+    const tagFirst: Filter<AttemptCall> = async (attempt, next) => {
+      if (attempt.attempt === 1) (attempt.metadata as Record<string, string>)['svc-attempt-tag'] = 'first';
+      return next();
+    };
+    const seen: string[] = [];
+    const { client } = await cluster([{ fail: unavailable() }, {}], { failMode: 'failover', attemptFilters: [tagFirst], selector: { select: (n) => n[0]! } }, [
+      async (call, next) => (seen.push(`${call.metadata['svc-attempt-tag'] ?? '-'} ${call.metadata['svc-attempt'] ?? '-'}`), next()),
+    ]);
+    expect(await client.invoke('Node', 'get', {})).toBe('n1');
+    // The first attempt (sent without a runner) had the tag; the runner's retry starts from the call's metadata.
+    expect(seen).toEqual(['first -', '- 2']);
+  });
+
   it('the selector is given the tried nodes and told every outcome with its latency', async () => {
     const reports: [string, string | undefined][] = [];
     const triedSeen: string[][] = [];

@@ -53,6 +53,11 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
   ownDeadline = 0;
   /** The attemptTimeout timer. */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /**
+   * Set for a call's first attempt sent without a runner (the client is its owner): where its
+   * outcome goes, the sink the call itself would have reported to.
+   */
+  sink: CallSink | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortReason: RpcError | undefined = undefined;
   private readonly owner: AttemptOwner;

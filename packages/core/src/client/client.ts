@@ -4,7 +4,7 @@ import { schemaCodecs } from '../codec/protobuf-json-codec.js';
 import type { MethodSchema, ServiceSchema } from '../codec/protobuf-schema.js';
 import { Compressor, decompress, resolveMaxDecompressedSize, type CompressionOptions } from '../codec/compression.js';
 import { composeFilters, type Call, type Filter, type Terminal } from '../filter/filter.js';
-import type { Attempt, AttemptCall } from './attempt.js';
+import { Attempt, type AttemptCall, type AttemptOwner } from './attempt.js';
 import { AttemptRunner, type AttemptTransport } from './attempt-runner.js';
 import { resolvePolicy, withoutRetries, type FailMode, type FailPolicy, type PolicyLayer, type ResolvedPolicy, type ServicePolicy } from './fail-policy.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
@@ -160,7 +160,7 @@ export interface CallOptions<Res = unknown> {
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 
 /** Calls services: `invoke(service, method, request, options)`; generated clients wrap it with types. */
-export class Client implements AttemptTransport {
+export class Client implements AttemptTransport, AttemptOwner {
   readonly selector: Selector;
   /** Every attempt filter, composed; undefined when there are none. */
   private readonly attemptChain: Terminal<Attempt> | undefined;
@@ -396,8 +396,9 @@ export class Client implements AttemptTransport {
     );
   }
 
-  private sendStream(stream: ClientStream, address: string | RpcError): void {
-    if (typeof address !== 'string') return stream.fail(address);
+  private sendStream(stream: ClientStream, picked: ServiceNode | string | RpcError): void {
+    if (picked instanceof RpcError) return stream.fail(picked);
+    const address = typeof picked === 'string' ? picked : picked.address;
     if (stream.stopped) return stream.sink?.fail(stream.abortReason ?? errors.cancelledByCaller());
     let channel: Channel;
     try {
@@ -493,33 +494,36 @@ export class Client implements AttemptTransport {
   }
 
   private dispatch(call: ClientCall, sink: CallSink): void {
-    // failover and failretry send the first attempt as the call itself too: a runner takes over
-    // only when it fails (below, `failed`), so they cost nothing while nothing fails. failbackup
-    // (to hedge) and an attemptTimeout (to cut the attempt) need their runner from the start.
+    // Every mode but failbackup sends its first attempt without a runner: a runner takes over
+    // only when it fails (`failed`, `attemptFailed`), so retrying modes and attempt filters cost
+    // nothing extra while nothing fails. failbackup (to hedge), an attemptTimeout (to cut the
+    // attempt) and a selector that learns (told of every attempt, cancelled ones too) need their
+    // runner from the start.
     const { policy } = call;
-    if (policy.mode === 'failbackup' || policy.attemptTimeout > 0 || this.attemptChainFor(call) !== undefined || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
-    if (call.address !== undefined) return this.sendDirect(call, sink, call.address);
+    if (policy.mode === 'failbackup' || policy.attemptTimeout > 0 || this.selector.report !== undefined) return new AttemptRunner(this, call, sink).start();
+    if (call.address !== undefined) return this.sendFirst(call, sink, call.address);
     let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
     try {
       found = this.registry.lookup(call.service);
     } catch (error) {
       return sink.fail(RpcError.from(error));
     }
-    if (Array.isArray(found)) return this.sendDirect(call, sink, this.pick(call, found));
+    if (Array.isArray(found)) return this.sendFirst(call, sink, this.pick(call, found));
     (found as Promise<readonly ServiceNode[]>).then(
-      (nodes) => this.sendDirect(call, sink, this.pick(call, nodes)),
+      (nodes) => this.sendFirst(call, sink, this.pick(call, nodes)),
       (error: unknown) => sink.fail(RpcError.from(error)),
     );
   }
 
-  private pick(call: ClientCall | ClientStream, nodes: readonly ServiceNode[]): string | RpcError {
+  /** The node for a call's first attempt (a pinned address needs none), or why there is none. */
+  private pick(call: ClientCall | ClientStream, nodes: readonly ServiceNode[]): ServiceNode | RpcError {
     if (nodes.length === 0) return errors.noAddress(call.service);
     if (this.routed) {
       const allowed = this.allowed(call, nodes);
       if (!Array.isArray(allowed)) return allowed as RpcError;
       nodes = allowed;
     }
-    return nodes.length === 1 ? nodes[0]!.address : this.selector.select(nodes, call, NONE_TRIED).address;
+    return nodes.length === 1 ? nodes[0]! : this.selector.select(nodes, call, NONE_TRIED);
   }
 
   /** The nodes the call's route allows (all when it has none), or why none may be used. */
@@ -542,22 +546,49 @@ export class Client implements AttemptTransport {
     return allowed;
   }
 
-  /** The call as its own only attempt. */
-  private sendDirect(call: ClientCall, sink: CallSink, address: string | RpcError): void {
-    if (typeof address !== 'string') return sink.fail(address);
+  /**
+   * The call's first attempt, without a runner. With no attempt filters to run, the call is its
+   * own only attempt (one object, one promise). With attempt filters, one Attempt (they need its
+   * node and its own metadata) whose owner is this client: a runner is made only if it fails.
+   */
+  private sendFirst(call: ClientCall, sink: CallSink, picked: ServiceNode | string | RpcError): void {
+    if (picked instanceof RpcError) return sink.fail(picked);
     call.attemptCount = 1;
-    this.send(call, call, sink, address);
+    const chain = this.attemptChainFor(call);
+    if (chain === undefined) return this.send(call, call, sink, typeof picked === 'string' ? picked : picked.address);
+    const node = typeof picked === 'string' ? { address: picked } : picked;
+    const attempt = new Attempt(this, call, 1, false, node, { ...call.metadata });
+    attempt.sink = sink;
+    call.attempts = attempt;
+    chain(attempt).then(
+      (value) => attempt.succeed(value),
+      (error: unknown) => attempt.fail(RpcError.from(error)),
+    );
+  }
+
+  /** AttemptOwner, for a first attempt sent without a runner (sendFirst). */
+  attemptSucceeded(attempt: Attempt, value: unknown): void {
+    const call = attempt.call as ClientCall;
+    if (attempt.responseMetadata !== undefined) call.responseMetadata = attempt.responseMetadata;
+    if (call.policy.retries) call.state.budget?.succeeded();
+    attempt.sink!.succeed(value);
+  }
+
+  /** AttemptOwner, for a first attempt sent without a runner: a runner takes over when the failure may be retried. */
+  attemptFailed(attempt: Attempt, error: RpcError): void {
+    const call = attempt.call as ClientCall;
+    if (attempt.responseMetadata !== undefined) call.responseMetadata = attempt.responseMetadata;
+    if (mayRetry(call, error)) return new AttemptRunner(this, call, attempt.sink!).takeOver(attempt.node.address, error);
+    attempt.sink!.fail(error);
   }
 
   /**
    * A transmission failed. When the call was its own only attempt, a runner takes over if the
-   * fail mode retries, or if the failure never reached a handler (the transparent retry of every
-   * mode); it decides what to do next. Any other failure is the sink's.
+   * failure may be retried (mayRetry); it decides what to do next. Any other failure is the
+   * sink's: a runner's attempt, or a first attempt's filters, which hand it to attemptFailed.
    */
   private failed(call: ClientCall, target: Transmission, sink: CallSink, address: string, error: RpcError): void {
-    if (target === call && error.retryable && !call.settled && (call.policy.retries || (error.progress !== 'processed' && call.address === undefined))) {
-      return new AttemptRunner(this, call, sink).takeOver(address, error);
-    }
+    if (target === call && mayRetry(call, error)) return new AttemptRunner(this, call, sink).takeOver(address, error);
     sink.fail(error);
   }
 
@@ -705,6 +736,14 @@ export class Client implements AttemptTransport {
 }
 
 const NONE_TRIED: readonly string[] = Object.freeze([]);
+
+/**
+ * Whether a runner should take over a call whose first attempt failed: when its fail mode
+ * retries, or when the failure never reached a handler (the transparent retry of every mode).
+ */
+function mayRetry(call: ClientCall, error: RpcError): boolean {
+  return error.retryable && !call.settled && (call.policy.retries || (error.progress !== 'processed' && call.address === undefined));
+}
 const EMPTY_BODY = new Uint8Array(0);
 
 function encodeRequestOf(stream: ClientStream): Uint8Array {

@@ -14,7 +14,7 @@ export { PendingCalls, type PendingCall } from './transport/pending-calls.js';
 export { TickFlush } from './transport/tick-flush.js';
 export { TickBatch } from './transport/tick-batch.js';
 export { remainingMs, deadlineFrom } from './transport/remaining-time.js';
-export { encodeFrame, encodeFrameOf, checkedFrameBytes, writeFrameAt, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from './wire/frame.js';
+export { encodeFrame, encodeFrameOf, checkedFrameBytes, writeFrameAt, writeFrameHeadAt, DEFAULT_MAX_FRAME_SIZE, PREFIX_BYTES, WIRE_VERSION } from './wire/frame.js';
 export { FrameDecoder, Frame } from './wire/frame-decoder.js';
 export { FrameKind, Compression, encodeHeader, decodeHeader, headerSize, WireProgress, progressToWire, progressFromWire, retryableToWire, retryableFromWire, type FrameHeader, type HeaderFields } from './wire/header.js';
 export * as errors from './errors/framework-errors.js';

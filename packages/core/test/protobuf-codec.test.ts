@@ -77,6 +77,24 @@ describe('protobufCodec', () => {
     expect(post.decodeRequest(theirs)).toEqual({ account: 'x', cents: -5n, at: new Date(10_005), side: 'credit', lines: [{ qty: 7 }], tags: new Map([[2n ** 64n - 1n, 'max']]) });
   });
 
+  it('reads large bytes as a view of what arrived and small ones as a copy, so a value never holds more than twice its size', () => {
+    const blobs = protobufCodec({
+      schemas: [{ schemaVersion: 1, service: 'Blobs', package: 'blobs', methods: [{ name: 'put', request: 'Blob', response: 'Blob' }], messages: [{ name: 'Blob', fields: [{ name: 'data', no: 1, type: { kind: 'scalar', scalar: 'bytes' } }] }], enums: [] }],
+    }).forMethod('Blobs', 'put')!;
+    const big = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
+    // As a transport hands it over: the body inside a larger read, with other bytes around it.
+    const wire = blobs.encodeRequest({ data: big });
+    const read = new Uint8Array(wire.length + 100);
+    read.set(wire, 50);
+    const large = (blobs.decodeRequest(read.subarray(50, 50 + wire.length)) as { data: Uint8Array }).data;
+    expect(large).toEqual(big);
+    expect(Buffer.isBuffer(large)).toBe(false);
+    expect(large.buffer).toBe(read.buffer); // no copy: it fills most of what arrived
+    const small = (blobs.decodeRequest(new Uint8Array([...blobs.encodeRequest({ data: new Uint8Array([1, 2, 3]) }), ...new Uint8Array(64)]).subarray(0, 5)) as { data: Uint8Array }).data;
+    expect(small).toEqual(new Uint8Array([1, 2, 3]));
+    expect(small.buffer.byteLength).toBe(3); // copied out: it would have kept 69 bytes alive
+  });
+
   it('wraps scalar requests and responses, and carries void as an empty body', () => {
     const balance = codec.forMethod('Ledger', 'balance')!;
     expect(balance.decodeRequest(balance.encodeRequest('acme'))).toBe('acme');

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RpcError } from '@svc/core';
-import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, progressToWire, retryableToWire, TickFlush, writeFrameAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
+import { checkedFrameBytes, encodeFrame, FrameDecoder, FrameKind, errors, headerSize, progressToWire, retryableToWire, TickFlush, writeFrameAt, writeFrameHeadAt, type Frame, type FrameDecoderOptions, type FrameHeader, type HeaderFields } from '@svc/core/transport';
 import type { BufferBudget } from './buffer-budget.js';
 import { closeAfterFlush } from './close-after-flush.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
@@ -9,6 +9,13 @@ const EMPTY = new Uint8Array(0);
 const NO_ARENA = Buffer.alloc(0);
 /** Largest write arena: a few batches' worth, so that a busy connection needs a new one every few writes. */
 const ARENA_BYTES = 64 * 1024;
+/**
+ * Bodies this large are not copied into the arena: the frame's head is, and the body follows it
+ * as it is, in the same (corked) socket write. A 64 KiB stream message spent about 8 % of its
+ * sender's CPU on that copy and on a fresh arena for it; below this a copy costs less than the
+ * extra piece of a writev.
+ */
+const DIRECT_BODY_BYTES = 16 * 1024;
 
 export interface FrameConnectionEvents {
   /** A frame other than PING/PONG, which the connection answers itself. */
@@ -139,12 +146,31 @@ export class FrameConnection {
     if (this.closed) return;
     const headLength = headerSize(id, fields, timeoutMs);
     const bytes = checkedFrameBytes(headLength, body.length, this.maxFrameSize);
-    if (this.arena.length - this.used < bytes) this.newArena(bytes);
-    this.used = writeFrameAt(this.arena, this.used, kind, id, fields, timeoutMs, body, headLength);
     this.tickBytes += bytes;
     this.queued += bytes;
+    if (body.length >= DIRECT_BODY_BYTES) return this.sendWithBody(kind, id, fields, timeoutMs, body, headLength, bytes - body.length);
+    if (this.arena.length - this.used < bytes) this.newArena(bytes);
+    this.used = writeFrameAt(this.arena, this.used, kind, id, fields, timeoutMs, body, headLength);
     this.tick.request();
     if (this.used - this.start >= this.writeBatchBytes) this.flush();
+  }
+
+  /**
+   * A frame with a large body: its head goes into the arena and leaves at once, with what the
+   * arena held before it and then the body itself, in one corked write (one writev). Core never
+   * changes a body once encoded, so the socket may keep it until it is written.
+   */
+  private sendWithBody(kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, body: Uint8Array, headLength: number, headBytes: number): void {
+    if (this.arena.length - this.used < headBytes) this.newArena(headBytes);
+    this.used = writeFrameHeadAt(this.arena, this.used, kind, id, fields, timeoutMs, body.length, headLength);
+    this.tick.request(); // the end of the tick decides whether the arena is kept
+    const socket = this.socket;
+    socket.cork();
+    this.flush();
+    this.handed += body.length;
+    const flowing = socket.write(body);
+    socket.uncork();
+    if (!flowing && socket.writableLength > this.pauseAbove) this.pauseReading();
   }
 
   private endTick(): void {

@@ -119,6 +119,23 @@ describe('write coalescing', () => {
   });
 });
 
+describe('large bodies', () => {
+  it('keeps frames in order when large bodies go straight to the socket between small frames of the same tick', async () => {
+    const server = new Server({ transport: tcp(), logger: silentLogger }).register(new Echo());
+    const address = await server.listen('tcp://127.0.0.1:0');
+    const client = new Client({ transport: tcp(), registry: staticRegistry({ Echo: [address] }) });
+    try {
+      // Bodies from a few bytes to 64 KiB, around the 16 KiB above which a body is not copied into the arena.
+      const size = (i: number): number => [0, 10, 16 * 1024 - 40, 16 * 1024, 16 * 1024 + 1, 64 * 1024][i % 6]!;
+      const results = await Promise.all(Array.from({ length: 600 }, (_, i) => client.invoke<{ i: number; pad: string }>('Echo', 'echo', { i, pad: String.fromCharCode(97 + (i % 26)).repeat(size(i)) })));
+      for (let i = 0; i < results.length; i++) expect(results[i]).toEqual({ i, pad: String.fromCharCode(97 + (i % 26)).repeat(size(i)) });
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
+
 /**
  * A server that reads and never answers, and a watch on every socket write a client makes to it
  * (its `port`); `stop()` undoes the watch and closes the server.

@@ -42,12 +42,21 @@ export function checkedFrameBytes(headLength: number, bodyLength: number, maxFra
  * after another into one buffer of its own.
  */
 export function writeFrameAt(out: Buffer, pos: number, kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, body: Uint8Array, headLength: number): number {
+  const bodyAt = writeFrameHeadAt(out, pos, kind, id, fields, timeoutMs, body.length, headLength);
+  out.set(body, bodyAt);
+  return bodyAt + body.length;
+}
+
+/**
+ * Writes all of a frame but its body (prefix and header, for a body of `bodyLength` bytes) at
+ * `pos`; returns where the body goes. For a transport that sends a large body as it is, after
+ * the head, rather than copy it (frame-connection.ts in @svc/transport-tcp).
+ */
+export function writeFrameHeadAt(out: Buffer, pos: number, kind: FrameKind, id: number, fields: HeaderFields, timeoutMs: number, bodyLength: number, headLength: number): number {
   out[pos] = MAGIC_0;
   out[pos + 1] = MAGIC_1;
   out[pos + 2] = WIRE_VERSION;
-  out.writeUInt32BE(4 + headLength + body.length, pos + 3);
+  out.writeUInt32BE(4 + headLength + bodyLength, pos + 3);
   out.writeUInt32BE(headLength, pos + 7);
-  const bodyAt = writeHeader(out, pos + PREFIX_BYTES, kind, id, fields, timeoutMs);
-  out.set(body, bodyAt);
-  return bodyAt + body.length;
+  return writeHeader(out, pos + PREFIX_BYTES, kind, id, fields, timeoutMs);
 }

@@ -3,6 +3,7 @@ import type { BreakerOptions, CircuitBreakersOptions } from './breaker-options.j
 import type { BulkheadOptions } from './bulkhead-options.js';
 import type { ClusterLimitOptions, RateLimitOptions } from './rate-limit-options.js';
 import type { TokenSource } from './bearer-token.js';
+import type { ThrottleOptions } from './throttle-options.js';
 
 /** What a failed call resolves with instead of its error: a value of the method's result type, or a function of the error giving one. */
 export type Fallback<Result> = Result | ((error: RpcError) => Result | Promise<Result>);
@@ -15,6 +16,8 @@ export interface ClientPartsPolicy {
   rateLimit?: RateLimitOptions | false;
   /** At most so many of these calls in flight at once (bulkhead). */
   bulkhead?: BulkheadOptions | false;
+  /** Hold back a share of attempts to a node that refuses calls as overloaded (adaptiveThrottle); `{}` for the defaults. */
+  throttle?: ThrottleOptions | false;
 }
 
 /** A method's client policy; `fallback` typed by the method's result when made with servicePolicy(). */

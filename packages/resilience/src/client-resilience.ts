@@ -3,6 +3,8 @@ import { roundRobin } from '@svc/core';
 import { circuitBreakers, type CircuitBreakers } from './circuit-breakers.js';
 import { resolveBreakerOptions, resolveCircuitBreakersOptions, type BreakerOptions } from './breaker-options.js';
 import { bulkhead, type Bulkhead } from './bulkhead.js';
+import { adaptiveThrottle, type AdaptiveThrottle } from './adaptive-throttle.js';
+import { resolveThrottleOptions, type ThrottleOptions } from './throttle-options.js';
 import { bulkheadLimits, type BulkheadOptions } from './bulkhead-options.js';
 import { rateLimit, type RateLimiter } from './rate-limit.js';
 import { checkClusterOptions, checkRateLimitOptions, type RateLimitOptions } from './rate-limit-options.js';
@@ -16,12 +18,14 @@ import type { ClientPolicy } from './client-policy.js';
 export interface ClientResilience {
   /** Call filters: the token, then the rate limit, then the bulkhead. */
   readonly filters: readonly Filter[];
-  /** Attempt filters: the circuit breakers, when the policy has any. */
+  /** Attempt filters: the adaptive throttle, then the circuit breakers, when the policy has them. */
   readonly attemptFilters: readonly Filter<AttemptCall>[];
   /** The fallbacks, as ClientOptions.services (per service, per method). */
   readonly services: Readonly<Record<string, ClientServiceOptions>>;
   /** The breakers (their states, their events), when the policy has any. */
   readonly breakers: CircuitBreakers | undefined;
+  /** The adaptive throttle (its counts per node), when the policy has one. */
+  readonly throttle: AdaptiveThrottle | undefined;
   /** A selector that leaves out nodes whose breaker is open (the inner one itself when there are no breakers). */
   selector(inner?: Selector): Selector;
   /**
@@ -38,6 +42,7 @@ const PART_CHECKS: Readonly<Record<string, KeyCheck>> = {
   breaker: (value, path) => void (value === false || resolveBreakerOptions(value, path)),
   rateLimit: (value, path) => void (value === false || checkRateLimitOptions(value, path)),
   bulkhead: (value, path) => void (value === false || bulkheadLimits(path, value)),
+  throttle: (value, path) => void (value === false || resolveThrottleOptions(value as ThrottleOptions, path)),
 };
 const TOP_CHECKS: Readonly<Record<string, KeyCheck>> = {
   rateLimitCluster: (value, path) => checkClusterOptions(value, path),
@@ -81,7 +86,12 @@ export function clientResilience(policy: ClientPolicy): ClientResilience {
     filters.push(compartments.filter);
   }
   const breakers = anyLevelSets(tree, 'breaker') ? circuitBreakers((service, method) => nearestSetting<BreakerOptions>(tree, 'breaker', service, method, undefined), policy.breakers) : undefined;
-  const attemptFilters = breakers === undefined ? [] : [breakers.filter];
+  const throttle = anyLevelSets(tree, 'throttle') ? adaptiveThrottle((service, method) => nearestSetting<ThrottleOptions>(tree, 'throttle', service, method, undefined)) : undefined;
+  // The throttle outside the breakers: a breaker's own refusal (not_sent) is no request to count,
+  // and an attempt held back by the throttle is no failure of the node for a breaker to count.
+  const attemptFilters: Filter<AttemptCall>[] = [];
+  if (throttle !== undefined) attemptFilters.push(throttle.filter);
+  if (breakers !== undefined) attemptFilters.push(breakers.filter);
   const services = fallbacksOf(policy);
   const selector = (inner: Selector = roundRobin()): Selector => (breakers === undefined ? inner : breakers.selector(inner));
   return {
@@ -89,6 +99,7 @@ export function clientResilience(policy: ClientPolicy): ClientResilience {
     attemptFilters,
     services,
     breakers,
+    throttle,
     selector,
     apply: (options) => ({
       ...options,

@@ -15,6 +15,10 @@ export type { BreakerState, BreakerStateChange, StateChangeListener } from './br
 export { rateLimit, type RateLimiter } from './rate-limit.js';
 export type { RateLimitOptions, RateLimitKey, RateLimiterOptions, ClusterLimitOptions, ClusterRedis } from './rate-limit-options.js';
 
+// Client-side adaptive throttling.
+export { adaptiveThrottle, type AdaptiveThrottle, type ThrottleState } from './adaptive-throttle.js';
+export { THROTTLE_DEFAULTS, type ThrottleOptions } from './throttle-options.js';
+
 // Bulkheads and load shedding.
 export { bulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.js';
 export type { BulkheadOptions } from './bulkhead-options.js';

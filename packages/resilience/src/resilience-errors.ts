@@ -79,10 +79,14 @@ export function rateLimiterClosed(scope: string, side: 'client' | 'server'): Rpc
  * without). Their stack would only ever point at the filter.
  */
 function refusal(code: 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE', message: string, side: 'client' | 'server', pushbackMs: number): RpcError {
+  return stackless(() => new RpcError(code, message, { progress: side === 'client' ? 'not_sent' : 'refused', metadata: pushback(pushbackMs) }));
+}
+
+function stackless(make: () => RpcError): RpcError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new RpcError(code, message, { progress: side === 'client' ? 'not_sent' : 'refused', metadata: pushback(pushbackMs) });
+    return make();
   } finally {
     Error.stackTraceLimit = limit;
   }
@@ -231,4 +235,19 @@ export function policyRefused(service: string, method: string, subject: string):
 /** Client side: the token source threw or returned no token; nothing was sent. */
 export function tokenSourceFailed(reason: string, cause: unknown): RpcError {
   return new RpcError('UNAUTHENTICATED', `no token to send: the token source failed (${reason}); the call was not sent`, { retryable: false, progress: 'not_sent', cause });
+}
+
+// ── adaptive throttling ───────────────────────────────────────────────────────────────────────
+
+/**
+ * The client held this attempt back (adaptiveThrottle): the node refused many recent calls as
+ * overloaded, so a share of new ones is not sent. Nothing left the client, so the call may go to
+ * another node at once. Without a stack, as the refusals above: it comes by the thousand under overload.
+ */
+export function throttledLocally(service: string, address: string, share: number, windowMs: number): RpcError {
+  return stackless(() => new RpcError(
+    'RESOURCE_EXHAUSTED',
+    `the client held back this call to ${service} on ${address}: that node refused many of its calls as overloaded in the last ${windowMs / 1000} s, so ${Math.round(share * 100)} % of new calls to it are not sent (adaptive throttling); the share falls as the node accepts calls again, or add capacity`,
+    { progress: 'not_sent' },
+  ));
 }

@@ -23,6 +23,10 @@ export interface OpenLoopResult {
   lateTicks: number;
   accepted: Percentiles;
   refused: Percentiles;
+  /** Calls a throttling client held back itself (RESOURCE_EXHAUSTED not_sent); n 0 without "throttle". */
+  held: Percentiles;
+  /** Both: every call the caller saw turned away. */
+  refusedOrHeld: Percentiles;
   /** Failures other than a RESOURCE_EXHAUSTED refusal, by `code/progress`. */
   others: Record<string, number>;
   bySecond: { second: number; accepted: Percentiles; refused: number; failed: number }[];

@@ -6,7 +6,7 @@ import { invalidPolicy, throttledLocally } from './resilience-errors.js';
 
 /** What the client counts of one node now. */
 export interface ThrottleState {
-  /** Attempts made in the window, those held back included. */
+  /** Attempts sent in the window (those held back are not counted). */
   readonly requests: number;
   /** Attempts the node accepted (answered, with anything but an overload refusal). */
   readonly accepts: number;
@@ -26,14 +26,18 @@ const MAX_NODES = 10_000;
 const BUCKETS = 10;
 
 /**
- * Client-side adaptive throttling (Google SRE, "Handling Overload"): when a node refuses calls as
- * overloaded (RESOURCE_EXHAUSTED with progress `refused`: a load shedder, a server rate limit or
- * bulkhead), the client holds back a share of new attempts to it, max(0, (requests − K ×
+ * Client-side adaptive throttling (after Google SRE, "Handling Overload"): when a node refuses
+ * calls as overloaded (RESOURCE_EXHAUSTED with progress `refused`: a load shedder, a server rate
+ * limit or bulkhead), the client holds back a share of new attempts to it, max(0, (requests − K ×
  * accepts) / (requests + 1)) over the window, and fails them at once with RESOURCE_EXHAUSTED
  * `not_sent` (throttledLocally): with other nodes the call moves on to one of them for free (core's
  * free retry of not_sent), with none it fails in microseconds instead of waiting in the
- * overloaded server's queue only to be refused there. The node still gets about K times what it
- * accepts, so the counts see it recover, and the share falls as it does.
+ * overloaded server's queue only to be refused there. `requests` counts the attempts sent, not
+ * those held back (the book counts both): counting both, a node that refused everything for a
+ * moment was starved for many seconds after it recovered (measured: a quarter of its capacity
+ * for 5 s, as its accepts could only double about once per window); counting what was sent, the
+ * share is 0 again once the node has accepted 1/K of the attempts it refused in the window. Under
+ * a standing overload the node then gets about √(K × accepted × offered) instead of K × accepted.
  *
  * Per (service, node), whatever the method; settings per method as every part (the nearest
  * policy level). A node that keeps up costs a bucket check and two increments per attempt.
@@ -78,8 +82,8 @@ export function adaptiveThrottle(settings: MethodSettings<ThrottleOptions | fals
       counts.rolled = false;
       nodes.get(counts);
     }
-    counts.requested();
     if (share > 0 && Math.random() < share) return Promise.reject(throttledLocally(attempt.service, attempt.node.address, share, options.windowMs));
+    counts.requested();
     return next().then(
       (value) => {
         counts.accepted();

@@ -1,16 +1,15 @@
 import { invalidPolicy } from './resilience-errors.js';
 
 /**
- * Client-side adaptive throttling of the calls to one node (adaptiveThrottle), as in Google's SRE
- * book ("Handling Overload"): the client counts the attempts it made to the node and those the
+ * Client-side adaptive throttling of the calls to one node (adaptiveThrottle), after Google's SRE
+ * book ("Handling Overload"): the client counts the attempts it sent to the node and those the
  * node accepted over the last `windowMs`, and holds back a new attempt with probability
  * max(0, (requests − multiplier × accepts) / (requests + 1)).
  */
 export interface ThrottleOptions {
   /**
-   * How many attempts per accepted one the client still sends (K): 2 by default, so a node that
-   * accepts a third of what it gets sees about two thirds of the offered load, and the rest is
-   * held back at no cost. Lower holds back sooner (1.1 is aggressive); at least 1.
+   * How many attempts per accepted one the client sends before it holds any back (K): 2 by
+   * default. Lower holds back sooner (1.1 is aggressive); at least 1.
    */
   multiplier?: number;
   /** The window the counts cover, in ms (1 000 to 600 000; default 10 000), in ten buckets. */

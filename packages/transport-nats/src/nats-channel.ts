@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import { checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, progressFromWire, remainingMs, retryableFromWire, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler } from '@svc/core/transport';
+import { checkedFrameBytes, errors, FrameDecoder, FrameKind, headerSize, progressFromWire, remainingMs, retryableFromWire, writeFrameAt, type Channel, type Frame, type FrameDecoderOptions, type MetadataLimits, type RequestMessage, type ResponseHandler, type StreamReceiver, type StreamSender } from '@svc/core/transport';
 import { CODE_NUMBERS, RpcError } from '@svc/core';
 import type { EventChannel, EventMessage } from '@svc/core/transport';
 import { checkEventTopic, eventHeaders } from './nats-events.js';
@@ -10,6 +10,8 @@ import { PendingRequests, type Pending } from './pending-requests.js';
 import type { ConnectionPool, SharedConnection } from './shared-connection.js';
 import { noResponders, payloadTooLarge } from './nats-errors.js';
 import type { Subjects } from './subjects.js';
+import { ClientStreams, type ClientStreamOptions } from './client-streams.js';
+import { NO_STREAM_SENDER } from './client-stream-link.js';
 
 /**
  * The client side. Each call is an @svc frame; the calls of one tick to one service travel
@@ -17,6 +19,7 @@ import type { Subjects } from './subjects.js';
  * answers come back as frames to this channel's own inbox (`_INBOX.<nuid>.<message id>`), so
  * all calls share one subscription and are matched by call id. A channel to `nats://host:port`
  * reaches any instance of the called service (queue group); with `?instance=<id>` only that one.
+ * Streams open through the same subjects and stay on the instance that took them (client-streams.ts).
  */
 export class NatsChannel implements Channel, EventChannel {
   readonly address: string;
@@ -39,6 +42,9 @@ export class NatsChannel implements Channel, EventChannel {
   private waitTimer: NodeJS.Timeout | undefined;
   private readonly reconnectWait: number;
   private nextId = 1;
+  /** This channel's streams, made with the first one. */
+  private streams: ClientStreams | undefined;
+  private readonly streamOptions: ClientStreamOptions;
   private lastService = '';
   private lastSubject = '';
   private closed = false;
@@ -55,8 +61,9 @@ export class NatsChannel implements Channel, EventChannel {
     pending.onResponse(undefined, frame);
   };
 
-  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number, metadataLimits: MetadataLimits, reconnectWait: number) {
+  constructor(address: string, target: NatsAddress, pool: ConnectionPool, subjects: Subjects, callsPerMessage: number, metadataLimits: MetadataLimits, reconnectWait: number, streamOptions: ClientStreamOptions) {
     this.metadataLimits = metadataLimits;
+    this.streamOptions = streamOptions;
     this.reconnectWait = reconnectWait;
     // A message is never larger than the NATS server's max_payload: frames need no limit of their own.
     this.decoderOptions = { maxFrameSize: Number.MAX_SAFE_INTEGER, ...metadataLimits };
@@ -109,6 +116,23 @@ export class NatsChannel implements Channel, EventChannel {
     }
   }
 
+  /**
+   * Opens a stream: its first message goes to the service's queue group (or the addressed
+   * instance), the rest to the instance that took it; the server's messages come to this channel's
+   * inbox, `<inbox>.s.<id>`.
+   */
+  openStream(request: RequestMessage, receiver: StreamReceiver): StreamSender {
+    if (this.closed) {
+      queueMicrotask(() => receiver.fail(errors.channelClosed(this.address)));
+      return NO_STREAM_SENDER;
+    }
+    const shared = this.connection();
+    const streams = (this.streams ??= new ClientStreams(this.address, this.target.instance, this.streamOptions));
+    const instance = this.target.instance;
+    const openSubject = instance === undefined ? this.subjects.streamOpen(request.service) : this.subjects.instanceStreamOpen(instance, request.service);
+    return streams.open(request, receiver, shared, (this.inbox ??= createInbox()), openSubject);
+  }
+
   /** Publishes an event on `svc.evt.<topic>`; resolves once the NATS server has it. */
   async publishEvent(event: EventMessage): Promise<void> {
     checkEventTopic(event.topic, false);
@@ -135,6 +159,7 @@ export class NatsChannel implements Channel, EventChannel {
     this.closed = true;
     const closed = errors.channelClosed(this.address);
     this.failAll(closed.withProgress('processed'), closed);
+    this.streams?.close(closed.withProgress('processed'));
     this.stopWaiting();
     this.sub?.unsubscribe();
     this.sub = undefined;
@@ -151,9 +176,14 @@ export class NatsChannel implements Channel, EventChannel {
     this.shared = shared;
     this.unwatch = shared.on((event) => {
       // Calls not published yet stay: they wait for the reconnect (stillToSend, wait).
-      if (event === 'down') this.failPublished(errors.connectionLost(this.address, 'the connection to NATS dropped'));
-      else if (event === 'up') this.resume(shared);
+      if (event === 'down') {
+        const lost = errors.connectionLost(this.address, 'the connection to NATS dropped');
+        this.failPublished(lost);
+        // A stream's messages may be lost meanwhile, and its server may be gone: it cannot wait for the reconnect.
+        this.streams?.failAll(lost, false);
+      } else if (event === 'up') this.resume(shared);
       else if (event === 'closed') {
+        this.streams?.reset(errors.connectionLost(this.address, 'the NATS connection closed'));
         // Said apart: a call never published was not sent, and its error says so.
         this.failAll(errors.connectionLost(this.address, 'the NATS connection closed').withProgress('processed'), errors.notConnected(this.address, 'the NATS connection closed'));
         this.stopWaiting();
@@ -171,6 +201,7 @@ export class NatsChannel implements Channel, EventChannel {
     this.shared = undefined;
     this.sub = undefined;
     this.inbox = undefined;
+    this.streams?.reset(errors.notConnected(this.address, 'the NATS connection closed'));
     if (!this.closed) void this.pool.release(shared);
   }
 
@@ -239,8 +270,9 @@ export class NatsChannel implements Channel, EventChannel {
   private send(nc: NatsConnection, pending: Pending, request: RequestMessage): void {
     const id = pending.id;
     if (!this.pending.holds(pending)) return; // cancelled or failed meanwhile
-    if (this.sub === undefined || this.inbox === undefined) {
-      this.inbox = createInbox();
+    if (this.sub === undefined) {
+      // The inbox may exist already: streams use it too (`<inbox>.s.*`).
+      this.inbox ??= createInbox();
       this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => this.onReply(error, msg) });
     }
     const subject = this.subjectOf(request.service);

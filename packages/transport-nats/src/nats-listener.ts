@@ -3,7 +3,7 @@ import { CallTable, deadlineFrom, errors, FrameDecoder, FrameKind, TickBatch, Wi
 import { codeFromNumber, RpcError } from '@svc/core';
 import { formatAddress, type NatsAddress } from './address.js';
 import { decodeRequest, nonStringKey, responseHeaders } from './call-headers.js';
-import { payloadTooLarge, tooManyCallsInFlight, tooManyCallsInMessage, undecodableCallHeaders, undecodableFrames } from './nats-errors.js';
+import { payloadTooLarge, streamListenerClosed, tooManyCallsInFlight, tooManyCallsInMessage, undecodableCallHeaders, undecodableFrames } from './nats-errors.js';
 import { ServiceStats } from './service-stats.js';
 import { FrameBatch } from './frame-batch.js';
 import { errorAnswer, errorResponse, fittingAnswer, writeAnswerFrame, type AnswerFrame } from './answer-frame.js';
@@ -12,7 +12,8 @@ import { isInboxSubject, mayPublishToInboxes } from './inbox-permission.js';
 import { SrvResponder } from './srv-responder.js';
 import type { ServedService } from './served-services.js';
 import type { ConnectionPool, Refusal, SharedConnection } from './shared-connection.js';
-import { checkToken, FRAMES_TOKEN, Subjects } from './subjects.js';
+import { checkToken, FRAMES_TOKEN, STREAM_TOKEN, Subjects } from './subjects.js';
+import { ServerStreams, type StreamLimits } from './server-streams.js';
 
 interface InFlight {
   readonly id: number;
@@ -37,6 +38,7 @@ export interface ListenerLimits {
   /** Framed calls one message may carry; a message with more is refused whole (RESOURCE_EXHAUSTED). */
   readonly maxCallsPerMessage: number;
   readonly metadata: MetadataLimits;
+  readonly streams: StreamLimits;
 }
 
 export interface ListenerHooks {
@@ -73,6 +75,10 @@ export class NatsListener implements Listener, ReplyTarget {
   private readonly dispatcher: Dispatcher;
   private readonly subjects: Subjects;
   private readonly callSubs: Subscription[] = [];
+  /** The later messages of open streams: kept while draining, so that they can finish. */
+  private streamSub: Subscription | undefined;
+  /** Streams open on this listener (server-streams.ts); they count as calls in flight. */
+  private readonly streams: ServerStreams;
   private readonly cancelSubs: Subscription[] = [];
   private readonly inflight = new CallTable<number, InFlight>();
   private readonly outbound = new TickBatch<OutboundReply>((batch) => this.publishBatch(batch));
@@ -134,6 +140,21 @@ export class NatsListener implements Listener, ReplyTarget {
     this.dispatcher = dispatcher;
     this.subjects = subjects;
     this.services = services;
+    this.streams = new ServerStreams(
+      {
+        address: this.address,
+        instance: this.instance,
+        nc,
+        dispatcher,
+        callsInFlight: () => this.inflight.size,
+        maxConcurrentCalls: limits.maxConcurrentCalls,
+        metadataLimits: limits.metadata,
+        mayPublishToInboxes: () => !this.holdAnswers,
+        streamEnded: () => this.checkIdle(),
+      },
+      subjects,
+      limits.streams,
+    );
   }
 
   /** Subscribes everything and waits until the NATS server has the subscriptions. */
@@ -153,6 +174,7 @@ export class NatsListener implements Listener, ReplyTarget {
         },
       }),
     );
+    this.streamSub = nc.subscribe(subjects.instanceStreams(this.instance), { callback: (_e, msg) => this.streams.receive(Subjects.methodOf(msg.subject), msg) });
     this.srv = new SrvResponder(
       nc,
       this.instance,
@@ -169,13 +191,15 @@ export class NatsListener implements Listener, ReplyTarget {
     this.holdAnswers = !(await mayPublishToInboxes(this.shared, nc));
     if (this.holdAnswers) {
       this.dispatcher.logger?.info(
-        `${this.address}: this NATS user may only answer the messages it receives (allow_responses), not publish to callers' inboxes (_INBOX.>), so the calls that arrive in one message are answered together, when the slowest of them is done; allow it to publish to _INBOX.> to answer each call as soon as it is done`,
+        `${this.address}: this NATS user may only answer the messages it receives (allow_responses), not publish to callers' inboxes (_INBOX.>), so the calls that arrive in one message are answered together, when the slowest of them is done, and streams are refused (streamsNeedInboxPermission); allow it to publish to _INBOX.> to answer each call as soon as it is done, and to stream`,
       );
     }
     this.unwatchRefusals = this.shared.onRefusal((refusal) => this.refused(refusal));
     this.unwatchConnection = this.shared.on((event) => {
       if (event === 'up') this.publishHeld();
+      else if (event === 'down') this.streams.loseAll(errors.connectionLost(this.address, 'the connection to NATS dropped'));
       else if (event === 'closed') {
+        this.streams.loseAll(errors.connectionLost(this.address, 'the NATS connection closed'));
         // Gone for good: nothing held can be sent any more (a drain need not wait for it).
         this.heldReplies = [];
         this.checkIdle();
@@ -203,6 +227,16 @@ export class NatsListener implements Listener, ReplyTarget {
     return this.inflight.size;
   }
 
+  /** @internal Streams open now, for tests. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** @internal Bytes of incomplete stream frames held now, for tests. */
+  get streamBufferedBytes(): number {
+    return this.streams.bufferedBytes;
+  }
+
   /** @internal Callers (inboxes) whose table of calls is kept, for tests. */
   get callerCount(): number {
     return this.callerInboxes.length;
@@ -217,7 +251,8 @@ export class NatsListener implements Listener, ReplyTarget {
   private onCall(service: string, method: string, msg: Msg): void {
     if (!msg.reply || this.closed) return; // a publish without a reply subject has no one to answer
     if (method === FRAMES_TOKEN) return this.onFrames(msg.reply, msg);
-    if (this.inflight.size >= this.limits.maxConcurrentCalls) return this.refuseBusy(service, method, msg.reply);
+    if (method === STREAM_TOKEN) return this.streams.open(msg);
+    if (this.inflight.size + this.streams.size >= this.limits.maxConcurrentCalls) return this.refuseBusy(service, method, msg.reply);
     const id = this.newId();
     const entry: InFlight = { id, reply: msg.reply, service, method, started: performance.now(), call: undefined, callerInbox: undefined, callerId: 0, held: undefined };
     this.inflight.set(id, entry);
@@ -283,7 +318,8 @@ export class NatsListener implements Listener, ReplyTarget {
     // message id); one object for the calls of the message.
     const peer: Peer = { transport: 'nats', address: inbox };
     const held = this.holdAnswers ? new HeldAnswers(reply, (to, payload) => this.publishFrames(to, payload), () => this.maxPayload()) : undefined;
-    const maxInFlight = this.limits.maxConcurrentCalls;
+    // Streams count as calls in flight.
+    const maxInFlight = this.limits.maxConcurrentCalls - this.streams.size;
     for (const frame of frames) {
       if (this.inflight.size >= maxInFlight) {
         this.refuseBusyFrame(reply, frame, held);
@@ -467,9 +503,9 @@ export class NatsListener implements Listener, ReplyTarget {
     this.checkIdle();
   }
 
-  /** Idle means no call in flight and no reply still waiting to be published (in a batch, or for a reconnect). */
+  /** Idle means no call or stream in flight and no reply still waiting to be published (in a batch, or for a reconnect). */
   private checkIdle(): void {
-    if (this.inflight.size === 0 && !this.outbound.holding && !this.framedOut.holding && this.heldReplies.length === 0) this.idle?.();
+    if (this.inflight.size === 0 && this.streams.size === 0 && !this.outbound.holding && !this.framedOut.holding && this.heldReplies.length === 0) this.idle?.();
   }
 
   drain(): Promise<void> {
@@ -481,7 +517,8 @@ export class NatsListener implements Listener, ReplyTarget {
     await this.hooks.beforeDrain?.().catch(() => {});
     this.srv?.stop();
     if (!this.nc.isClosed()) await Promise.all(this.callSubs.map((s) => s.drain().catch(() => {})));
-    if (this.inflight.size > 0 || this.outbound.holding || this.framedOut.holding || this.heldReplies.length > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    // Open streams finish on their own subject, which stays subscribed until close().
+    if (this.inflight.size > 0 || this.streams.size > 0 || this.outbound.holding || this.framedOut.holding || this.heldReplies.length > 0) await new Promise<void>((resolve) => (this.idle = resolve));
   }
 
   async close(): Promise<void> {
@@ -501,6 +538,9 @@ export class NatsListener implements Listener, ReplyTarget {
       this.forget(entry.id, entry);
       entry.call?.cancel();
     }
+    // Streams still open end with UNAVAILABLE; their ENDs are handed to nats.js before the connection is released.
+    this.streams.endAll(streamListenerClosed());
+    if (this.streamSub !== undefined && !this.streamSub.isClosed()) this.streamSub.unsubscribe();
     this.idle?.();
     await this.pool.release(this.shared);
   }

@@ -6,7 +6,9 @@ import type { NatsConnectionOptions } from './connection-options.js';
 import { NatsChannel } from './nats-channel.js';
 import { cannotListen, invalidOption } from './nats-errors.js';
 import { NatsListener, type ListenerLimits } from './nats-listener.js';
-import { DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type MetadataLimits } from '@svc/core/transport';
+import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_METADATA_BYTES, DEFAULT_MAX_METADATA_ENTRIES, type MetadataLimits } from '@svc/core/transport';
+import { resolveStreamHeartbeat, type StreamHeartbeatOptions } from './stream-heartbeat.js';
+import type { StreamLimits } from './server-streams.js';
 import { RegistryAnnouncer, type AnnounceOptions } from './registry-announcer.js';
 import { servedServices } from './served-services.js';
 import { ConnectionPool } from './shared-connection.js';
@@ -58,11 +60,42 @@ export interface NatsTransportOptions extends NatsConnectionOptions {
   maxMetadataEntries?: number;
   /** Bytes of metadata keys and values one call may carry; beyond: refused. Default core's (DEFAULT_MAX_METADATA_BYTES). */
   maxMetadataBytes?: number;
+
+  // Streams (docs/transport-nats.md, "Streams").
+
+  /**
+   * How a stream finds out that its peer is gone (there is no connection to lose over NATS): each
+   * side sends a heartbeat on a stream that sent nothing for `interval` ms, and ends a stream that
+   * heard nothing for `timeout` ms with UNAVAILABLE (within timeout + interval). A peer whose
+   * process stopped is usually found sooner, by the NATS server's no responders to the next
+   * message. Default { interval: 5 000, timeout: 15 000 }; the same on both sides.
+   */
+  streamHeartbeat?: StreamHeartbeatOptions;
+  /**
+   * Streams one caller (a client channel, by its inbox) may have open on one listener; one more
+   * is refused RESOURCE_EXHAUSTED before its handler runs. Streams also count against
+   * maxConcurrentCalls. Default 100.
+   */
+  maxConcurrentStreams?: number;
+  /**
+   * Largest stream frame (one message and its header, about 10 bytes more), sent or joined from
+   * NATS messages: a larger message fails its stream with RESOURCE_EXHAUSTED. Messages larger than
+   * the NATS server's max_payload are split and joined. Default 4 MiB; set the same on both sides.
+   */
+  maxFrameSize?: number;
+  /**
+   * Bytes of incomplete stream frames (split over NATS messages, not all arrived) the streams of
+   * one listener hold together; the stream whose frame goes over is ended RESOURCE_EXHAUSTED.
+   * Default 256 MiB.
+   */
+  maxBufferedBytes?: number;
 }
 
 export const DEFAULT_MAX_CONCURRENT_CALLS = 10_000;
 export const DEFAULT_MAX_CALLS_PER_MESSAGE = 1024;
 export const DEFAULT_WAIT_FOR_RECONNECT = 1_000;
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 100;
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -80,9 +113,10 @@ export interface NatsTransport extends Transport, EventTransport {
 }
 
 /**
- * Calls over NATS request/reply. Server: `listen('nats://127.0.0.1:4222')` serves the Server's
- * services on that NATS (instances share the load through queue groups). Client: a channel to
- * `nats://127.0.0.1:4222` reaches any instance of the called service, `?instance=<id>` one.
+ * Calls over NATS request/reply, and streams pinned to the instance that took them. Server:
+ * `listen('nats://127.0.0.1:4222')` serves the Server's services on that NATS (instances share the
+ * load through queue groups). Client: a channel to `nats://127.0.0.1:4222` reaches any instance of
+ * the called service, `?instance=<id>` one.
  * Share one transport between a Server and a Client in the same process to share the connection.
  */
 export function nats(options: NatsTransportOptions = {}): NatsTransport {
@@ -96,11 +130,18 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
     maxMetadataEntries: positiveInteger('maxMetadataEntries', options.maxMetadataEntries, DEFAULT_MAX_METADATA_ENTRIES),
     maxMetadataBytes: positiveInteger('maxMetadataBytes', options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES),
   };
+  const streams: StreamLimits = {
+    heartbeat: resolveStreamHeartbeat(options.streamHeartbeat),
+    maxConcurrentStreams: positiveInteger('maxConcurrentStreams', options.maxConcurrentStreams, DEFAULT_MAX_CONCURRENT_STREAMS),
+    maxFrameSize: positiveInteger('maxFrameSize', options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE),
+    maxBufferedBytes: positiveInteger('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES),
+  };
   const limits: ListenerLimits = {
     callsPerMessage,
     maxConcurrentCalls: positiveInteger('maxConcurrentCalls', options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS),
     maxCallsPerMessage: positiveInteger('maxCallsPerMessage', options.maxCallsPerMessage, DEFAULT_MAX_CALLS_PER_MESSAGE),
     metadata,
+    streams,
   };
   const pool = new ConnectionPool(options);
   const target = (address: string): NatsAddress => {
@@ -149,7 +190,7 @@ export function nats(options: NatsTransportOptions = {}): NatsTransport {
       return subscribeEvents(pool, target(address), subjects, subscriptions, deliver, metadata);
     },
     connect(address: string): Channel {
-      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage, metadata, waitForReconnect);
+      return new NatsChannel(address, target(address), pool, subjects, callsPerMessage, metadata, waitForReconnect, { heartbeat: streams.heartbeat, maxFrameSize: streams.maxFrameSize, metadataLimits: metadata });
     },
   };
 }

@@ -8,6 +8,10 @@ import { invalidSubjectName } from './nats-errors.js';
  *   svc.rpc.<Service>.$frames                   batches of @svc frames (calls to any method), same queue group
  *   svc.inst.<instance>.<Service>.<method>      calls addressed to one instance
  *   svc.cancel.<Service>                        cancels; every instance hears them, the one running the call acts
+ *   svc.rpc.<Service>.$stream                   a stream's first message (its REQUEST), same queue group
+ *   svc.inst.<instance>.<Service>.$stream       the same, to one instance
+ *   svc.strm.<instance>.<stream id>             the client's later messages of one stream, to the instance that took it
+ *   <caller inbox>.s.<client's stream id>       the server's messages of one stream, to the client
  *   svc.evt.<topic>                             events; queue group `svc.evt.<topic>.<group>` or none (broadcast)
  *
  * Service, method and topic names become subject tokens: letters, digits, `-`, `_`, and for topics
@@ -59,6 +63,25 @@ export class Subjects {
     return `${this.prefix}.inst.${instance}.${service}.${FRAMES_TOKEN}`;
   }
 
+  /** Where a client opens a stream of a service: the service's queue group sees it. */
+  streamOpen(service: string): string {
+    return `${this.prefix}.rpc.${service}.${STREAM_TOKEN}`;
+  }
+
+  instanceStreamOpen(instance: string, service: string): string {
+    return `${this.prefix}.inst.${instance}.${service}.${STREAM_TOKEN}`;
+  }
+
+  /** The client's messages of one stream, once the instance that took it said where (pins the stream to it). */
+  stream(instance: string, streamId: string): string {
+    return `${this.prefix}.strm.${instance}.${streamId}`;
+  }
+
+  /** Every stream of one instance: what its listener subscribes (kept while it drains, so open streams finish). */
+  instanceStreams(instance: string): string {
+    return `${this.prefix}.strm.${instance}.*`;
+  }
+
   cancel(service: string): string {
     return `${this.prefix}.cancel.${service}`;
   }
@@ -79,6 +102,25 @@ export class Subjects {
 
 /** The last token of a batch of framed calls; no method can have this name (see TOKEN). */
 export const FRAMES_TOKEN = '$frames';
+
+/** The last token of a stream's first message; no method can have this name either. */
+export const STREAM_TOKEN = '$stream';
+
+/** Where the server's messages of a client's stream `id` go: under the client's own inbox, which it alone subscribes. */
+export function clientStreamSubject(inbox: string, id: number): string {
+  return `${inbox}.s.${id}`;
+}
+
+/** The client's subscription for the server's messages of all its streams. */
+export function clientStreamsSubject(inbox: string): string {
+  return `${inbox}.s.*`;
+}
+
+/** The inbox a client's stream subject is under (`<inbox>.s.<id>`): who the caller is. */
+export function callerOfStreamSubject(subject: string): string {
+  const end = subject.lastIndexOf('.s.');
+  return end > 0 ? subject.slice(0, end) : subject;
+}
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 

@@ -14,6 +14,11 @@ class Slow {
     await new Promise((resolve) => setTimeout(resolve, args.ms));
     return args.grow ? { ms: args.ms, pad: 'x'.repeat(args.grow) } : { ms: args.ms };
   }
+
+  @Method()
+  async *echo(messages: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+    for await (const message of messages) yield message;
+  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'svc-nats-perm-'));
@@ -102,6 +107,16 @@ describe('a service whose NATS user may only answer what it receives (allow_resp
     });
   });
 
+  it('refuses streams at once with FAILED_PRECONDITION, naming the permission they need', async () => {
+    await withService(await natsWith('["$SRV.>"]', 'true'), async (client, logger) => {
+      const error = (await (async () => {
+        for await (const _ of client.bidiStream('Slow', 'echo', [{ n: 1 }]));
+      })().catch((e: unknown) => e)) as RpcError;
+      expect(error).toMatchObject({ code: 'FAILED_PRECONDITION', progress: 'refused', message: expect.stringContaining('publish to _INBOX.>') });
+      expect(logger.infos.join('\n')).toContain('streams are refused');
+    });
+  });
+
   it('switches to answering together when the NATS server refuses an answer, and says so', async () => {
     // The start-up check publishes to `_INBOX.<nuid>.0`, which this user may; real answers go to `.1`, `.2`, …
     await withService(
@@ -142,6 +157,15 @@ describe('a service allowed to publish to callers’ inboxes', () => {
       await slow;
       expect(logger.infos.join('\n')).not.toContain('answered together');
       expect(logger.warnings).toEqual([]);
+    });
+  });
+
+  it('streams both ways to a client that may subscribe only to its own inbox (_INBOX.>) and publish only to svc.>', async () => {
+    await withService(await natsWith('["$SRV.>", "_INBOX.>"]'), async (client) => {
+      const sent = Array.from({ length: 500 }, (_, i) => ({ i, pad: 'p'.repeat(i) }));
+      const back: unknown[] = [];
+      for await (const message of client.bidiStream('Slow', 'echo', sent)) back.push(message);
+      expect(back).toEqual(sent);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-se
 /**
  * A real nats-server for one test file: on a free port, JetStream in a temp dir, stopped by its
  * pid. `kill()` (SIGKILL) and `start()` again on the same port and store dir simulate a crash and
- * a restart. Never touches any other nats-server on the machine.
+ * a restart. `config` is nats-server configuration text (e.g. `max_payload: 4096`), written to a
+ * file in the store dir. Never touches any other nats-server on the machine.
  */
 export class NatsServerProcess {
   readonly port: number;
@@ -18,14 +19,19 @@ export class NatsServerProcess {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(port: number, extraArgs: readonly string[]) {
+  private constructor(port: number, extraArgs: readonly string[], config: string | undefined) {
     this.port = port;
-    this.extraArgs = extraArgs;
     this.storeDir = mkdtempSync(join(tmpdir(), 'svc-nats-'));
+    if (config === undefined) this.extraArgs = extraArgs;
+    else {
+      const file = join(this.storeDir, 'nats-server.conf');
+      writeFileSync(file, config);
+      this.extraArgs = ['-c', file, ...extraArgs];
+    }
   }
 
-  static async start(extraArgs: readonly string[] = []): Promise<NatsServerProcess> {
-    const server = new NatsServerProcess(await freePort(), extraArgs);
+  static async start(extraArgs: readonly string[] = [], config?: string): Promise<NatsServerProcess> {
+    const server = new NatsServerProcess(await freePort(), extraArgs, config);
     await server.start();
     return server;
   }

@@ -8,11 +8,14 @@
  *   - down:     Pour.blocks, a server stream of 64 KiB messages, `volume` bytes;
  *   - up:       Pour.sink, a client stream of 64 KiB messages, `volume` bytes;
  *   - ticks:    Pour.ticks, a server stream of small messages ({ n }), for `seconds`;
- *   - unary:    Pour.ping, the same small message as unary calls, 100 callers, for `seconds`.
+ *   - unary:    Pour.ping, the same small message as unary calls, 100 callers, for `seconds`;
+ *   - nats down, nats up: Pour.blocks and Pour.sink again, over NATS: the server process also
+ *               listens on a nats-server this bench starts on a free loopback port (never the
+ *               shared one on 4222), with its default max_payload of 1 MiB.
  * Both processes sample their RSS every 20 ms; each transfer reports its peak growth over the
  * RSS before it (the 1 GiB target: under 64 MiB on either side).
- * `--window` is both sides' streamWindow (default: core's, 256 KiB).
- *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--out=DIR]
+ * `--window` is both sides' streamWindow (default: core's, 256 KiB); `--no-nats` leaves the NATS rows out.
+ *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--no-nats] [--out=DIR]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,7 +25,9 @@ import { fileURLToPath } from 'node:url';
 import { Client, protobufCodec, Server, staticRegistry } from '@svc/core';
 import { DEFAULT_STREAM_WINDOW } from '@svc/core/transport';
 import { tcp } from '@svc/transport-tcp';
+import { nats } from '@svc/transport-nats';
 import { PourClient, schemas } from '../generated/index.js';
+import { startNats, type NatsServer } from '../processes.js';
 import { Pour } from './pour-service.js';
 
 const BLOCK = 64 * 1024;
@@ -60,6 +65,10 @@ async function serve(): Promise<void> {
   const rss = new RssWatch();
   const server = new Server({ transport: tcp(), schemas, codecs: [protobufCodec({ schemas })], streamWindow: windowOption() }).register(new Pour());
   const address = await server.listen('tcp://127.0.0.1:0');
+  // The same service over NATS, when the bench started a nats-server (--nats=<url>).
+  const natsUrl = args.get('nats');
+  const natsServer = natsUrl === undefined ? undefined : new Server({ transport: nats(), schemas, codecs: [protobufCodec({ schemas })], streamWindow: windowOption() }).register(new Pour());
+  const natsAddress = natsUrl === undefined ? undefined : await natsServer!.listen(natsUrl);
   const raw = net.createServer((socket) => {
     socket.once('data', (chunk) => {
       const bytes = Number(chunk.toString().trim());
@@ -77,12 +86,12 @@ async function serve(): Promise<void> {
     });
   });
   await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-  console.log(JSON.stringify({ address, raw: (raw.address() as net.AddressInfo).port }));
+  console.log(JSON.stringify({ address, natsAddress, raw: (raw.address() as net.AddressInfo).port }));
   // Commands on stdin: "reset" before a transfer, "rss" after it (answers its growth).
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'reset') rss.reset();
     if (line === 'rss') console.log(JSON.stringify({ rssGrowthMiB: rss.growthMiB() }));
-    if (line === 'stop') void server.close().then(() => process.exit(0));
+    if (line === 'stop') void Promise.all([server.close(), natsServer?.close()]).then(() => process.exit(0));
   });
 }
 
@@ -97,14 +106,18 @@ async function bench(): Promise<void> {
   const volume = Number(args.get('volume-mib') ?? 1024) * 1024 * 1024;
   const seconds = Number(args.get('seconds') ?? 3);
   const rounds = Number(args.get('rounds') ?? 3);
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const natsd: NatsServer | undefined = args.has('no-nats') ? undefined : await startNats();
+  const serveArgs = ['--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : []), ...(natsd === undefined ? [] : [`--nats=${natsd.url}`])];
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const nextJson = async (): Promise<Record<string, unknown>> => JSON.parse(((await lines.next()).value as string) ?? 'null') as Record<string, unknown>;
-  const { address, raw } = (await nextJson()) as { address: string; raw: number };
+  const { address, natsAddress, raw } = (await nextJson()) as { address: string; natsAddress?: string; raw: number };
   const tell = (command: string): void => void child.stdin!.write(`${command}\n`);
   const rss = new RssWatch();
   const client = new Client({ transport: tcp(), registry: staticRegistry({ Pour: [address] }), schemas, codecs: [protobufCodec({ schemas })], timeout: 0, streamWindow: windowOption() });
   const pour = new PourClient(client);
+  const natsClient = natsAddress === undefined ? undefined : new Client({ transport: nats(), registry: staticRegistry({ Pour: [natsAddress] }), schemas, codecs: [protobufCodec({ schemas })], timeout: 0, streamWindow: windowOption() });
+  const natsPour = natsClient === undefined ? undefined : new PourClient(natsClient);
 
   /** Runs one transfer with both sides' RSS watched. */
   const measured = async (run: () => Promise<number>): Promise<Result> => {
@@ -127,17 +140,17 @@ async function bench(): Promise<void> {
       socket.on('end', () => resolve(bytes));
       socket.on('error', reject);
     });
-  const downRun = async (): Promise<number> => {
+  const downRun = async (over: PourClient = pour): Promise<number> => {
     let bytes = 0;
-    for await (const block of pour.blocks({ count: volume / BLOCK, size: BLOCK })) bytes += block.data.length;
+    for await (const block of over.blocks({ count: volume / BLOCK, size: BLOCK })) bytes += block.data.length;
     return bytes;
   };
-  const upRun = async (): Promise<number> => {
+  const upRun = async (over: PourClient = pour): Promise<number> => {
     const data = new Uint8Array(BLOCK);
     function* blocks() {
       for (let i = 0; i < volume / BLOCK; i++) yield { data };
     }
-    return (await pour.sink(blocks())).bytes;
+    return (await over.sink(blocks())).bytes;
   };
   const ticks = async (): Promise<Result> => {
     let count = 0;
@@ -166,18 +179,27 @@ async function bench(): Promise<void> {
   };
 
   // Warm-up: a little of each, so the rounds measure compiled code.
-  await downRun.call(null);
-  const results: Record<string, Result[]> = { raw: [], down: [], up: [], ticks: [], unary: [] };
+  await downRun();
+  if (natsPour !== undefined) await downRun(natsPour);
+  const results: Record<string, Result[]> = { raw: [], down: [], up: [], ticks: [], unary: [], natsDown: [], natsUp: [] };
   for (let round = 0; round < rounds; round++) {
     results.raw!.push(await measured(rawRun));
-    results.down!.push(await measured(downRun));
-    results.up!.push(await measured(upRun));
+    results.down!.push(await measured(() => downRun()));
+    results.up!.push(await measured(() => upRun()));
     results.ticks!.push(await ticks());
     results.unary!.push(await unary());
+    if (natsPour !== undefined) {
+      results.natsDown!.push(await measured(() => downRun(natsPour)));
+      results.natsUp!.push(await measured(() => upRun(natsPour)));
+    }
     process.stderr.write(`round ${round + 1}/${rounds} done\n`);
   }
   tell('stop');
   await client.close();
+  await natsClient?.close();
+  // The server process leaves NATS before the nats-server stops.
+  if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+  await natsd?.stop();
 
   const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const of = (name: string, key: keyof Result): number => median(results[name]!.map((r) => r[key] as number));
@@ -190,8 +212,13 @@ async function bench(): Promise<void> {
     ['server stream, small messages', `${of('ticks', 'perSecond').toFixed(0)} msg/s`, `${(of('ticks', 'perSecond') / unaryRate).toFixed(1)} × unary (target ≥ 3 ×)`, ''],
     ['unary calls, same message, C = 100', `${unaryRate.toFixed(0)} calls/s`, '', ''],
   ];
+  const transfer = (name: string): string[] => [`${of(name, 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of(name, 'mibPerSecond')) / rawMib).toFixed(0)} % of raw`, `${of(name, 'serverRssMiB').toFixed(1)} / ${of(name, 'clientRssMiB').toFixed(1)}`];
+  if (natsPour !== undefined) {
+    rows.push(['NATS server stream, 64 KiB messages (server → client)', ...transfer('natsDown')]);
+    rows.push(['NATS client stream, 64 KiB messages (client → server)', ...transfer('natsUp')]);
+  }
   const table = [
-    `Streams over TCP, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
+    `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
     '',
     '| what | rate | against | RSS growth MiB srv / cli |',
     '| --- | ---: | --- | ---: |',

@@ -328,7 +328,7 @@ export function invalidHealthRequest(problem: string): RpcError {
 // Streams (docs/streams.md)
 
 export function streamsNotSupported(address: string): RpcError {
-  return new RpcError('UNIMPLEMENTED', `the transport of ${address} does not carry streams yet; call this method over tcp or inproc`, { progress: 'not_sent', retryable: false });
+  return new RpcError('UNIMPLEMENTED', `${address} does not serve streams (its transport, or the server's dispatcher, carries only unary calls); call this method over a transport with streams (tcp, nats, inproc) or as a unary method`, { progress: 'not_sent', retryable: false });
 }
 
 export function streamCreditExceeded(bytes: number, window: number): RpcError {

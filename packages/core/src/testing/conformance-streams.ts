@@ -60,7 +60,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
       await rig?.stop();
     });
 
-    /** Runs `body` only for transports with streams (NATS gets them in a later step). */
+    /** Runs `body` only for transports with streams (a transport made for tests may have none). */
     const test = (title: string, body: () => Promise<void>, timeout?: number) =>
       it(title, async (ctx) => {
         if (!streams) return ctx.skip();

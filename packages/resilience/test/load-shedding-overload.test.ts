@@ -64,13 +64,14 @@ describe('load shedding at 3 × overload (separate server and load processes)', 
     expect(result.refused.p50!).toBeLessThan(30);
     expect(result.refused.p99!).toBeLessThan(120);
 
-    // The same load from a client that throttles adaptively (K = 2): it holds back about a third
-    // of the calls itself, in microseconds, so most calls turned away are turned away at once.
+    // The same load from a client that throttles adaptively (K = 2): it holds back a share of the
+    // calls itself, in microseconds (1 − √(K / overload): about a fifth at 3 ×, less when the
+    // capacity measured above came out high on a busy machine, so the bound is low).
     const throttled = await runLoad({ address: shedAddress, mode: 'open', rate: overload, ms: 5000, timeoutMs: 5000, settleMs: 2000, throttle: {} });
     report('with shedder and a throttling client', throttled);
     expect(throttled.unanswered).toBe(0);
     expect(throttled.others).toEqual({});
-    expect(throttled.held.n).toBeGreaterThan(0.15 * throttled.sent);
+    expect(throttled.held.n).toBeGreaterThan(0.05 * throttled.sent);
     expect(throttled.accepted.n).toBeGreaterThan(0.5 * capacity * 5);
     expect(throttled.accepted.p99!).toBeLessThan(120);
     expect(throttled.held.p50!).toBeLessThan(5);

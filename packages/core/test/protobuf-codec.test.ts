@@ -95,6 +95,24 @@ describe('protobufCodec', () => {
     expect(small.buffer.byteLength).toBe(3); // copied out: it would have kept 69 bytes alive
   });
 
+  it('encodes into a buffer of its own each time, never more than twice the body, and never writes to it again', () => {
+    const blobs = protobufCodec({
+      schemas: [{ schemaVersion: 1, service: 'Blobs', package: 'blobs', methods: [{ name: 'put', request: 'Blob', response: 'Blob' }], messages: [{ name: 'Blob', fields: [{ name: 'data', no: 1, type: { kind: 'scalar', scalar: 'bytes' } }, { name: 'note', no: 2, type: { kind: 'scalar', scalar: 'string' } }] }], enums: [] }],
+    }).forMethod('Blobs', 'put')!;
+    // Above 4 KiB, so no size comes from Node's shared pool: every buffer is the encode's own.
+    for (const size of [5_000, 40_000, 64 * 1024, 70_000, 200_000]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+      const first = blobs.encodeRequest({ data, note: 'first' });
+      const second = blobs.encodeRequest({ data, note: 'second' });
+      expect(first.buffer).not.toBe(second.buffer);
+      expect(first.buffer.byteLength).toBeLessThanOrEqual(2 * first.length);
+      const copy = Uint8Array.from(first);
+      blobs.encodeRequest({ data: new Uint8Array(size), note: 'third' });
+      expect(Uint8Array.from(first)).toEqual(copy);
+      expect(blobs.decodeRequest(first)).toEqual({ data, note: 'first' });
+    }
+  });
+
   it('wraps scalar requests and responses, and carries void as an empty body', () => {
     const balance = codec.forMethod('Ledger', 'balance')!;
     expect(balance.decodeRequest(balance.encodeRequest('acme'))).toBe('acme');

@@ -117,7 +117,7 @@ class CompiledService {
           return withPaths((path) => {
             const w = protobuf.Writer.create();
             message.encode(w, input, path, side);
-            return w.finish();
+            return finished(w);
           }, about);
         } catch (error) {
           if (error instanceof RangeError) throw valueTooDeep(label, side, noun, error);
@@ -136,4 +136,15 @@ class CompiledService {
       },
     };
   }
+}
+
+/**
+ * The writer's bytes. protobufjs 8 writes into one growing buffer and `finish()` copies the bytes
+ * out of it, which for a 64 KiB stream message was a second allocation and copy of the whole body.
+ * The writer here is one encode's alone and dropped after it, so a view of its buffer is safe;
+ * it is taken when the bytes fill at least half of the buffer (a big field sizes the buffer to
+ * fit), else they are copied, so a body never keeps more than twice its size alive.
+ */
+function finished(w: protobuf.Writer): Uint8Array {
+  return w.pos * 2 >= w.buf.length ? w.finish(true) : w.finish();
 }

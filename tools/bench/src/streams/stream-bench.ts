@@ -15,7 +15,12 @@
  * Both processes sample their RSS every 20 ms; each transfer reports its peak growth over the
  * RSS before it (the 1 GiB target: under 64 MiB on either side).
  * `--window` is both sides' streamWindow (default: core's, 256 KiB); `--no-nats` leaves the NATS rows out.
- *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--no-nats] [--out=DIR]
+ * `--heap-mib` (default 32) is live data each process holds, as a service holds its own: with the
+ * bench's bare 8-10 MiB heaps V8 can fall into restarting incremental marking after every
+ * mark-compact (the limit it sets leaves less room than the 16 MiB young generation), and then
+ * every row, the raw socket's too, runs at about half its rate; whether it does depends on what
+ * the process loaded (docs/performance.md has the numbers). `--heap-mib=0` measures bare processes.
+ *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--heap-mib=32] [--no-nats] [--out=DIR]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -55,6 +60,13 @@ class RssWatch {
   }
 }
 
+/** Live data of `--heap-mib` MiB (1 KiB strings), held until the process exits. */
+function holdHeap(): void {
+  const mib = Number(args.get('heap-mib') ?? 32);
+  const held = Array.from({ length: mib * 1024 }, (_, i) => `${i}:`.padEnd(1024, 'x'));
+  process.once('exit', () => void held.length);
+}
+
 /** Both sides' stream window, when given. */
 function windowOption(): number | undefined {
   const value = args.get('window');
@@ -62,6 +74,7 @@ function windowOption(): number | undefined {
 }
 
 async function serve(): Promise<void> {
+  holdHeap();
   const rss = new RssWatch();
   const server = new Server({ transport: tcp(), schemas, codecs: [protobufCodec({ schemas })], streamWindow: windowOption() }).register(new Pour());
   const address = await server.listen('tcp://127.0.0.1:0');
@@ -107,7 +120,8 @@ async function bench(): Promise<void> {
   const seconds = Number(args.get('seconds') ?? 3);
   const rounds = Number(args.get('rounds') ?? 3);
   const natsd: NatsServer | undefined = args.has('no-nats') ? undefined : await startNats();
-  const serveArgs = ['--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : []), ...(natsd === undefined ? [] : [`--nats=${natsd.url}`])];
+  holdHeap();
+  const serveArgs = ['--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : []), ...(args.has('heap-mib') ? [`--heap-mib=${args.get('heap-mib')}`] : []), ...(natsd === undefined ? [] : [`--nats=${natsd.url}`])];
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const nextJson = async (): Promise<Record<string, unknown>> => JSON.parse(((await lines.next()).value as string) ?? 'null') as Record<string, unknown>;
@@ -218,7 +232,7 @@ async function bench(): Promise<void> {
     rows.push(['NATS client stream, 64 KiB messages (client → server)', ...transfer('natsUp')]);
   }
   const table = [
-    `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
+    `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${Number(args.get('heap-mib') ?? 32)} MiB of live data in each process, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
     '',
     '| what | rate | against | RSS growth MiB srv / cli |',
     '| --- | ---: | --- | ---: |',

@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, createInbox, type NatsConnection } from 'nats';
-import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry, type CallContext } from '@svc/core';
+import { Client, RpcError, Server, silentLogger, staticRegistry } from '@svc/core';
+import { StreamsTestService as Streams, streamPattern } from '@svc/core/testing';
 import { DEFAULT_STREAM_WINDOW, encodeFrame, FrameDecoder, FrameKind, StreamKind, type Frame, type FrameHeader } from '@svc/core/transport';
 import { nats, type NatsTransportOptions } from '../src/index.js';
 import type { NatsListener } from '../src/nats-listener.js';
@@ -11,73 +12,6 @@ import { NatsServerProcess, eventually, sleep } from '../src/testing/index.js';
 
 /** Small heartbeats, so that the liveness tests take a second rather than fifteen. */
 const HEARTBEAT = { interval: 200, timeout: 600 };
-
-@Service('Streams')
-class Streams {
-  readonly finallies: string[] = [];
-  readonly aborts = new Map<string, string>();
-
-  @Method()
-  async *ticks(request: { tag: string; everyMs?: number; n?: number }, ctx: CallContext): AsyncGenerator<{ i: number }> {
-    ctx.signal.addEventListener('abort', () => this.aborts.set(request.tag, (ctx.signal.reason as RpcError).code), { once: true });
-    try {
-      for (let i = 0; i < (request.n ?? Infinity); i++) {
-        yield { i };
-        await sleep(request.everyMs ?? 10);
-      }
-    } finally {
-      this.finallies.push(request.tag);
-    }
-  }
-
-  @Method()
-  async sum(messages: AsyncIterable<{ n: number }>): Promise<number> {
-    let total = 0;
-    for await (const message of messages) total += message.n;
-    return total;
-  }
-
-  /** A client stream that never reads: what its client sends must stay within the window. */
-  @Method()
-  async hold(_messages: AsyncIterable<unknown>, ctx: CallContext): Promise<number> {
-    const tag = 'hold';
-    ctx.signal.addEventListener('abort', () => this.aborts.set(tag, (ctx.signal.reason as RpcError).code), { once: true });
-    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-    this.finallies.push(tag);
-    return 0;
-  }
-
-  @Method()
-  async *echo(messages: AsyncIterable<unknown>): AsyncGenerator<unknown> {
-    for await (const message of messages) yield message;
-  }
-
-  /** `count` strings of `size` characters, each made of its index, so that a mixed-up or cut one shows. */
-  @Method()
-  async *pour(request: { count: number; size: number }): AsyncGenerator<string> {
-    for (let i = 0; i < request.count; i++) yield pattern(i, request.size);
-  }
-
-  /** Takes strings, answers with their count and total length, and whether each was whole. */
-  @Method()
-  async drink(messages: AsyncIterable<string>): Promise<{ count: number; chars: number; whole: boolean }> {
-    let count = 0;
-    let chars = 0;
-    let whole = true;
-    for await (const message of messages) {
-      if (message !== pattern(count, message.length)) whole = false;
-      count++;
-      chars += message.length;
-    }
-    return { count, chars, whole };
-  }
-}
-
-/** A string of `size` characters that tells message `i` from its neighbours everywhere along it. */
-function pattern(i: number, size: number): string {
-  const unit = `${i % 10}abcdefghij`.repeat(4);
-  return unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
-}
 
 async function failure(run: () => Promise<unknown>): Promise<RpcError> {
   try {
@@ -231,7 +165,7 @@ describe('nats streams', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
     try {
       function* chunks(n: number) {
-        for (let i = 0; i < n; i++) yield pattern(i, size);
+        for (let i = 0; i < n; i++) yield streamPattern(i, size);
       }
       // A quarter of it first, each way, so that what is measured is the transfer, not the heap
       // growing to its working size (each 64 KiB message leaves 200 KiB of garbage behind).
@@ -248,7 +182,7 @@ describe('nats streams', () => {
       let whole = true;
       const down = await growth(async () => {
         for await (const chunk of r.client.serverStream<string>('Streams', 'pour', { count, size })) {
-          if (received % 97 === 0 && chunk !== pattern(received, size)) whole = false;
+          if (received % 97 === 0 && chunk !== streamPattern(received, size)) whole = false;
           received += chunk.length === size ? 1 : 0;
         }
       });
@@ -428,19 +362,19 @@ describe('nats streams', () => {
       seenSizes.length = 0;
       const sizes = [5_000, 100_000, 250_000, 1, 4_093];
       const back: string[] = [];
-      for await (const message of r.client.bidiStream<string>('Streams', 'echo', sizes.map((size, i) => pattern(i, size)))) back.push(message);
+      for await (const message of r.client.bidiStream<string>('Streams', 'echo', sizes.map((size, i) => streamPattern(i, size)))) back.push(message);
       expect(back.map((m) => m.length)).toEqual(sizes);
-      back.forEach((message, i) => expect(message).toBe(pattern(i, sizes[i]!)));
+      back.forEach((message, i) => expect(message).toBe(streamPattern(i, sizes[i]!)));
       expect(Math.max(...seenSizes)).toBeLessThanOrEqual(4096);
       expect(seenSizes.length).toBeGreaterThan(360_000 / 4096);
       const down: string[] = [];
       for await (const message of r.client.serverStream<string>('Streams', 'pour', { count: 3, size: 200_000 })) down.push(message);
-      expect(down).toEqual([0, 1, 2].map((i) => pattern(i, 200_000)));
-      expect(await r.client.clientStream('Streams', 'drink', [0, 1, 2, 3].map((i) => pattern(i, 120_000)))).toEqual({ count: 4, chars: 480_000, whole: true });
+      expect(down).toEqual([0, 1, 2].map((i) => streamPattern(i, 200_000)));
+      expect(await r.client.clientStream('Streams', 'drink', [0, 1, 2, 3].map((i) => streamPattern(i, 120_000)))).toEqual({ count: 4, chars: 480_000, whole: true });
     });
 
     it('fails a message above maxFrameSize with RESOURCE_EXHAUSTED, either way, and the channel goes on', async () => {
-      const sent = await failure(() => r.client.clientStream('Streams', 'drink', [pattern(0, 400_000)]));
+      const sent = await failure(() => r.client.clientStream('Streams', 'drink', [streamPattern(0, 400_000)]));
       expect(sent).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });
       const answered = await failure(async () => {
         for await (const _ of r.client.serverStream('Streams', 'pour', { count: 1, size: 400_000 }));
@@ -451,7 +385,7 @@ describe('nats streams', () => {
 
     it("fails a server stream whose request does not fit in one message before sending it (not_sent)", async () => {
       const error = await failure(async () => {
-        for await (const _ of r.client.serverStream('Streams', 'ticks', { tag: pattern(0, 5_000) }));
+        for await (const _ of r.client.serverStream('Streams', 'ticks', { tag: streamPattern(0, 5_000) }));
       });
       expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED', progress: 'not_sent', message: expect.stringContaining('max_payload of 4096') });
     });

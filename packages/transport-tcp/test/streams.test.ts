@@ -1,48 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Client, Method, RpcError, Server, Service, silentLogger, staticRegistry, type CallContext } from '@svc/core';
+import { Client, RpcError, Server, silentLogger, staticRegistry } from '@svc/core';
+import { StreamsTestService as Streams } from '@svc/core/testing';
 import * as net from 'node:net';
 import { DEFAULT_STREAM_WINDOW, encodeFrame, FrameDecoder, FrameKind, StreamKind } from '@svc/core/transport';
 import { tcp } from '../src/index.js';
-import { portOf, sleep, startChildServer, startStreamingClient, until } from './helpers.js';
+import { portOf, startChildServer, startStreamingClient, until } from './helpers.js';
 import { RawPeer } from './raw-peer.js';
-
-@Service('Streams')
-class Streams {
-  readonly finallies: string[] = [];
-  readonly aborts = new Map<string, string>();
-
-  @Method()
-  async *ticks(request: { tag: string; everyMs?: number; n?: number }, ctx: CallContext): AsyncGenerator<{ i: number }> {
-    ctx.signal.addEventListener('abort', () => this.aborts.set(request.tag, (ctx.signal.reason as RpcError).code), { once: true });
-    try {
-      for (let i = 0; i < (request.n ?? Infinity); i++) {
-        yield { i };
-        await sleep(request.everyMs ?? 10);
-      }
-    } finally {
-      this.finallies.push(request.tag);
-    }
-  }
-
-  @Method()
-  async sum(messages: AsyncIterable<{ n: number }>): Promise<number> {
-    let total = 0;
-    for await (const message of messages) total += message.n;
-    return total;
-  }
-
-  /** A client stream that never reads: what its client sends must stay within the window. */
-  @Method()
-  async hold(_messages: AsyncIterable<unknown>, ctx: CallContext): Promise<number> {
-    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-    return 0;
-  }
-
-  @Method()
-  async *big(request: { bytes: number }): AsyncGenerator<string> {
-    yield 'x'.repeat(request.bytes);
-  }
-}
 
 async function serve(options: Parameters<typeof tcp>[0] = {}): Promise<{ server: Server; service: Streams; address: string }> {
   const service = new Streams();

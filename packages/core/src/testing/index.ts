@@ -3,6 +3,7 @@ export { describeTransportConformance, type ConformanceTarget } from './conforma
 export { ConformanceService, type FailRequest } from './conformance-service.js';
 export { describeFilterSettling, recordingFilter } from './conformance-filters.js';
 export { describeStreamConformance } from './conformance-streams.js';
+export { StreamsTestService, streamPattern } from './stream-test-service.js';
 export { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 export { describeChannelContract } from './contracts/channel-contract.js';
 export { describeCodecContract, type CodecCase } from './contracts/codec-contract.js';

@@ -545,8 +545,9 @@ describe('nats streams', () => {
     it('refuses openings that do not parse, drops messages for unknown streams, and goes on serving', async () => {
       const inbox = createInbox();
       const answers: Frame[] = [];
+      const answeredOn: string[] = [];
       const decoder = new FrameDecoder();
-      nc.subscribe(`${inbox}.>`, { callback: (_e, msg) => decoder.push(Buffer.from(msg.data.subarray(4)), (f) => answers.push(f)) });
+      nc.subscribe(`${inbox}.>`, { callback: (_e, msg) => (answeredOn.push(msg.subject), decoder.push(Buffer.from(msg.data.subarray(4)), (f) => answers.push(f))) });
       await nc.flush();
       nc.publish(open, Buffer.from('hello, world'), { reply: `${inbox}.s.1` });
       nc.publish(open, streamMessage(0, encodeFrame({ kind: FrameKind.MESSAGE, id: 1 })), { reply: `${inbox}.s.2` });
@@ -559,9 +560,12 @@ describe('nats streams', () => {
       ]);
       // Messages for a stream id the listener does not have get no answer at all.
       nc.publish(`svc.strm.${listenerOf(r.server).instance}.made-up`, streamMessage(7, encodeFrame({ kind: FrameKind.MESSAGE, id: 9 })), { reply: `${inbox}.s.4` });
-      await nc.flush();
-      await sleep(200);
-      expect(answers).toHaveLength(3);
+      // A barrier instead of a wait: the listener takes this opening after the message above (one
+      // publisher, one listener connection), so an answer to that one would have come first.
+      nc.publish(open, Buffer.from('hello again'), { reply: `${inbox}.s.5` });
+      await eventually(() => answeredOn.includes(`${inbox}.s.5`), 2_000, 'the answer to the last opening');
+      expect(answeredOn).not.toContain(`${inbox}.s.4`);
+      expect(answers).toHaveLength(4);
       expect(listenerOf(r.server).streamCount).toBe(0);
       expect(await r.client.clientStream('Streams', 'sum', [{ n: 1 }, { n: 2 }])).toBe(3);
     });

@@ -20,7 +20,8 @@
  * mark-compact (the limit it sets leaves less room than the 16 MiB young generation), and then
  * every row, the raw socket's too, runs at about half its rate; whether it does depends on what
  * the process loaded (docs/performance.md has the numbers). `--heap-mib=0` measures bare processes.
- *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--heap-mib=32] [--no-nats] [--out=DIR]
+ * `--only=raw,down` runs only the rows named (raw, down, up, ticks, unary, natsDown, natsUp), to profile one.
+ *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--heap-mib=32] [--no-nats] [--only=ROWS] [--out=DIR]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,9 @@ import { Pour } from './pour-service.js';
 
 const BLOCK = 64 * 1024;
 const args = new Map<string, string>(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+/** `--only=raw,down`: the rows to run (all by default), to profile one transfer alone. */
+const only = args.get('only')?.split(',');
+const runs = (row: string): boolean => only === undefined || only.includes(row);
 
 /** Peak RSS since the last reset, sampled every 20 ms. */
 class RssWatch {
@@ -122,7 +126,7 @@ async function bench(): Promise<void> {
   const natsd: NatsServer | undefined = args.has('no-nats') ? undefined : await startNats();
   holdHeap();
   const serveArgs = ['--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : []), ...(args.has('heap-mib') ? [`--heap-mib=${args.get('heap-mib')}`] : []), ...(natsd === undefined ? [] : [`--nats=${natsd.url}`])];
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const nextJson = async (): Promise<Record<string, unknown>> => JSON.parse(((await lines.next()).value as string) ?? 'null') as Record<string, unknown>;
   const { address, natsAddress, raw } = (await nextJson()) as { address: string; natsAddress?: string; raw: number };
@@ -194,17 +198,17 @@ async function bench(): Promise<void> {
 
   // Warm-up: a little of each, so the rounds measure compiled code.
   await downRun();
-  if (natsPour !== undefined) await downRun(natsPour);
+  if (natsPour !== undefined && (runs('natsDown') || runs('natsUp'))) await downRun(natsPour);
   const results: Record<string, Result[]> = { raw: [], down: [], up: [], ticks: [], unary: [], natsDown: [], natsUp: [] };
   for (let round = 0; round < rounds; round++) {
-    results.raw!.push(await measured(rawRun));
-    results.down!.push(await measured(() => downRun()));
-    results.up!.push(await measured(() => upRun()));
-    results.ticks!.push(await ticks());
-    results.unary!.push(await unary());
+    if (runs('raw')) results.raw!.push(await measured(rawRun));
+    if (runs('down')) results.down!.push(await measured(() => downRun()));
+    if (runs('up')) results.up!.push(await measured(() => upRun()));
+    if (runs('ticks')) results.ticks!.push(await ticks());
+    if (runs('unary')) results.unary!.push(await unary());
     if (natsPour !== undefined) {
-      results.natsDown!.push(await measured(() => downRun(natsPour)));
-      results.natsUp!.push(await measured(() => upRun(natsPour)));
+      if (runs('natsDown')) results.natsDown!.push(await measured(() => downRun(natsPour)));
+      if (runs('natsUp')) results.natsUp!.push(await measured(() => upRun(natsPour)));
     }
     process.stderr.write(`round ${round + 1}/${rounds} done\n`);
   }
@@ -215,11 +219,11 @@ async function bench(): Promise<void> {
   if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
   await natsd?.stop();
 
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const median = (values: number[]): number => (values.length === 0 ? NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
   const of = (name: string, key: keyof Result): number => median(results[name]!.map((r) => r[key] as number));
   const rawMib = of('raw', 'mibPerSecond');
   const unaryRate = of('unary', 'perSecond');
-  const rows = [
+  const rows: string[][] = [
     ['raw socket, 64 KiB frames', `${rawMib.toFixed(0)} MiB/s`, '', `${of('raw', 'serverRssMiB').toFixed(1)} / ${of('raw', 'clientRssMiB').toFixed(1)}`],
     ['server stream, 64 KiB messages (server → client)', `${of('down', 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of('down', 'mibPerSecond')) / rawMib).toFixed(0)} % of raw (target ≥ 70 %)`, `${of('down', 'serverRssMiB').toFixed(1)} / ${of('down', 'clientRssMiB').toFixed(1)}`],
     ['client stream, 64 KiB messages (client → server)', `${of('up', 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of('up', 'mibPerSecond')) / rawMib).toFixed(0)} % of raw (target ≥ 70 %)`, `${of('up', 'serverRssMiB').toFixed(1)} / ${of('up', 'clientRssMiB').toFixed(1)}`],
@@ -231,12 +235,15 @@ async function bench(): Promise<void> {
     rows.push(['NATS server stream, 64 KiB messages (server → client)', ...transfer('natsDown')]);
     rows.push(['NATS client stream, 64 KiB messages (client → server)', ...transfer('natsUp')]);
   }
+  // Rows left out by --only: not in the table.
+  const names = ['raw', 'down', 'up', 'ticks', 'unary', 'natsDown', 'natsUp'];
+  const shown = rows.filter((_, i) => results[names[i]!]!.length > 0);
   const table = [
     `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${Number(args.get('heap-mib') ?? 32)} MiB of live data in each process, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
     '',
     '| what | rate | against | RSS growth MiB srv / cli |',
     '| --- | ---: | --- | ---: |',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ...shown.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
   console.log(table);
   const out = args.get('out');

@@ -51,6 +51,43 @@ describe('FrameDecoder', () => {
     }
   });
 
+  it('assembles a 64 KiB message split anywhere in one buffer of its size, never grown', () => {
+    const body = Buffer.alloc(64 * 1024, 7);
+    const frame = encodeFrame({ kind: FrameKind.MESSAGE, id: 3 }, body);
+    for (const cut of [1, 11, 12, 100, 32 * 1024, 64 * 1024]) {
+      const decoder = new FrameDecoder();
+      const out: Frame[] = [];
+      decoder.push(frame.subarray(0, cut), (f) => out.push(f));
+      // Once the prefix is in, the buffer is the frame's: its bytes are copied once, not again on growing.
+      const capacity = decoder.pendingCapacity;
+      if (cut >= 11) expect(capacity).toBe(frame.length);
+      decoder.push(frame.subarray(cut), (f) => out.push(f));
+      expect(out).toHaveLength(1);
+      expect(Buffer.from(out[0]!.body).equals(body)).toBe(true);
+      if (cut >= 11) expect(out[0]!.body.buffer.byteLength).toBe(frame.length);
+    }
+  });
+
+  it('holds at most max(68 KiB, twice what arrived) of a larger frame, whatever its prefix claims', () => {
+    const body = Buffer.alloc(1024 * 1024, 9);
+    const frame = encodeFrame({ kind: FrameKind.MESSAGE, id: 5 }, body);
+    const decoder = new FrameDecoder({ maxFrameSize: 2 * 1024 * 1024 });
+    const out: Frame[] = [];
+    decoder.push(frame.subarray(0, 11), (f) => out.push(f));
+    expect(decoder.pendingCapacity).toBe(68 * 1024);
+    let sent = 11;
+    for (const size of [50_000, 150_000, 300_000, 64 * 1024]) {
+      decoder.push(frame.subarray(sent, sent + size), (f) => out.push(f));
+      sent += size;
+      expect(decoder.pendingBytes).toBe(sent);
+      expect(decoder.pendingCapacity).toBeLessThanOrEqual(Math.max(68 * 1024, 2 * sent));
+    }
+    decoder.push(frame.subarray(sent), (f) => out.push(f));
+    expect(out).toHaveLength(1);
+    expect(Buffer.from(out[0]!.body).equals(body)).toBe(true);
+    expect(decoder.pendingCapacity).toBe(0);
+  });
+
   it('rejects wrong magic on the first byte, before more arrives', () => {
     expect(() => new FrameDecoder().push(Buffer.from([0x47]), () => {})).toThrow(/wrong magic bytes 0x47/);
   });

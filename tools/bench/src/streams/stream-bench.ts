@@ -223,27 +223,25 @@ async function bench(): Promise<void> {
   const of = (name: string, key: keyof Result): number => median(results[name]!.map((r) => r[key] as number));
   const rawMib = of('raw', 'mibPerSecond');
   const unaryRate = of('unary', 'perSecond');
-  const rows: string[][] = [
-    ['raw socket, 64 KiB frames', `${rawMib.toFixed(0)} MiB/s`, '', `${of('raw', 'serverRssMiB').toFixed(1)} / ${of('raw', 'clientRssMiB').toFixed(1)}`],
-    ['server stream, 64 KiB messages (server → client)', `${of('down', 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of('down', 'mibPerSecond')) / rawMib).toFixed(0)} % of raw (target ≥ 70 %)`, `${of('down', 'serverRssMiB').toFixed(1)} / ${of('down', 'clientRssMiB').toFixed(1)}`],
-    ['client stream, 64 KiB messages (client → server)', `${of('up', 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of('up', 'mibPerSecond')) / rawMib).toFixed(0)} % of raw (target ≥ 70 %)`, `${of('up', 'serverRssMiB').toFixed(1)} / ${of('up', 'clientRssMiB').toFixed(1)}`],
-    ['server stream, small messages', `${of('ticks', 'perSecond').toFixed(0)} msg/s`, `${(of('ticks', 'perSecond') / unaryRate).toFixed(1)} × unary (target ≥ 3 ×)`, ''],
-    ['unary calls, same message, C = 100', `${unaryRate.toFixed(0)} calls/s`, '', ''],
-  ];
   const transfer = (name: string): string[] => [`${of(name, 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of(name, 'mibPerSecond')) / rawMib).toFixed(0)} % of raw`, `${of(name, 'serverRssMiB').toFixed(1)} / ${of(name, 'clientRssMiB').toFixed(1)}`];
-  if (natsPour !== undefined) {
-    rows.push(['NATS server stream, 64 KiB messages (server → client)', ...transfer('natsDown')]);
-    rows.push(['NATS client stream, 64 KiB messages (client → server)', ...transfer('natsUp')]);
-  }
-  // Rows left out by --only: not in the table.
-  const names = ['raw', 'down', 'up', 'ticks', 'unary', 'natsDown', 'natsUp'];
-  const shown = rows.filter((_, i) => results[names[i]!]!.length > 0);
+  const rows: string[][] = [];
+  /** A row of the table, for a transfer that ran (--only and --no-nats leave some out). */
+  const row = (name: string, cells: () => string[]): void => {
+    if (results[name]!.length > 0) rows.push(cells());
+  };
+  row('raw', () => ['raw socket, 64 KiB frames', `${rawMib.toFixed(0)} MiB/s`, '', `${of('raw', 'serverRssMiB').toFixed(1)} / ${of('raw', 'clientRssMiB').toFixed(1)}`]);
+  row('down', () => ['server stream, 64 KiB messages (server → client)', `${of('down', 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of('down', 'mibPerSecond')) / rawMib).toFixed(0)} % of raw (target ≥ 70 %)`, `${of('down', 'serverRssMiB').toFixed(1)} / ${of('down', 'clientRssMiB').toFixed(1)}`]);
+  row('up', () => ['client stream, 64 KiB messages (client → server)', `${of('up', 'mibPerSecond').toFixed(0)} MiB/s`, `${((100 * of('up', 'mibPerSecond')) / rawMib).toFixed(0)} % of raw (target ≥ 70 %)`, `${of('up', 'serverRssMiB').toFixed(1)} / ${of('up', 'clientRssMiB').toFixed(1)}`]);
+  row('ticks', () => ['server stream, small messages', `${of('ticks', 'perSecond').toFixed(0)} msg/s`, `${(of('ticks', 'perSecond') / unaryRate).toFixed(1)} × unary (target ≥ 3 ×)`, '']);
+  row('unary', () => ['unary calls, same message, C = 100', `${unaryRate.toFixed(0)} calls/s`, '', '']);
+  row('natsDown', () => ['NATS server stream, 64 KiB messages (server → client)', ...transfer('natsDown')]);
+  row('natsUp', () => ['NATS client stream, 64 KiB messages (client → server)', ...transfer('natsUp')]);
   const table = [
     `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${Number(args.get('heap-mib') ?? 32)} MiB of live data in each process, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
     '',
     '| what | rate | against | RSS growth MiB srv / cli |',
     '| --- | ---: | --- | ---: |',
-    ...shown.map((r) => `| ${r.join(' | ')} |`),
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
   console.log(table);
   const out = args.get('out');

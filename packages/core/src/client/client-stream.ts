@@ -8,6 +8,8 @@ import { InboundMessages, type InboundOwner } from '../stream/inbound-messages.j
 import { OutboundCredit } from '../stream/outbound-credit.js';
 import type { CallSink, OutgoingCall } from './client-call.js';
 import type { MethodState } from './method-state.js';
+import type { ServiceNode } from './registry.js';
+import type { Selector } from './selector.js';
 
 /** The messages a client stream or bidirectional stream sends: any iterable, sync or async. */
 export type StreamSource<T = unknown> = AsyncIterable<T> | Iterable<T>;
@@ -58,6 +60,12 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   private timed = false;
   private followed: AbortSignal[] | undefined = undefined;
   private onFollowedAbort: (() => void) | undefined = undefined;
+  /** A selector that learns (`report`) and the node it picked: told once, when the stream is over. */
+  private reporter: Selector | undefined = undefined;
+  private node: ServiceNode | undefined = undefined;
+  /** performance.now() when the stream was sent, and when the server's first frame came (0: none yet). */
+  private sentAt = 0;
+  private answeredAt = 0;
 
   constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number) {
     this.shape = shape;
@@ -112,6 +120,19 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     signal.addEventListener('abort', this.onFollowedAbort, { once: true });
   }
 
+  /**
+   * `selector` picked `node` for this stream and learns from outcomes: it is told once, when the
+   * stream is over, so the stream counts as the node's load while it is open. The latency it hears
+   * is the time to the server's first frame (a message, a WINDOW or the END), not the stream's
+   * length: a long watch is not a slow node. One cancelled here before the server said anything
+   * reports no latency (0): how long the caller waited says nothing of the node.
+   */
+  reportTo(selector: Selector, node: ServiceNode): void {
+    this.reporter = selector;
+    this.node = node;
+    this.sentAt = performance.now();
+  }
+
   /** The transport opened the stream: grant the window beyond the initial one, start sending. */
   opened(sender: StreamSender): void {
     this.sender = sender;
@@ -131,7 +152,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.abortReason = reason;
     this.controller?.abort(reason);
     const sender = this.sender;
-    this.close();
+    this.close(reason);
     sender?.cancel();
     this.inbound.finish(reason);
     this.sink?.fail(reason);
@@ -145,7 +166,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   settled(error: RpcError | undefined): void {
     if (!this.over) {
       const sender = this.sender;
-      this.close();
+      this.close(error);
       sender?.cancel();
     }
     this.inbound.finish(error);
@@ -155,26 +176,29 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
 
   message(body: Uint8Array): void {
     if (this.over) return;
+    if (this.answeredAt === 0 && this.reporter !== undefined) this.answeredAt = performance.now();
     const broken = this.inbound.push(body);
     if (broken !== undefined) this.abort(broken);
   }
 
   window(credit: number): void {
+    if (this.answeredAt === 0 && this.reporter !== undefined) this.answeredAt = performance.now();
     this.credit.grant(credit);
   }
 
   end(end: StreamEnd): void {
     if (this.over) return;
     if (end.metadata !== undefined) this.responseMetadata = end.metadata;
-    this.close();
-    if (end.violation !== undefined) return this.ended(end.violation);
-    if (end.status === 0) return this.ended(undefined);
-    this.ended(RpcError.fromWire(end.status, end.message ?? '', end.details, end.metadata, end.stack, progressFromWire(end.progress), retryableFromWire(end.retryable)));
+    const error =
+      end.violation ??
+      (end.status === 0 ? undefined : RpcError.fromWire(end.status, end.message ?? '', end.details, end.metadata, end.stack, progressFromWire(end.progress), retryableFromWire(end.retryable)));
+    this.close(error);
+    this.ended(error);
   }
 
   fail(error: RpcError): void {
     if (this.over) return;
-    this.close();
+    this.close(error);
     this.ended(error);
   }
 
@@ -237,9 +261,15 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     }
   }
 
-  /** Over: no more sending, the timer and the signals let go, the caller's messages closed. */
-  private close(): void {
+  /** Over (with `error`, or cleanly): no more sending, the timer and the signals let go, the caller's messages closed, the selector told. */
+  private close(error: RpcError | undefined): void {
     this.over = true;
+    const reporter = this.reporter;
+    if (reporter !== undefined) {
+      this.reporter = undefined;
+      const answeredAt = this.answeredAt !== 0 ? this.answeredAt : error?.code === 'CANCELLED' ? this.sentAt : performance.now();
+      reporter.report!(this.node!, error, answeredAt - this.sentAt);
+    }
     this.credit.stop();
     if (this.timed) disarmDeadline(this, this.timer);
     this.timed = false;

@@ -389,11 +389,23 @@ export class Client implements AttemptTransport, AttemptOwner {
     } catch (error) {
       return stream.fail(RpcError.from(error));
     }
-    if (Array.isArray(found)) return this.sendStream(stream, this.pick(stream, found));
+    if (Array.isArray(found)) return this.sendStream(stream, this.pickForStream(stream, found));
     (found as Promise<readonly ServiceNode[]>).then(
-      (nodes) => this.sendStream(stream, this.pick(stream, nodes)),
+      (nodes) => this.sendStream(stream, this.pickForStream(stream, nodes)),
       (error: unknown) => stream.fail(RpcError.from(error)),
     );
+  }
+
+  /**
+   * The node for a stream. A selector that learns is asked even for a list of one and told when
+   * the stream is over (its picks each get one report, as attempts' do): otherwise the load it
+   * counts for the node would never go down.
+   */
+  private pickForStream(stream: ClientStream, nodes: readonly ServiceNode[]): ServiceNode | RpcError {
+    const learns = this.selector.report !== undefined;
+    const picked = this.pick(stream, nodes, learns);
+    if (learns && !(picked instanceof RpcError)) stream.reportTo(this.selector, picked);
+    return picked;
   }
 
   private sendStream(stream: ClientStream, picked: ServiceNode | string | RpcError): void {
@@ -516,14 +528,14 @@ export class Client implements AttemptTransport, AttemptOwner {
   }
 
   /** The node for a call's first attempt (a pinned address needs none), or why there is none. */
-  private pick(call: ClientCall | ClientStream, nodes: readonly ServiceNode[]): ServiceNode | RpcError {
+  private pick(call: ClientCall | ClientStream, nodes: readonly ServiceNode[], alwaysSelect = false): ServiceNode | RpcError {
     if (nodes.length === 0) return errors.noAddress(call.service);
     if (this.routed) {
       const allowed = this.allowed(call, nodes);
       if (!Array.isArray(allowed)) return allowed as RpcError;
       nodes = allowed;
     }
-    return nodes.length === 1 ? nodes[0]! : this.selector.select(nodes, call, NONE_TRIED);
+    return nodes.length === 1 && !alwaysSelect ? nodes[0]! : this.selector.select(nodes, call, NONE_TRIED);
   }
 
   /** The nodes the call's route allows (all when it has none), or why none may be used. */

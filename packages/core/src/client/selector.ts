@@ -16,10 +16,11 @@ import type { RpcError } from '../errors/rpc-error.js';
 export interface Selector {
   select(nodes: readonly ServiceNode[], call: Call, tried: readonly string[]): ServiceNode;
   /**
-   * Told after each attempt: `error` undefined for a success, and the attempt's latency. For
-   * selectors that learn (peak EWMA, outlier ejection). Every attempt is reported once, also one
-   * cancelled (a lost hedge: CANCELLED; the call's deadline: DEADLINE_EXCEEDED), and an attempt
-   * may be reported that was not selected (a list of one node, a pinned address). A selector
+   * Told after each attempt `select` picked: `error` undefined for a success, and the attempt's
+   * latency. For selectors that learn (peak EWMA, outlier ejection). Every pick is reported once,
+   * also one cancelled (a lost hedge: CANCELLED; the call's deadline: DEADLINE_EXCEEDED); attempts
+   * not picked (a list of one node, a pinned address) are not reported. A stream is picked even
+   * from a list of one and reported when it ends, timed to the server's first frame. A selector
    * with `report` makes every call take the attempt path (one small object more per call).
    */
   report?(node: ServiceNode, error: RpcError | undefined, latencyMs: number): void;

@@ -52,4 +52,4 @@ export type { OutgoingCall } from './client/client-call.js';
 export { observingAttemptFilter } from './client/observing-filter.js';
 export { checkHealth } from './client/health-check.js';
 export { Health, HEALTH_SERVICE, type HealthStatus, type HealthCheckRequest, type HealthWatchRequest, type HealthResponse } from './server/health.js';
-export { PUSHBACK_METADATA_KEY } from './client/attempt-runner.js';
+export { PUSHBACK_METADATA_KEY } from './client/transparent-retry.js';

@@ -53,20 +53,29 @@ describe('TickFlush', () => {
   it('hands nextTick the same callback every time: no closure per tick', async () => {
     const flush = new TickFlush(() => {});
     const seen = new Set<unknown>();
+    let scheduled = 0;
+    // Only what request() schedules counts: the test runner schedules ticks of its own meanwhile.
+    let requesting = false;
     const original = process.nextTick;
     process.nextTick = ((fn: () => void, ...args: unknown[]) => {
-      seen.add(fn);
+      if (requesting) {
+        seen.add(fn);
+        scheduled++;
+      }
       original(fn, ...args);
     }) as typeof process.nextTick;
     try {
       for (let tick = 0; tick < 3; tick++) {
+        requesting = true;
         flush.request();
         flush.request();
+        requesting = false;
         await endOfTick();
       }
     } finally {
       process.nextTick = original;
     }
+    expect(scheduled).toBe(3);
     expect(seen.size).toBe(1);
   });
 });

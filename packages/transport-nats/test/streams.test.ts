@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { Client, RpcError, Server, silentLogger, staticRegistry } from '@svc/core';
-import { StreamsTestService as Streams, streamPattern } from '@svc/core/testing';
+import { StreamsTestService as Streams, streamPattern, failureOf } from '@svc/core/testing';
 import { DEFAULT_STREAM_WINDOW, encodeFrame, FrameDecoder, FrameKind, StreamKind, type Frame, type FrameHeader } from '@svc/core/transport';
 import { nats, type NatsTransportOptions } from '../src/index.js';
 import type { NatsListener } from '../src/nats-listener.js';
@@ -12,15 +12,6 @@ import { NatsServerProcess, eventually, sleep } from '../src/testing/index.js';
 
 /** Small heartbeats, so that the liveness tests take a second rather than fifteen. */
 const HEARTBEAT = { interval: 200, timeout: 600 };
-
-async function failure(run: () => Promise<unknown>): Promise<RpcError> {
-  try {
-    await run();
-  } catch (error) {
-    return error as RpcError;
-  }
-  throw new Error('expected a failure');
-}
 
 function listenerOf(server: Server): NatsListener {
   return (server as unknown as { listeners: NatsListener[] }).listeners[0]!;
@@ -214,7 +205,7 @@ describe('nats streams', () => {
       await loop;
       await closing;
       expect(received).toEqual(Array.from({ length: 30 }, (_, i) => i));
-      const late = await failure(() => r.client.clientStream('Streams', 'sum', [{ n: 1 }]));
+      const late = await failureOf(() => r.client.clientStream('Streams', 'sum', [{ n: 1 }]));
       expect(late).toMatchObject({ code: 'UNAVAILABLE', progress: 'not_sent', message: expect.stringContaining('no responders') });
     } finally {
       await r.close();
@@ -225,7 +216,7 @@ describe('nats streams', () => {
     const r = await rig(natsd);
     try {
       let seen = 0;
-      const loop = failure(async () => {
+      const loop = failureOf(async () => {
         for await (const _ of r.client.serverStream('Streams', 'ticks', { tag: 'cut', everyMs: 5 })) seen++;
       });
       await eventually(() => seen > 2);
@@ -245,7 +236,7 @@ describe('nats streams', () => {
       try {
         const seen = [0, 0, 0];
         const loops = seen.map((_, k) =>
-          failure(async () => {
+          failureOf(async () => {
             for await (const _ of client.serverStream('Streams', 'ticks', { tag: `t${k}` })) seen[k]!++;
           }),
         );
@@ -267,7 +258,7 @@ describe('nats streams', () => {
       const client = new Client({ transport: nats({ streamHeartbeat: HEARTBEAT }), registry: staticRegistry({ Streams: [child.line['address'] as string] }), timeout: 0 });
       try {
         let seen = 0;
-        const loop = failure(async () => {
+        const loop = failureOf(async () => {
           for await (const _ of client.serverStream('Streams', 'ticks', { tag: 'frozen' })) seen++;
         });
         await eventually(() => seen > 3);
@@ -319,7 +310,7 @@ describe('nats streams', () => {
       const r = await rig(own);
       try {
         let seen = 0;
-        const loop = failure(async () => {
+        const loop = failureOf(async () => {
           for await (const _ of r.client.serverStream('Streams', 'ticks', { tag: 'nats-killed', everyMs: 5 })) seen++;
         });
         await eventually(() => seen > 3);
@@ -374,9 +365,9 @@ describe('nats streams', () => {
     });
 
     it('fails a message above maxFrameSize with RESOURCE_EXHAUSTED, either way, and the channel goes on', async () => {
-      const sent = await failure(() => r.client.clientStream('Streams', 'drink', [streamPattern(0, 400_000)]));
+      const sent = await failureOf(() => r.client.clientStream('Streams', 'drink', [streamPattern(0, 400_000)]));
       expect(sent).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });
-      const answered = await failure(async () => {
+      const answered = await failureOf(async () => {
         for await (const _ of r.client.serverStream('Streams', 'pour', { count: 1, size: 400_000 }));
       });
       expect(answered).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });
@@ -384,7 +375,7 @@ describe('nats streams', () => {
     });
 
     it("fails a server stream whose request does not fit in one message before sending it (not_sent)", async () => {
-      const error = await failure(async () => {
+      const error = await failureOf(async () => {
         for await (const _ of r.client.serverStream('Streams', 'ticks', { tag: streamPattern(0, 5_000) }));
       });
       expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED', progress: 'not_sent', message: expect.stringContaining('max_payload of 4096') });
@@ -429,7 +420,7 @@ describe('nats streams', () => {
       const client = new Client({ transport: nats({ streamHeartbeat: HEARTBEAT }), registry: staticRegistry({ Fake: [natsd.url] }), timeout: 5_000 });
       try {
         const seen: number[] = [];
-        const error = await failure(async () => {
+        const error = await failureOf(async () => {
           for await (const message of client.serverStream<{ i: number }>('Fake', 'anything', {})) seen.push(message.i);
         });
         expect(seen).toEqual([0]);
@@ -453,7 +444,7 @@ describe('nats streams', () => {
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 20);
-      const error = await failure(() => client.clientStream('Slow', 'anything', [{ n: 1 }, { n: 2 }], { signal: controller.signal }));
+      const error = await failureOf(() => client.clientStream('Slow', 'anything', [{ n: 1 }, { n: 2 }], { signal: controller.signal }));
       expect(error.code).toBe('CANCELLED');
       await eventually(() => kinds.length > 0, 2_000, 'the CANCEL');
       await sleep(100);
@@ -490,7 +481,7 @@ describe('nats streams', () => {
     it('refuses a stream beyond maxConcurrentStreams of one caller, before its handler, and takes one again once a stream ends', async () => {
       const open2 = ['a', 'b'].map((tag) => r.client.serverStream<{ i: number }>('Streams', 'ticks', { tag, everyMs: 5 })[Symbol.asyncIterator]());
       await Promise.all(open2.map((it) => it.next()));
-      const refused = await failure(async () => {
+      const refused = await failureOf(async () => {
         for await (const _ of r.client.serverStream('Streams', 'ticks', { tag: 'c' })) break;
       });
       expect(refused).toMatchObject({ code: 'RESOURCE_EXHAUSTED', progress: 'refused', message: expect.stringContaining('maxConcurrentStreams') });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Client, RpcError, Server, silentLogger, staticRegistry } from '@svc/core';
-import { StreamsTestService as Streams } from '@svc/core/testing';
+import { StreamsTestService as Streams, failureOf } from '@svc/core/testing';
 import * as net from 'node:net';
 import { DEFAULT_STREAM_WINDOW, encodeFrame, FrameDecoder, FrameKind, StreamKind } from '@svc/core/transport';
 import { tcp } from '../src/index.js';
@@ -14,15 +14,6 @@ async function serve(options: Parameters<typeof tcp>[0] = {}): Promise<{ server:
   return { server, service, address };
 }
 
-async function failure(run: () => Promise<unknown>): Promise<RpcError> {
-  try {
-    await run();
-  } catch (error) {
-    return error as RpcError;
-  }
-  throw new Error('expected a failure');
-}
-
 describe('tcp streams', () => {
   it('a server killed mid-stream ends every loop on the connection with UNAVAILABLE, without hanging', async () => {
     const child = await startChildServer('tcp://127.0.0.1:0');
@@ -30,7 +21,7 @@ describe('tcp streams', () => {
     try {
       const seen = [0, 0, 0];
       const loops = seen.map((_, k) =>
-        failure(async () => {
+        failureOf(async () => {
           for await (const _ of client.serverStream('Echo', 'ticks', { everyMs: 5 })) seen[k]!++;
         }),
       );
@@ -75,7 +66,7 @@ describe('tcp streams', () => {
       await loop;
       await closing;
       expect(received).toEqual(Array.from({ length: 30 }, (_, i) => i));
-      const late = await failure(() => client.clientStream('Streams', 'sum', [{ n: 1 }]));
+      const late = await failureOf(() => client.clientStream('Streams', 'sum', [{ n: 1 }]));
       expect(late.code).toBe('UNAVAILABLE');
     } finally {
       await client.close();
@@ -109,7 +100,7 @@ describe('tcp streams', () => {
     try {
       const open = ['a', 'b'].map((tag) => client.serverStream<{ i: number }>('Streams', 'ticks', { tag, everyMs: 5 })[Symbol.asyncIterator]());
       await Promise.all(open.map((it) => it.next()));
-      const refused = await failure(async () => {
+      const refused = await failureOf(async () => {
         for await (const _ of client.serverStream('Streams', 'ticks', { tag: 'c' })) break;
       });
       expect(refused).toMatchObject({ code: 'RESOURCE_EXHAUSTED', progress: 'refused', message: expect.stringContaining('maxConcurrentStreams') });
@@ -158,8 +149,8 @@ describe('tcp streams', () => {
     const address = `tcp://127.0.0.1:${(raw.address() as net.AddressInfo).port}`;
     const client = new Client({ transport: tcp(), registry: staticRegistry({ Streams: [address] }), timeout: 2_000 });
     try {
-      expect(await failure(() => client.invoke('Streams', 'anything', {}))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('frame kind 42') });
-      expect(await failure(async () => {
+      expect(await failureOf(() => client.invoke('Streams', 'anything', {}))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('frame kind 42') });
+      expect(await failureOf(async () => {
         for await (const _ of client.serverStream('Streams', 'ticks', {}));
       })).toMatchObject({ code: 'UNIMPLEMENTED' });
       await until(() => received.filter((k) => k === FrameKind.CANCEL).length === 2);
@@ -174,9 +165,9 @@ describe('tcp streams', () => {
     const { server, address } = await serve({ maxFrameSize: 100_000 });
     const client = new Client({ transport: tcp({ maxFrameSize: 100_000 }), registry: staticRegistry({ Streams: [address] }) });
     try {
-      const sent = await failure(() => client.clientStream('Streams', 'sum', [{ n: 1, pad: 'q'.repeat(200_000) }]));
+      const sent = await failureOf(() => client.clientStream('Streams', 'sum', [{ n: 1, pad: 'q'.repeat(200_000) }]));
       expect(sent).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });
-      const answered = await failure(async () => {
+      const answered = await failureOf(async () => {
         for await (const _ of client.serverStream('Streams', 'big', { bytes: 200_000 }));
       });
       expect(answered).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('maximum frame size') });

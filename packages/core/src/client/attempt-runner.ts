@@ -8,12 +8,7 @@ import { Attempt, ATTEMPT_METADATA_KEY, type AttemptOwner } from './attempt.js';
 import type { AttemptsInFlight, CallSink, ClientCall } from './client-call.js';
 import { backoffDelay, retryableFailure } from './fail-policy.js';
 import { LatencyWindow } from './latency-window.js';
-
-/** Metadata a server sets on an error answer: wait this many ms before retrying, or -1: do not retry. */
-export const PUSHBACK_METADATA_KEY = 'svc-retry-pushback-ms';
-
-/** Retries of `not_sent` failures that do not count as attempts, per call (they still need a node not tried). */
-const MAX_FREE_RETRIES = 5;
+import { pushbackOf, TransparentRetries } from './transparent-retry.js';
 
 /** What the runner needs of its client. */
 export interface AttemptTransport {
@@ -42,14 +37,12 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
   private readonly live: Attempt[] = [];
   /** Attempts that count against maxAttempts. */
   private counted = 0;
-  private freeRetries = 0;
+  private readonly transparent = new TransparentRetries();
   private done = false;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private hedgeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** When the first attempt started. */
   private firstStartedAt = 0;
-  /** The one transparent retry of a refused attempt was used. */
-  private transparentUsed = false;
   /** Attempts that failed after a handler may have run. */
   private processed = 0;
   /** Whether choose() asked the selector for the node it returned. */
@@ -139,24 +132,14 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const pushback = pushbackOf(error.metadata);
     const elsewhere = this.call.address === undefined && policy.mode !== 'failretry';
     if (error.progress === 'processed') this.processed++;
-    if (pushback !== -1 && error.retryable) {
-      // A failure that never left this process, with a node not tried yet: free, at once.
-      if (error.progress === 'not_sent' && elsewhere && this.freeRetries < MAX_FREE_RETRIES) {
-        this.freeRetries++;
-        this.counted--;
-        return this.next(false, error);
-      }
-      // The first refusal (no handler ran: a GOAWAY, a shed call) is tried once more elsewhere in
-      // every mode, as gRPC's transparent retry: not an attempt, not paid from the budget.
-      if (!this.transparentUsed && error.progress === 'refused' && elsewhere) {
-        this.transparentUsed = true;
-        this.counted--;
-        return this.next(false, error);
-      }
-      if (policy.retries && this.counted < policy.maxAttempts && retryableFailure(policy, error) && (this.call.state.budget?.allows ?? true)) {
-        const delay = pushback ?? (policy.mode === 'failretry' ? backoffDelay(policy, this.counted) : 0);
-        return this.later(delay, error);
-      }
+    // No handler ran (never sent, or refused): tried again elsewhere at once, as no attempt.
+    if (elsewhere && this.transparent.take(error, pushback)) {
+      this.counted--;
+      return this.next(false, error);
+    }
+    if (pushback !== -1 && error.retryable && policy.retries && this.counted < policy.maxAttempts && retryableFailure(policy, error) && (this.call.state.budget?.allows ?? true)) {
+      const delay = pushback ?? (policy.mode === 'failretry' ? backoffDelay(policy, this.counted) : 0);
+      return this.later(delay, error);
     }
     // Hedges still in flight may yet answer.
     if (this.live.length > 0) return;
@@ -308,9 +291,3 @@ function withAttempt(metadata: Metadata, n: number): Metadata {
   return { ...metadata, [ATTEMPT_METADATA_KEY]: String(n) };
 }
 
-/** The server's pushback: ms to wait (≥ 0), -1 for "do not retry", undefined when absent. Anything unreadable means do not retry, as in gRPC. */
-function pushbackOf(metadata: Metadata | undefined): number | undefined {
-  const raw = metadata?.[PUSHBACK_METADATA_KEY];
-  if (raw === undefined) return undefined;
-  return /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
-}

@@ -10,13 +10,15 @@ import type { CallSink, OutgoingCall } from './client-call.js';
 import type { MethodState } from './method-state.js';
 import type { ServiceNode } from './registry.js';
 import type { Selector } from './selector.js';
+import { pushbackOf, TransparentRetries } from './transparent-retry.js';
 
 /** The messages a client stream or bidirectional stream sends: any iterable, sync or async. */
 export type StreamSource<T = unknown> = AsyncIterable<T> | Iterable<T>;
 
-/** How the Client opens a stream once the filters let it (client.ts). */
-export interface StreamOpener {
-  open(stream: ClientStream): void;
+/** How a stream is opened again on another node (the Client, client.ts). */
+export interface StreamReopener {
+  /** Opens `stream` on a node it has not tried (`stream.tried`), or ends it with `error` when there is none. */
+  reopen(stream: ClientStream, error: RpcError): void;
 }
 
 /**
@@ -24,7 +26,9 @@ export interface StreamOpener {
  * ends), the receiver of the server's frames, the queue the caller's `for await` reads (with the
  * credit it grants back), the caller's messages sent under the server's credit, the deadline over
  * the whole stream, and cancellation: leaving the loop early, the caller's signal, the parent.
- * The stream is not retried or hedged (no fail mode, no attempt filters; docs/streams.md).
+ * It has no fail mode and no attempt filters; one that fails before the server's first frame
+ * with a failure that says no handler ran is opened again elsewhere (a transparent retry, as a
+ * call's; docs/architecture.md, Streams).
  */
 export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceiver, InboundOwner {
   readonly side = 'client' as const;
@@ -49,6 +53,17 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   sweptPrev: DeadlineTarget | undefined = undefined;
   sweptNext: DeadlineTarget | undefined = undefined;
   private readonly credit = new OutboundCredit();
+  /** Addresses this stream was opened on, in order. */
+  readonly tried: string[] = [];
+  /** Opens so far (the number of the current one); an open that is not the current one is stale. */
+  private opens = 0;
+  /** A frame of the server's arrived: its handler runs, and the stream is never opened again. */
+  private committed = false;
+  /** Until committed: the bodies sent (and whether END was), to send again on a retry. */
+  private sentBodies: Uint8Array[] | undefined = undefined;
+  private endSent = false;
+  private retries: TransparentRetries | undefined = undefined;
+  private readonly reopener: StreamReopener;
   private sender: StreamSender | undefined = undefined;
   private source: Iterator<unknown> | AsyncIterator<unknown> | undefined = undefined;
   /** Over on the wire: END, lost, or ended here. */
@@ -67,8 +82,9 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   private sentAt = 0;
   private answeredAt = 0;
 
-  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number) {
+  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number, reopener: StreamReopener) {
     this.shape = shape;
+    this.reopener = reopener;
     this.service = service;
     this.method = method;
     this.request = request;
@@ -131,15 +147,39 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.reporter = selector;
     this.node = node;
     this.sentAt = performance.now();
+    this.answeredAt = 0;
   }
 
-  /** The transport opened the stream: grant the window beyond the initial one, start sending. */
-  opened(sender: StreamSender): void {
+  /** The Client is about to open the stream on `address`: the number to pass to opened(). */
+  opening(address: string): number {
+    this.tried.push(address);
+    return ++this.opens;
+  }
+
+  /**
+   * The transport opened the stream (open number `open`): grant the window beyond the initial
+   * one, start sending; on a retry, send again what the stream sent before. An open overtaken by
+   * a retry (its transport failed it while opening) is stale: its sender is let go.
+   */
+  opened(sender: StreamSender, open: number): void {
+    if (open !== this.opens || this.over) return sender.cancel();
     this.sender = sender;
-    this.attemptCount = 1;
-    if (this.over) return sender.cancel();
+    this.attemptCount = open;
     this.inbound.open();
-    if (this.shape !== StreamKind.SERVER) void this.pump(this.request as StreamSource);
+    if (open === 1) {
+      if (this.shape !== StreamKind.SERVER) void this.pump(this.request as StreamSource);
+      return;
+    }
+    // A new stream on another node: the server's initial window again, what was sent goes first.
+    this.credit.restart();
+    const sent = this.sentBodies;
+    if (sent !== undefined) {
+      for (const body of sent) {
+        this.credit.spend(body.length);
+        sender.message(body);
+      }
+    }
+    if (this.endSent) sender.end({ status: 0, metadata: undefined });
   }
 
   /**
@@ -176,13 +216,13 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
 
   message(body: Uint8Array): void {
     if (this.over) return;
-    if (this.answeredAt === 0 && this.reporter !== undefined) this.answeredAt = performance.now();
+    if (!this.committed) this.commit();
     const broken = this.inbound.push(body);
     if (broken !== undefined) this.abort(broken);
   }
 
   window(credit: number): void {
-    if (this.answeredAt === 0 && this.reporter !== undefined) this.answeredAt = performance.now();
+    if (!this.committed) this.commit();
     this.credit.grant(credit);
   }
 
@@ -192,14 +232,43 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     const error =
       end.violation ??
       (end.status === 0 ? undefined : RpcError.fromWire(end.status, end.message ?? '', end.details, end.metadata, end.stack, progressFromWire(end.progress), retryableFromWire(end.retryable)));
-    this.close(error);
-    this.ended(error);
+    if (error !== undefined && this.mayReopen(error)) return this.reopen(error);
+    if (!this.committed) this.commit();
+    this.giveUp(error);
   }
 
   fail(error: RpcError): void {
     if (this.over) return;
+    if (this.mayReopen(error)) return this.reopen(error);
+    this.giveUp(error);
+  }
+
+  /** Ends the stream with `error` (or cleanly), never retried: the server's END, or what failed on this side before it opened. */
+  giveUp(error: RpcError | undefined): void {
+    if (this.over) return;
     this.close(error);
     this.ended(error);
+  }
+
+  /** Whether a failure may open the stream again: before any frame of the server's, on no pinned address, under the rules of a transparent retry. */
+  private mayReopen(error: RpcError): boolean {
+    if (this.committed || this.opens === 0 || this.address !== undefined) return false;
+    return (this.retries ??= new TransparentRetries()).take(error, pushbackOf(error.metadata));
+  }
+
+  /** Lets go of the failed open (its pick reported), holds the sender, and has the Client open the stream elsewhere. */
+  private reopen(error: RpcError): void {
+    this.reportPick(error);
+    this.sender = undefined;
+    this.credit.hold();
+    this.reopener.reopen(this, error);
+  }
+
+  /** The server's first frame: the stream stays on this node; what was kept to send again is dropped. */
+  private commit(): void {
+    this.committed = true;
+    this.sentBodies = undefined;
+    if (this.reporter !== undefined) this.answeredAt = performance.now();
   }
 
   // InboundOwner: the caller's side of the queue.
@@ -242,7 +311,8 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
         } catch (error) {
           return this.abort(RpcError.is(error) ? error : errors.unencodableValue(this.state.codec, 'request', error));
         }
-        if (!this.credit.allows(body.length)) {
+        // A loop: a retry may hold the credit again between the wake-up and this turn.
+        while (!this.credit.allows(body.length)) {
           await this.credit.wait(body.length);
           if (this.over) return;
         }
@@ -252,24 +322,32 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
         } catch (error) {
           return this.abort(RpcError.from(error));
         }
+        if (!this.committed) (this.sentBodies ??= []).push(body);
       }
       this.source = undefined;
-      this.sender!.end({ status: 0, metadata: undefined });
+      this.endSent = true;
+      // No sender while a retry opens the stream elsewhere: opened() sends the END then.
+      this.sender?.end({ status: 0, metadata: undefined });
     } catch (error) {
       this.source = undefined;
       this.abort(RpcError.is(error) ? error : errors.streamSourceFailed(error));
     }
   }
 
+  /** The selector that picked the current node hears how it went, once. */
+  private reportPick(error: RpcError | undefined): void {
+    const reporter = this.reporter;
+    if (reporter === undefined) return;
+    this.reporter = undefined;
+    const answeredAt = this.answeredAt !== 0 ? this.answeredAt : error?.code === 'CANCELLED' ? this.sentAt : performance.now();
+    reporter.report!(this.node!, error, answeredAt - this.sentAt);
+  }
+
   /** Over (with `error`, or cleanly): no more sending, the timer and the signals let go, the caller's messages closed, the selector told. */
   private close(error: RpcError | undefined): void {
     this.over = true;
-    const reporter = this.reporter;
-    if (reporter !== undefined) {
-      this.reporter = undefined;
-      const answeredAt = this.answeredAt !== 0 ? this.answeredAt : error?.code === 'CANCELLED' ? this.sentAt : performance.now();
-      reporter.report!(this.node!, error, answeredAt - this.sentAt);
-    }
+    this.sentBodies = undefined;
+    this.reportPick(error);
     this.credit.stop();
     if (this.timed) disarmDeadline(this, this.timer);
     this.timed = false;

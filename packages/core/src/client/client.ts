@@ -24,7 +24,7 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { RegistryCache, type RegistryCacheOptions } from './registry-cache.js';
 import { NodeRoute, type RouteOptions } from './node-route.js';
 import { RoutedCall } from './routed-call.js';
-import { ClientStream, type StreamSource } from './client-stream.js';
+import { ClientStream, type StreamReopener, type StreamSource } from './client-stream.js';
 import { resolveStreamWindow } from '../stream/outbound-credit.js';
 import { StreamKind } from '../transport/transport.js';
 
@@ -160,7 +160,7 @@ export interface CallOptions<Res = unknown> {
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 
 /** Calls services: `invoke(service, method, request, options)`; generated clients wrap it with types. */
-export class Client implements AttemptTransport, AttemptOwner {
+export class Client implements AttemptTransport, AttemptOwner, StreamReopener {
   readonly selector: Selector;
   /** Every attempt filter, composed; undefined when there are none. */
   private readonly attemptChain: Terminal<Attempt> | undefined;
@@ -359,7 +359,7 @@ export class Client implements AttemptTransport, AttemptOwner {
     } catch (error) {
       invalid = RpcError.from(error);
     }
-    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window);
+    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window, this);
     if (options?.onMetadata) stream.onMetadata = options.onMetadata;
     if (invalid !== undefined) stream.abort(invalid);
     return stream;
@@ -367,7 +367,7 @@ export class Client implements AttemptTransport, AttemptOwner {
 
   private startStream(stream: ClientStream, options: StreamOptions | undefined): void {
     if (stream.stopped) return;
-    if (this.closed) return stream.fail(errors.channelClosed(options?.address ?? stream.service));
+    if (this.closed) return stream.giveUp(errors.channelClosed(options?.address ?? stream.service));
     if (stream.deadline !== 0) stream.startTimer();
     if (options?.signal !== undefined) stream.follow(options.signal);
     if (options?.parent !== undefined) stream.follow(options.parent.signal);
@@ -387,13 +387,47 @@ export class Client implements AttemptTransport, AttemptOwner {
     try {
       found = this.registry.lookup(stream.service);
     } catch (error) {
-      return stream.fail(RpcError.from(error));
+      return stream.giveUp(RpcError.from(error));
     }
     if (Array.isArray(found)) return this.sendStream(stream, this.pickForStream(stream, found));
     (found as Promise<readonly ServiceNode[]>).then(
       (nodes) => this.sendStream(stream, this.pickForStream(stream, nodes)),
-      (error: unknown) => stream.fail(RpcError.from(error)),
+      (error: unknown) => stream.giveUp(RpcError.from(error)),
     );
+  }
+
+  /**
+   * StreamReopener: a stream failed before the server's first frame, in a way that says no
+   * handler ran (client-stream.ts decides): opened again on a node it has not tried, or ended with
+   * `error` when there is none. A microtask later, so that a transport failing the stream while
+   * opening it never finds this nested in its own openStream.
+   */
+  reopen(stream: ClientStream, error: RpcError): void {
+    queueMicrotask(() => {
+      if (stream.stopped) return;
+      let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;
+      try {
+        found = this.nodesOf(stream);
+      } catch {
+        return stream.giveUp(error);
+      }
+      if (Array.isArray(found)) return this.sendStream(stream, this.pickUntried(stream, found, error));
+      (found as Promise<readonly ServiceNode[]>).then(
+        (nodes) => this.sendStream(stream, this.pickUntried(stream, nodes, error)),
+        () => stream.giveUp(error),
+      );
+    });
+  }
+
+  /** A node the stream has not tried, by the selector's pick (told when the stream is over, if it learns), or `error` when none is left. */
+  private pickUntried(stream: ClientStream, nodes: readonly ServiceNode[], error: RpcError): ServiceNode | RpcError {
+    const untried = nodes.filter((node) => !stream.tried.includes(node.address));
+    if (untried.length === 0) return error;
+    const learns = this.selector.report !== undefined;
+    if (untried.length === 1 && !learns) return untried[0]!;
+    const picked = this.selector.select(untried, stream, stream.tried);
+    if (learns) stream.reportTo(this.selector, picked);
+    return picked;
   }
 
   /**
@@ -409,16 +443,16 @@ export class Client implements AttemptTransport, AttemptOwner {
   }
 
   private sendStream(stream: ClientStream, picked: ServiceNode | string | RpcError): void {
-    if (picked instanceof RpcError) return stream.fail(picked);
+    if (picked instanceof RpcError) return stream.giveUp(picked);
     const address = typeof picked === 'string' ? picked : picked.address;
     if (stream.stopped) return stream.sink?.fail(stream.abortReason ?? errors.cancelledByCaller());
     let channel: Channel;
     try {
       channel = this.channelFor(address);
     } catch (error) {
-      return stream.fail(RpcError.from(error));
+      return stream.giveUp(RpcError.from(error));
     }
-    if (channel.openStream === undefined) return stream.fail(errors.streamsNotSupported(address));
+    if (channel.openStream === undefined) return stream.giveUp(errors.streamsNotSupported(address));
     const metadata = stream.metadata;
     let entries = 0;
     let body: Uint8Array = EMPTY_BODY;
@@ -426,8 +460,9 @@ export class Client implements AttemptTransport, AttemptOwner {
       if (metadata !== NO_METADATA) entries = checkMetadata(metadata, 'request', this.metadataLimits);
       if (stream.shape === StreamKind.SERVER) body = encodeRequestOf(stream);
     } catch (error) {
-      return stream.fail(error as RpcError);
+      return stream.giveUp(error as RpcError);
     }
+    const open = stream.opening(address);
     const sender = channel.openStream(
       {
         id: 0,
@@ -442,7 +477,7 @@ export class Client implements AttemptTransport, AttemptOwner {
       },
       stream,
     );
-    stream.opened(sender);
+    stream.opened(sender, open);
   }
 
   /**
@@ -551,7 +586,7 @@ export class Client implements AttemptTransport, AttemptOwner {
   }
 
   /** As allowed(), for the runner: an empty list is its own to judge, a route's refusal is thrown. */
-  private routedNodes(call: ClientCall, nodes: readonly ServiceNode[]): readonly ServiceNode[] {
+  private routedNodes(call: ClientCall | ClientStream, nodes: readonly ServiceNode[]): readonly ServiceNode[] {
     if (nodes.length === 0 || call.address !== undefined) return nodes;
     const allowed = this.allowed(call, nodes);
     if (!Array.isArray(allowed)) throw allowed;
@@ -605,7 +640,7 @@ export class Client implements AttemptTransport, AttemptOwner {
   }
 
   /** AttemptTransport: the nodes of the call's service. */
-  nodesOf(call: ClientCall): readonly ServiceNode[] | Promise<readonly ServiceNode[]> {
+  nodesOf(call: ClientCall | ClientStream): readonly ServiceNode[] | Promise<readonly ServiceNode[]> {
     const found = this.registry.lookup(call.service);
     if (!this.routed) return found;
     if (Array.isArray(found)) return this.routedNodes(call, found);

@@ -18,9 +18,10 @@ export interface Selector {
   /**
    * Told after each attempt `select` picked: `error` undefined for a success, and the attempt's
    * latency. For selectors that learn (peak EWMA, outlier ejection). Every pick is reported once,
-   * also one cancelled (a lost hedge: CANCELLED; the call's deadline: DEADLINE_EXCEEDED); attempts
-   * not picked (a list of one node, a pinned address) are not reported. A stream is picked even
-   * from a list of one and reported when it ends, timed to the server's first frame. A selector
+   * also one cancelled (a lost hedge: CANCELLED; the call's deadline: DEADLINE_EXCEEDED). A
+   * selector with `report` is asked even for a list of one; attempts not picked (a pinned address,
+   * failretry's retry to the same node) are not reported. A stream is reported when it ends, timed
+   * to the server's first frame. A selector
    * with `report` makes every call take the attempt path (one small object more per call).
    */
   report?(node: ServiceNode, error: RpcError | undefined, latencyMs: number): void;

@@ -44,7 +44,7 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
     this.owner = owner;
   }
 
-  /** Grants what the window has beyond the protocol's initial one; once, when the stream opens. */
+  /** Grants what the window has beyond the protocol's initial one, when the stream opens (again, on a retry: a new peer, nothing received yet). */
   open(): void {
     if (this.window > INITIAL_STREAM_WINDOW) this.owner.grant(this.window - INITIAL_STREAM_WINDOW);
   }

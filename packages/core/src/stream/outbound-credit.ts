@@ -76,6 +76,18 @@ export class OutboundCredit {
     if (this.waiter !== undefined && this.allows(this.waitingFor)) this.wake();
   }
 
+  /** The stream is being opened again elsewhere (a retry): nothing may be sent until it opens (restart). */
+  hold(): void {
+    this.credit = 0;
+    this.full = INITIAL_STREAM_WINDOW;
+  }
+
+  /** The stream opened again: the new peer's initial window, as at the start. */
+  restart(): void {
+    this.credit = this.full = INITIAL_STREAM_WINDOW;
+    if (this.waiter !== undefined && this.allows(this.waitingFor)) this.wake();
+  }
+
   /** The stream is over: a sender waiting goes on, sees it, and stops. */
   stop(): void {
     this.stopped = true;

@@ -5,6 +5,7 @@ import { RpcError } from '../errors/rpc-error.js';
 import { Server } from '../server/server.js';
 import { silentLogger } from '../logger.js';
 import type { ConformanceService } from './conformance-service.js';
+import { failureOf } from './failure-of.js';
 import type { ConformanceTarget } from './conformance.js';
 import { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 import { recordingFilter } from './conformance-filters.js';
@@ -17,15 +18,6 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of iterable) out.push(item);
   return out;
-}
-
-async function caught(run: () => Promise<unknown>): Promise<RpcError> {
-  try {
-    await run();
-  } catch (error) {
-    return error as RpcError;
-  }
-  throw new Error('expected the stream to fail');
 }
 
 /**
@@ -127,7 +119,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
     test('the caller\'s signal ends the stream with CANCELLED', async () => {
       const tag = 'stream-signal';
       const controller = new AbortController();
-      const error = await caught(async () => {
+      const error = await failureOf(async () => {
         for await (const _ of client.serverStream('Conformance', 'ticks', { tag, everyMs: 5 }, { signal: controller.signal })) controller.abort();
       });
       expect(error).toBeInstanceOf(RpcError);
@@ -137,7 +129,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
 
     test('a handler error mid-stream reaches the loop as an RpcError with its code, after the messages before it', async () => {
       const seen: number[] = [];
-      const error = await caught(async () => {
+      const error = await failureOf(async () => {
         for await (const message of client.serverStream<{ i: number }>('Conformance', 'failAfter', { n: 3, code: 'NOT_FOUND', message: 'gone at 3', details: { at: 3 } })) seen.push(message.i);
       });
       expect(seen).toEqual([0, 1, 2]);
@@ -149,7 +141,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
       const tag = 'stream-deadline';
       const started = Date.now();
       let seen = 0;
-      const error = await caught(async () => {
+      const error = await failureOf(async () => {
         for await (const _ of client.serverStream('Conformance', 'ticks', { tag, everyMs: 10 }, { timeout: 150 })) seen++;
       });
       expect(error.code).toBe('DEADLINE_EXCEEDED');
@@ -205,12 +197,12 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
     });
 
     test('shape mismatches and unknown methods get UNIMPLEMENTED', async () => {
-      expect((await caught(() => collect(client.serverStream('Conformance', 'nope', {})))).code).toBe('UNIMPLEMENTED');
+      expect((await failureOf(() => collect(client.serverStream('Conformance', 'nope', {})))).code).toBe('UNIMPLEMENTED');
       // A unary handler called as a server stream, and a stream method called as a unary call.
-      expect(await caught(() => collect(client.serverStream('Conformance', 'echo', { a: 1 })))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('AsyncIterable') });
-      expect(await caught(() => client.invoke('Conformance', 'count', { n: 1 }))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('serverStream') });
+      expect(await failureOf(() => collect(client.serverStream('Conformance', 'echo', { a: 1 })))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('AsyncIterable') });
+      expect(await failureOf(() => client.invoke('Conformance', 'count', { n: 1 }))).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('serverStream') });
       // A stream handler called as a client stream.
-      expect(await caught(() => client.clientStream('Conformance', 'count', [{ n: 1 }]))).toMatchObject({ code: 'UNIMPLEMENTED' });
+      expect(await failureOf(() => client.clientStream('Conformance', 'count', [{ n: 1 }]))).toMatchObject({ code: 'UNIMPLEMENTED' });
     });
 
     test('a stream is iterated once', async () => {
@@ -224,7 +216,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
         yield { n: 1 };
         throw new Error('source broke');
       }
-      const error = await caught(() => client.clientStream('Conformance', 'sum', broken()));
+      const error = await failureOf(() => client.clientStream('Conformance', 'sum', broken()));
       expect(error).toMatchObject({ code: 'CANCELLED', message: expect.stringContaining('source broke') });
     });
 
@@ -264,7 +256,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
 
       test('an error mid-stream settles the filters with its code, and the loop gets it', async () => {
         log.length = 0;
-        const error = await caught(() => collect(filteredClient().serverStream('Conformance', 'failAfter', { n: 2, code: 'ABORTED', message: 'no' })));
+        const error = await failureOf(() => collect(filteredClient().serverStream('Conformance', 'failAfter', { n: 2, code: 'ABORTED', message: 'no' })));
         expect(error.code).toBe('ABORTED');
         await until(() => log.length === 4);
         expect([...log].sort()).toEqual(['call ABORTED', 'call finally', 'server ABORTED', 'server finally']);

@@ -11,3 +11,4 @@ export { describeRegistryContract, type RegistryRig, type RegistryContractOption
 export { describeSelectorContract, type SelectorContractOptions } from './contracts/selector-contract.js';
 export { callChannel, jsonRequest, type ChannelOutcome, type ChannelCallOptions } from './channel-call.js';
 export { until } from './until.js';
+export { failureOf } from './failure-of.js';

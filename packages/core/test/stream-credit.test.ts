@@ -12,6 +12,7 @@ function queue(window = W): { inbound: InboundMessages; granted: number[]; left:
     grant: (credit) => granted.push(credit),
     consumerLeft: () => left.push(1),
     undecodable: () => {},
+    maxDecompressedSize: 1 << 20,
   };
   return { inbound: new InboundMessages(window, (bytes) => bytes.length, owner), granted, left };
 }

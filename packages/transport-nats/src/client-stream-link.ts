@@ -1,6 +1,6 @@
 import type { Msg } from 'nats';
 import { RpcError } from '@svc/core';
-import { checkedFrameBytes, errors, FrameKind, headerSize, progressFromWire, remainingMs, retryableFromWire, type Frame, type MetadataLimits, type RequestMessage, type StreamReceiver, type StreamSender } from '@svc/core/transport';
+import { checkedFrameBytes, errors, FrameKind, headerSize, messageFields, progressFromWire, remainingMs, retryableFromWire, type Compression, type Frame, type MetadataLimits, type RequestMessage, type StreamReceiver, type StreamSender } from '@svc/core/transport';
 import { noResponders, payloadTooLarge, streamPeerGone, streamPeerSilent, undecodableStream } from './nats-errors.js';
 import { StreamInbox } from './stream-inbox.js';
 import { SEQ_BYTES } from './stream-message.js';
@@ -112,8 +112,8 @@ export class ClientStreamLink implements StreamSender, Swept {
 
   // StreamSender: what core sends.
 
-  message(body: Uint8Array): void {
-    if (!this.over) this.outbox.write(FrameKind.MESSAGE, this.id, NO_FIELDS, body);
+  message(body: Uint8Array, compression?: Compression): void {
+    if (!this.over) this.outbox.write(FrameKind.MESSAGE, this.id, messageFields(compression), body);
   }
 
   window(credit: number): void {
@@ -136,7 +136,7 @@ export class ClientStreamLink implements StreamSender, Swept {
     if (frame.id !== this.id && frame.kind !== FrameKind.RESPONSE) return this.fail(undecodableStream(SERVER, `a frame of stream ${frame.id} on the subject of stream ${this.id}`));
     switch (frame.kind) {
       case FrameKind.MESSAGE:
-        return this.receiver.message(frame.body);
+        return this.receiver.message(frame.body, frame.compression);
       case FrameKind.WINDOW:
         return this.receiver.window(frame.credit);
       case FrameKind.END:
@@ -148,7 +148,7 @@ export class ClientStreamLink implements StreamSender, Swept {
         this.over = true;
         this.release(false);
         if (frame.status !== 0) return this.receiver.fail(RpcError.fromWire(frame.status, frame.message ?? '', frame.details, frame.metadata, frame.stack, progressFromWire(frame.progress), retryableFromWire(frame.retryable)));
-        this.receiver.message(frame.body);
+        this.receiver.message(frame.body, frame.compression);
         return this.receiver.end({ status: 0, metadata: frame.metadata, violation: frame.violation });
       default:
         if (frame.kind > FrameKind.WINDOW) return this.fail(errors.unknownFrameKind(frame.kind));

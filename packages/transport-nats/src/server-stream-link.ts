@@ -1,6 +1,6 @@
 import type { Msg } from 'nats';
 import type { RpcError } from '@svc/core';
-import { errors, FrameKind, progressToWire, retryableToWire, type Frame, type MetadataLimits, type StreamEnd, type StreamReceiver, type StreamSender } from '@svc/core/transport';
+import { errors, FrameKind, messageFields, progressToWire, retryableToWire, type Frame, type MetadataLimits, type StreamEnd, type StreamReceiver, type StreamSender } from '@svc/core/transport';
 import { streamPeerGone, streamPeerSilent, undecodableStream, undecodableStreamOpen } from './nats-errors.js';
 import { StreamInbox, type StreamBudget } from './stream-inbox.js';
 import { StreamOutbox, type OutboxWire } from './stream-outbox.js';
@@ -24,7 +24,6 @@ export interface ServerStreamLimits {
   readonly budget: StreamBudget;
 }
 
-const NO_FIELDS = {};
 const CLIENT = 'the client';
 
 /**
@@ -101,8 +100,8 @@ export class ServerStreamLink implements Swept {
 
   /** What core sends: MESSAGE, WINDOW and one END, to the client. */
   readonly sender: StreamSender = {
-    message: (body) => {
-      if (this.open) this.outbox.write(FrameKind.MESSAGE, this.clientId, NO_FIELDS, body);
+    message: (body, compression) => {
+      if (this.open) this.outbox.write(FrameKind.MESSAGE, this.clientId, messageFields(compression), body);
     },
     window: (credit) => {
       if (this.open) this.outbox.write(FrameKind.WINDOW, this.clientId, { credit });
@@ -156,7 +155,7 @@ export class ServerStreamLink implements Swept {
     if (frame.id !== this.clientId) return this.endWith(undecodableStream(CLIENT, `a frame of stream ${frame.id} on the subject of stream ${this.clientId}`));
     switch (frame.kind) {
       case FrameKind.MESSAGE:
-        return receiver.message(frame.body);
+        return receiver.message(frame.body, frame.compression);
       case FrameKind.WINDOW:
         return receiver.window(frame.credit);
       case FrameKind.END:

@@ -1,9 +1,9 @@
 import { RpcError } from '@svc/core';
-import { FrameKind, progressFromWire, retryableFromWire, type ResponseMessage, type StreamEnd, type StreamReceiver, type StreamSender } from '@svc/core/transport';
+import { FrameKind, messageFields, progressFromWire, retryableFromWire, type Compression, type HeaderFields, type ResponseMessage, type StreamEnd, type StreamReceiver, type StreamSender } from '@svc/core/transport';
 
 /** What a stream needs of its channel (tcp-channel.ts). */
 export interface StreamChannel {
-  sendStreamFrame(id: number, kind: FrameKind, fields: { credit?: number; status?: number }, body: Uint8Array): boolean;
+  sendStreamFrame(id: number, kind: FrameKind, fields: HeaderFields, body: Uint8Array): boolean;
   isDialing(id: number): boolean;
   cancel(id: number): void;
 }
@@ -24,7 +24,7 @@ export class ClientStreamLink implements StreamSender {
   readonly id: number;
   readonly receiver: StreamReceiver;
   private readonly channel: StreamChannel;
-  private held: { kind: FrameKind; fields: { credit?: number }; body: Uint8Array }[] | undefined = undefined;
+  private held: { kind: FrameKind; fields: HeaderFields; body: Uint8Array }[] | undefined = undefined;
 
   constructor(id: number, receiver: StreamReceiver, channel: StreamChannel) {
     this.id = id;
@@ -43,7 +43,7 @@ export class ClientStreamLink implements StreamSender {
     if (answer.status !== 0) {
       return this.receiver.fail(RpcError.fromWire(answer.status, answer.message ?? '', answer.details, answer.metadata, answer.stack, progressFromWire(answer.progress), retryableFromWire(answer.retryable)));
     }
-    this.receiver.message(answer.body);
+    this.receiver.message(answer.body, answer.compression);
     const end: StreamEnd = { status: 0, metadata: answer.metadata };
     this.receiver.end(end);
   };
@@ -65,8 +65,8 @@ export class ClientStreamLink implements StreamSender {
     }
   }
 
-  message(body: Uint8Array): void {
-    this.send(FrameKind.MESSAGE, NO_FIELDS, body);
+  message(body: Uint8Array, compression?: Compression): void {
+    this.send(FrameKind.MESSAGE, messageFields(compression), body);
   }
 
   window(credit: number): void {
@@ -82,7 +82,7 @@ export class ClientStreamLink implements StreamSender {
     this.channel.cancel(this.id);
   }
 
-  private send(kind: FrameKind, fields: { credit?: number }, body: Uint8Array): void {
+  private send(kind: FrameKind, fields: HeaderFields, body: Uint8Array): void {
     if (this.channel.isDialing(this.id)) {
       (this.held ??= []).push({ kind, fields, body });
       return;

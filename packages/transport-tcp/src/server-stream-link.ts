@@ -1,9 +1,8 @@
 import type { RpcError } from '@svc/core';
-import { errors, FrameKind, type Cancellable, type Frame, type StreamReceiver, type StreamSender } from '@svc/core/transport';
+import { errors, FrameKind, messageFields, type Cancellable, type Frame, type StreamReceiver, type StreamSender } from '@svc/core/transport';
 import type { FrameConnection } from './frame-connection.js';
 
 const EMPTY = new Uint8Array(0);
-const NO_FIELDS = {};
 
 /**
  * The server side of one stream on a connection. It sits in the connection's table of calls (so
@@ -24,8 +23,8 @@ export class ServerStreamLink implements Cancellable {
   }
 
   readonly sender: StreamSender = {
-    message: (body) => {
-      if (this.open) this.frames.sendMessage(FrameKind.MESSAGE, this.id, NO_FIELDS, 0, body);
+    message: (body, compression) => {
+      if (this.open) this.frames.sendMessage(FrameKind.MESSAGE, this.id, messageFields(compression), 0, body);
     },
     window: (credit) => {
       if (this.open) this.frames.send({ kind: FrameKind.WINDOW, id: this.id, credit });
@@ -43,7 +42,7 @@ export class ServerStreamLink implements Cancellable {
   deliver(frame: Frame): void {
     const receiver = this.receiver;
     if (!this.open || receiver === undefined) return;
-    if (frame.kind === FrameKind.MESSAGE) receiver.message(frame.body);
+    if (frame.kind === FrameKind.MESSAGE) receiver.message(frame.body, frame.compression);
     else if (frame.kind === FrameKind.WINDOW) receiver.window(frame.credit);
     else receiver.end(frame);
   }

@@ -1,5 +1,5 @@
 import { RpcError } from '@svc/core';
-import { errors, FrameKind, PendingCalls, progressFromWire, remainingMs, retryableFromWire, type Channel, type Frame, type RequestMessage, type ResponseHandler, type StreamReceiver, type StreamSender } from '@svc/core/transport';
+import { errors, FrameKind, PendingCalls, progressFromWire, remainingMs, retryableFromWire, type Channel, type Frame, type HeaderFields, type RequestMessage, type ResponseHandler, type StreamReceiver, type StreamSender } from '@svc/core/transport';
 import { ClientStreamLink, NO_STREAM_SENDER } from './client-stream-link.js';
 import { parseAddress, type SocketAddress } from './address.js';
 import { Backoff } from './backoff.js';
@@ -121,7 +121,7 @@ export class TcpChannel implements Channel {
   }
 
   /** @internal A stream's frame after its REQUEST: on its connection, or held until the dial (bounded by the credit). */
-  sendStreamFrame(id: number, kind: FrameKind, fields: { credit?: number; status?: number }, body: Uint8Array): boolean {
+  sendStreamFrame(id: number, kind: FrameKind, fields: HeaderFields, body: Uint8Array): boolean {
     const pending = this.pending.get(id);
     if (pending === undefined) return false;
     const connection = pending.connection;
@@ -231,7 +231,7 @@ export class TcpChannel implements Channel {
       const pending = this.pending.get(frame.id);
       const link = pending?.stream;
       if (link === undefined || pending!.connection !== connection) return; // ended or cancelled meanwhile
-      if (kind === FrameKind.MESSAGE) link.receiver.message(frame.body);
+      if (kind === FrameKind.MESSAGE) link.receiver.message(frame.body, frame.compression);
       else if (kind === FrameKind.WINDOW) link.receiver.window(frame.credit);
       else {
         this.pending.take(frame.id);

@@ -11,12 +11,18 @@ import type { MethodState } from './method-state.js';
 import type { ServiceNode } from './registry.js';
 import type { Selector } from './selector.js';
 import { pushbackOf, TransparentRetries } from './transparent-retry.js';
+import type { Compressor } from '../codec/compression.js';
+import { Compression } from '../wire/header.js';
 
 /** The messages a client stream or bidirectional stream sends: any iterable, sync or async. */
 export type StreamSource<T = unknown> = AsyncIterable<T> | Iterable<T>;
 
-/** How a stream is opened again on another node (the Client, client.ts). */
-export interface StreamReopener {
+/** What a stream needs of its Client (client.ts). */
+export interface StreamOwner {
+  /** The client's compression, for the messages a stream sends. */
+  readonly compressor: Compressor;
+  /** The most a compressed message from the server may inflate to. */
+  readonly maxDecompressedSize: number;
   /** Opens `stream` on a node it has not tried (`stream.tried`), or ends it with `error` when there is none. */
   reopen(stream: ClientStream, error: RpcError): void;
 }
@@ -59,11 +65,11 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   private opens = 0;
   /** A frame of the server's arrived: its handler runs, and the stream is never opened again. */
   private committed = false;
-  /** Until committed: the bodies sent (and whether END was), to send again on a retry. */
-  private sentBodies: Uint8Array[] | undefined = undefined;
+  /** Until committed: the messages sent (and whether END was), to send again on a retry. */
+  private sentBodies: SentMessage[] | undefined = undefined;
   private endSent = false;
   private retries: TransparentRetries | undefined = undefined;
-  private readonly reopener: StreamReopener;
+  private readonly owner: StreamOwner;
   private sender: StreamSender | undefined = undefined;
   private source: Iterator<unknown> | AsyncIterator<unknown> | undefined = undefined;
   /** Over on the wire: END, lost, or ended here. */
@@ -82,9 +88,9 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   private sentAt = 0;
   private answeredAt = 0;
 
-  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number, reopener: StreamReopener) {
+  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number, owner: StreamOwner) {
     this.shape = shape;
-    this.reopener = reopener;
+    this.owner = owner;
     this.service = service;
     this.method = method;
     this.request = request;
@@ -174,9 +180,9 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.credit.restart();
     const sent = this.sentBodies;
     if (sent !== undefined) {
-      for (const body of sent) {
+      for (const { body, compression } of sent) {
         this.credit.spend(body.length);
-        sender.message(body);
+        sender.message(body, compression);
       }
     }
     if (this.endSent) sender.end({ status: 0, metadata: undefined });
@@ -214,10 +220,10 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
 
   // StreamReceiver: the server's frames.
 
-  message(body: Uint8Array): void {
+  message(body: Uint8Array, compression?: Compression): void {
     if (this.over) return;
     if (!this.committed) this.commit();
-    const broken = this.inbound.push(body);
+    const broken = this.inbound.push(body, compression);
     if (broken !== undefined) this.abort(broken);
   }
 
@@ -261,7 +267,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.reportPick(error);
     this.sender = undefined;
     this.credit.hold();
-    this.reopener.reopen(this, error);
+    this.owner.reopen(this, error);
   }
 
   /** The server's first frame: the stream stays on this node; what was kept to send again is dropped. */
@@ -285,6 +291,10 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.abort(error);
   }
 
+  get maxDecompressedSize(): number {
+    return this.owner.maxDecompressedSize;
+  }
+
   /** The stream ended from the server's side: the filters hear it (or, without, the caller's loop). */
   private ended(error: RpcError | undefined): void {
     const sink = this.sink;
@@ -296,6 +306,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   /** Sends the caller's messages, each as the server's credit allows, then END. */
   private async pump(messages: StreamSource): Promise<void> {
     const { encodeRequest } = this.state.serializers;
+    const { compressor } = this.owner;
     try {
       const source = typeof (messages as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
         ? (messages as AsyncIterable<unknown>)[Symbol.asyncIterator]()
@@ -311,6 +322,12 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
         } catch (error) {
           return this.abort(RpcError.is(error) ? error : errors.unencodableValue(this.state.codec, 'request', error));
         }
+        let compression: Compression = Compression.NONE;
+        if (compressor.wants(body)) {
+          body = await compressor.compress(body);
+          if (this.over) return;
+          compression = compressor.flag;
+        }
         // A loop: a retry may hold the credit again between the wake-up and this turn.
         while (!this.credit.allows(body.length)) {
           await this.credit.wait(body.length);
@@ -318,11 +335,11 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
         }
         this.credit.spend(body.length);
         try {
-          this.sender!.message(body);
+          this.sender!.message(body, compression);
         } catch (error) {
           return this.abort(RpcError.from(error));
         }
-        if (!this.committed) (this.sentBodies ??= []).push(body);
+        if (!this.committed) (this.sentBodies ??= []).push({ body, compression });
       }
       this.source = undefined;
       this.endSent = true;
@@ -365,6 +382,12 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     }
     if (this.responseMetadata !== undefined && this.onMetadata !== undefined) this.onMetadata(this.responseMetadata);
   }
+}
+
+/** A message sent before the server's first frame, kept to send again on a retry. */
+interface SentMessage {
+  body: Uint8Array;
+  compression: Compression;
 }
 
 function reasonOf(signal: AbortSignal): RpcError {

@@ -24,7 +24,7 @@ import { consoleLogger, type Logger } from '../logger.js';
 import { RegistryCache, type RegistryCacheOptions } from './registry-cache.js';
 import { NodeRoute, type RouteOptions } from './node-route.js';
 import { RoutedCall } from './routed-call.js';
-import { ClientStream, type StreamReopener, type StreamSource } from './client-stream.js';
+import { ClientStream, type StreamOwner, type StreamSource } from './client-stream.js';
 import { resolveStreamWindow } from '../stream/outbound-credit.js';
 import { StreamKind } from '../transport/transport.js';
 
@@ -81,15 +81,15 @@ export interface ClientOptions {
   schemas?: readonly ServiceSchema[];
   /** Codecs in order of preference, after those of `schemas`; the first that can carry a method is used. JSON is the last resort. */
   codecs?: readonly Codec[];
-  /** Compress request bodies above a threshold. */
+  /** Compress request bodies and stream messages above a threshold (each message on its own). */
   compression?: CompressionOptions;
   /** Default per-call timeout in ms. Default 30 000; 0 means no deadline. */
   timeout?: number;
   /** Where publish() sends events, e.g. 'nats://127.0.0.1:4222' or 'inproc://bus'. */
   eventAddress?: string;
   /**
-   * The most bytes a compressed response body may inflate to; beyond, the call fails with
-   * RESOURCE_EXHAUSTED, having cost at most this much memory. Default 4 MiB, the frame size.
+   * The most bytes a compressed response body or stream message may inflate to; beyond, the call
+   * (or stream) fails with RESOURCE_EXHAUSTED, having cost at most this much memory. Default 4 MiB, the frame size.
    */
   maxDecompressedSize?: number;
   /**
@@ -160,7 +160,7 @@ export interface CallOptions<Res = unknown> {
 const NO_METADATA: Metadata = Object.freeze({}) as Metadata;
 
 /** Calls services: `invoke(service, method, request, options)`; generated clients wrap it with types. */
-export class Client implements AttemptTransport, AttemptOwner, StreamReopener {
+export class Client implements AttemptTransport, AttemptOwner {
   readonly selector: Selector;
   /** Every attempt filter, composed; undefined when there are none. */
   private readonly attemptChain: Terminal<Attempt> | undefined;
@@ -179,6 +179,8 @@ export class Client implements AttemptTransport, AttemptOwner, StreamReopener {
   private readonly compressor: Compressor;
   private readonly defaultTimeout: number;
   private readonly maxDecompressedSize: number;
+  /** What this client's streams need of it. */
+  private readonly streamOwner: StreamOwner;
   private readonly metadataLimits: MetadataLimits;
   private readonly chain: Terminal<ClientCall>;
   /** The same call filters around a publish. */
@@ -208,6 +210,7 @@ export class Client implements AttemptTransport, AttemptOwner, StreamReopener {
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
     this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
+    this.streamOwner = { compressor: this.compressor, maxDecompressedSize: this.maxDecompressedSize, reopen: (stream, error) => this.reopenStream(stream, error) };
     this.metadataLimits = metadataLimits(options);
     this.failMode = options.failMode;
     this.servicePolicies = options.services ?? {};
@@ -359,7 +362,7 @@ export class Client implements AttemptTransport, AttemptOwner, StreamReopener {
     } catch (error) {
       invalid = RpcError.from(error);
     }
-    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window, this);
+    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window, this.streamOwner);
     if (options?.onMetadata) stream.onMetadata = options.onMetadata;
     if (invalid !== undefined) stream.abort(invalid);
     return stream;
@@ -397,12 +400,12 @@ export class Client implements AttemptTransport, AttemptOwner, StreamReopener {
   }
 
   /**
-   * StreamReopener: a stream failed before the server's first frame, in a way that says no
+   * A stream failed before the server's first frame, in a way that says no
    * handler ran (client-stream.ts decides): opened again on a node it has not tried, or ended with
    * `error` when there is none. A microtask later, so that a transport failing the stream while
    * opening it never finds this nested in its own openStream.
    */
-  reopen(stream: ClientStream, error: RpcError): void {
+  private reopenStream(stream: ClientStream, error: RpcError): void {
     queueMicrotask(() => {
       if (stream.stopped) return;
       let found: readonly ServiceNode[] | Promise<readonly ServiceNode[]>;

@@ -9,6 +9,7 @@ import { callContextInternals } from './call-context.js';
 import { StreamContext, type StreamServing, type StreamShape } from './stream-context.js';
 import { InboundMessages, type InboundOwner } from '../stream/inbound-messages.js';
 import { OutboundCredit } from '../stream/outbound-credit.js';
+import { Compression } from '../wire/header.js';
 import type { MethodEntry, Server } from './server.js';
 
 const EMPTY = new Uint8Array(0);
@@ -60,7 +61,7 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
   /** What the transport hands the client's frames to. */
   receiver(): StreamReceiver {
     return {
-      message: (body) => this.onMessage(body),
+      message: (body, compression) => this.onMessage(body, compression),
       window: (credit) => this.credit.grant(credit),
       end: () => this.inbound?.finish(),
       fail: (error) => this.lost(error),
@@ -133,6 +134,7 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
     const iterator = Array.isArray(messages) ? undefined : (messages as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     this.source = iterator;
     const { encodeResponse } = this.serializers!;
+    const { compressor } = this.server;
     try {
       let index = 0;
       for (;;) {
@@ -154,12 +156,18 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
         } catch (error) {
           throw RpcError.is(error) ? error : errors.unencodableValue(this.request.codec, 'response', error);
         }
+        let compression: Compression = Compression.NONE;
+        if (compressor.wants(body)) {
+          body = await compressor.compress(body);
+          if (this.done) throw this.endedEarly();
+          compression = compressor.flag;
+        }
         if (!this.credit.allows(body.length)) {
           await this.credit.wait(body.length);
           if (this.done) throw this.endedEarly();
         }
         this.credit.spend(body.length);
-        this.sender.message(body);
+        this.sender.message(body, compression);
       }
     } finally {
       this.closeSource();
@@ -179,16 +187,21 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
   /** InboundOwner: the handler stopped reading the client's messages; its stream goes on. */
   consumerLeft(): void {}
 
+  /** InboundOwner: the server's limit for a compressed message. */
+  get maxDecompressedSize(): number {
+    return this.server.maxDecompressedSize;
+  }
+
   /** InboundOwner: a client message did not decode: the stream ends with that. */
   undecodable(error: RpcError): void {
     this.fail(error);
   }
 
-  private onMessage(body: Uint8Array): void {
+  private onMessage(body: Uint8Array, compression: Compression | undefined): void {
     if (this.done) return;
     const inbound = this.inbound;
     if (inbound === undefined) return this.fail(errors.protocolError('the client sent a MESSAGE on a server stream, whose only request is the REQUEST itself'));
-    const broken = inbound.push(body);
+    const broken = inbound.push(body, compression);
     if (broken !== undefined) this.fail(broken);
   }
 

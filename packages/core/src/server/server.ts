@@ -34,15 +34,16 @@ export interface ServerOptions {
   schemas?: readonly ServiceSchema[];
   /** More codecs the server accepts, by name; JSON is always among them. */
   codecs?: readonly Codec[];
-  /** Compress response bodies above a threshold. */
+  /** Compress response bodies and stream messages above a threshold (each message on its own). */
   compression?: CompressionOptions;
   /** Send handler stack traces to callers (development only). Default false. */
   exposeStack?: boolean;
   /** How long `close()` waits for calls in flight before it cuts them off. Default 10 s. */
   drainTimeout?: number;
   /**
-   * The most bytes a compressed request body may inflate to; beyond, the call is answered
-   * RESOURCE_EXHAUSTED before its handler runs, having cost at most this much memory. Default
+   * The most bytes a compressed request body (or a client's stream message) may inflate to;
+   * beyond, the call is answered RESOURCE_EXHAUSTED before its handler runs (the stream is ended),
+   * having cost at most this much memory. Default
    * 4 MiB, the frame size. (Uncompressed bodies are bounded by the transport's maxFrameSize.)
    */
   maxDecompressedSize?: number;

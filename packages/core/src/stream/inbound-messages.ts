@@ -1,5 +1,7 @@
 import type { RpcError } from '../errors/rpc-error.js';
 import { streamCreditExceeded } from '../errors/framework-errors.js';
+import { decompress } from '../codec/compression.js';
+import { Compression } from '../wire/header.js';
 import { INITIAL_STREAM_WINDOW, messageCost } from './outbound-credit.js';
 
 /** What the queue of one stream asks of the side it belongs to. */
@@ -10,6 +12,16 @@ export interface InboundOwner {
   consumerLeft(): void;
   /** A message did not decode: the stream fails with this. */
   undecodable(error: RpcError): void;
+  /** The most a compressed message may inflate to (its side's maxDecompressedSize). */
+  readonly maxDecompressedSize: number;
+}
+
+/** A message that came compressed: inflated when it is taken, not when it arrives. */
+class CompressedBody {
+  constructor(
+    readonly compression: Compression,
+    readonly bytes: Uint8Array,
+  ) {}
 }
 
 /**
@@ -21,12 +33,14 @@ export interface InboundOwner {
  * sender's half). What a peer sends beyond that fails the stream: it is never buffered. Credit goes
  * back as the consumer takes messages: once half the window was taken, or when the consumer waits
  * on an empty queue (so a sender that waits for a large message is never left waiting).
+ * A compressed message counts its compressed bytes, and is inflated (on zlib's thread pool, at
+ * most to maxDecompressedSize) as it is taken: what is queued stays within the window.
  */
 export class InboundMessages implements AsyncIterableIterator<unknown> {
   private readonly window: number;
   private readonly decode: (bytes: Uint8Array) => unknown;
   private readonly owner: InboundOwner;
-  private queue: Uint8Array[] = [];
+  private queue: (Uint8Array | CompressedBody)[] = [];
   private head = 0;
   /** Bytes received and not granted back: queued, or taken since the last WINDOW. */
   private outstanding = 0;
@@ -37,6 +51,8 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
   private waiter: { resolve(result: IteratorResult<unknown>): void; reject(error: unknown): void } | undefined = undefined;
   /** Set when the consumer left: messages still arriving are dropped and their credit given back. */
   private discarding = false;
+  /** Once a compressed message came: the takes in flight, so that values reach the consumer in order. */
+  private inflating: Promise<void> | undefined = undefined;
 
   constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner) {
     this.window = window;
@@ -54,8 +70,8 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
     return this.outstanding - this.taken;
   }
 
-  /** A MESSAGE arrived. Returns the error that ends the stream when the peer broke the window. */
-  push(body: Uint8Array): RpcError | undefined {
+  /** A MESSAGE arrived (compressed as `compression` says). Returns the error that ends the stream when the peer broke the window. */
+  push(body: Uint8Array, compression: Compression = Compression.NONE): RpcError | undefined {
     if (this.finished && !this.discarding) return undefined;
     const size = messageCost(body.length);
     if (this.outstanding > 0 && this.outstanding + size > this.window) return streamCreditExceeded(this.outstanding + size, this.window);
@@ -64,14 +80,15 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
       return undefined;
     }
     this.outstanding += size;
+    const message = compression === Compression.NONE ? body : new CompressedBody(compression, body);
     const waiter = this.waiter;
     if (waiter !== undefined) {
       this.waiter = undefined;
       this.taken += size;
-      this.take(body, waiter);
+      this.take(message, waiter);
       return undefined;
     }
-    this.queue.push(body);
+    this.queue.push(message);
     return undefined;
   }
 
@@ -95,7 +112,7 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
         this.queue = [];
         this.head = 0;
       }
-      this.taken += messageCost(body.length);
+      this.taken += messageCost(body instanceof CompressedBody ? body.bytes.length : body.length);
       return new Promise((resolve, reject) => this.take(body, { resolve, reject }));
     }
     if (this.finished) return this.failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(this.failure);
@@ -124,8 +141,30 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
     return this;
   }
 
-  private take(body: Uint8Array, into: { resolve(result: IteratorResult<unknown>): void; reject(error: unknown): void }): void {
+  private take(body: Uint8Array | CompressedBody, into: Taker): void {
     if (this.taken * 2 >= this.window) this.giveBack();
+    if (body instanceof CompressedBody || this.inflating !== undefined) return this.takeInOrder(body, into);
+    this.decodeInto(body, into);
+  }
+
+  /** Inflates (when compressed) and decodes after the takes before it, so that values keep their order. */
+  private takeInOrder(body: Uint8Array | CompressedBody, into: Taker): void {
+    const maxBytes = this.owner.maxDecompressedSize;
+    this.inflating = (this.inflating ?? Promise.resolve()).then(async () => {
+      let bytes: Uint8Array;
+      try {
+        bytes = body instanceof CompressedBody ? await decompress(body.compression, body.bytes, maxBytes) : body;
+      } catch (error) {
+        const failure = error as RpcError;
+        this.owner.undecodable(failure);
+        into.reject(failure);
+        return;
+      }
+      this.decodeInto(bytes, into);
+    });
+  }
+
+  private decodeInto(body: Uint8Array, into: Taker): void {
     let value: unknown;
     try {
       value = this.decode(body);
@@ -147,3 +186,5 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+type Taker = { resolve(result: IteratorResult<unknown>): void; reject(error: unknown): void };

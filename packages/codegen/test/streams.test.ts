@@ -75,9 +75,12 @@ export class Shapes {
     expect(proto).toContain('import "google/protobuf/empty.proto";');
   });
 
-  it('leaves the descriptor as for unary methods (core\'s MethodSchema has no stream field)', () => {
+  it('puts the shape on the descriptor\'s stream methods, and none on unary ones', () => {
     const schema = result.services.find((o) => o.draft.name === 'Shapes')!.schema;
-    expect(schema.methods.find((m) => m.name === 'bidi')).toEqual({ name: 'bidi', request: 'Q', response: 'E' });
+    expect(schema.methods.find((m) => m.name === 'bidi')).toEqual({ name: 'bidi', request: 'Q', response: 'E', stream: 'bidi' });
+    expect(schema.methods.find((m) => m.name === 'generator')).toMatchObject({ stream: 'server' });
+    expect(schema.methods.find((m) => m.name === 'client')).toMatchObject({ stream: 'client' });
+    expect(schema.methods.find((m) => m.name === 'unary')).not.toHaveProperty('stream');
   });
 
   it('emits client methods calling serverStream, clientStream and bidiStream', () => {

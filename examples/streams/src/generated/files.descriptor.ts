@@ -7,7 +7,7 @@ export const FilesSchema: ServiceSchema = {
   "service": "Files",
   "package": "files",
   "methods": [
-    {"name":"upload","request":"Chunk","response":"Stored"},
+    {"name":"upload","request":"Chunk","response":"Stored","stream":"client"},
   ],
   "messages": [
     {

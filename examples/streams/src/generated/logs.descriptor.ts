@@ -7,7 +7,7 @@ export const LogsSchema: ServiceSchema = {
   "service": "Logs",
   "package": "logs",
   "methods": [
-    {"name":"tail","request":"TailQuery","response":"LogLine"},
+    {"name":"tail","request":"TailQuery","response":"LogLine","stream":"server"},
   ],
   "messages": [
     {

@@ -161,8 +161,8 @@ export function assignNumbers(draft: DraftService, previous: ServiceLock | undef
       response: m.response,
       ...(m.requestWrapped ? { requestWrapped: true } : {}),
       ...(m.responseWrapped ? { responseWrapped: true } : {}),
-      // The stream shape is not here: core's MethodSchema has no field for it (the typed client
-      // and the .proto carry it; docs/codegen.md#streams).
+      // How it is called: a client that holds the schema refuses the other ways before sending.
+      ...(m.stream ? { stream: m.stream } : {}),
       // What the client's fail modes need to know; not wire numbering, so not in the lock.
       ...(m.idempotent ? { idempotent: true } : {}),
       ...(m.timeout !== undefined ? { timeout: m.timeout } : {}),

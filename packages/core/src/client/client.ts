@@ -298,6 +298,7 @@ export class Client implements AttemptTransport, AttemptOwner {
       if (this.closed) return call.fail(errors.channelClosed(options?.address ?? service));
       if (invalidRoute !== undefined) return call.fail(invalidRoute);
       if (policy.mode === 'failsafe' && call.fallback === undefined) return call.fail(errors.failsafeWithoutFallback(service, method));
+      if (state.declared !== undefined) return call.fail(errors.calledAsOtherShape(service, method, state.declared, 'unary'));
       if (deadline !== 0) call.startTimer();
       if (options?.signal !== undefined) call.follow(options.signal);
       if (parent !== undefined) call.follow(parent.signal);
@@ -359,6 +360,8 @@ export class Client implements AttemptTransport, AttemptOwner {
     let invalid: RpcError | undefined;
     try {
       if (options?.streamWindow !== undefined) window = resolveStreamWindow(options.streamWindow);
+      const calledAs = shape === StreamKind.SERVER ? 'server' : shape === StreamKind.CLIENT ? 'client' : 'bidi';
+      if (state.declared !== undefined && state.declared !== calledAs) throw errors.calledAsOtherShape(service, method, state.declared, calledAs);
     } catch (error) {
       invalid = RpcError.from(error);
     }
@@ -747,9 +750,11 @@ export class Client implements AttemptTransport, AttemptOwner {
       }
     }
     const policy = resolvePolicy(this.layers(service, method));
+    const schema = this.methodSchemas.get(service)?.get(method);
     state = {
       codec,
       serializers: serializers!,
+      declared: schema?.stream,
       policy,
       chainStopped: withoutRetries(policy),
       // One per service, used only by calls whose policy retries or hedges (a call may choose to).

@@ -1,3 +1,5 @@
+import type { StreamShape } from '../server/stream-context.js';
+
 /**
  * The runtime schema of one service, as svc-gen writes it into `<service>.descriptor.ts`.
  * Plain JSON: the protobuf codec turns it into a protobufjs Root (reflection) and into the
@@ -85,6 +87,12 @@ export interface MethodSchema {
   readonly idempotent?: boolean;
   /** `@Method({ timeout })` in ms: the server cuts the handler off then, so a client need not wait longer. */
   readonly timeout?: number;
+  /**
+   * A stream, and which sides send many messages; absent: a unary method (or a descriptor made
+   * before svc-gen wrote the field). A client calling a stream another way fails at once
+   * (`calledAsOtherShape`).
+   */
+  readonly stream?: StreamShape;
 }
 
 /**

@@ -339,6 +339,17 @@ export function notAStreamHandler(service: string, method: string, expected: str
   return new RpcError('UNIMPLEMENTED', `${service}.${method} was called as a ${expected}, but its handler ${got}; call it the way it is declared (invoke, serverStream, clientStream or bidiStream)`, { retryable: false });
 }
 
+const CALLED_WITH = { unary: 'invoke()', server: 'serverStream()', client: 'clientStream()', bidi: 'bidiStream()' } as const;
+const SHAPE_NAMES = { server: 'a server stream', client: 'a client stream', bidi: 'a bidirectional stream' } as const;
+
+export function calledAsOtherShape(service: string, method: string, declared: keyof typeof SHAPE_NAMES, calledAs: keyof typeof CALLED_WITH): RpcError {
+  return new RpcError(
+    'UNIMPLEMENTED',
+    `${service}.${method} is ${SHAPE_NAMES[declared]} (its schema from svc-gen says so), but was called with ${CALLED_WITH[calledAs]}; call it with ${CALLED_WITH[declared]}, or the generated client's ${method}()`,
+    { progress: 'not_sent', retryable: false },
+  );
+}
+
 export function streamMethodCalledUnary(service: string, method: string): RpcError {
   return new RpcError('UNIMPLEMENTED', `${service}.${method} is a stream (an async generator); call it with client.serverStream or client.bidiStream, not invoke`, { retryable: false });
 }

@@ -7,9 +7,9 @@ export const PourSchema: ServiceSchema = {
   "service": "Pour",
   "package": "pour",
   "methods": [
-    {"name":"blocks","request":"PourRequest","response":"Block"},
-    {"name":"ticks","request":"PourRequest","response":"Tick"},
-    {"name":"sink","request":"Block","response":"Poured"},
+    {"name":"blocks","request":"PourRequest","response":"Block","stream":"server"},
+    {"name":"ticks","request":"PourRequest","response":"Tick","stream":"server"},
+    {"name":"sink","request":"Block","response":"Poured","stream":"client"},
     {"name":"ping","request":"Tick","response":"Tick"},
   ],
   "messages": [

@@ -1,9 +1,12 @@
-import { context, SpanKind, trace, type Context, type Counter, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace, type Context, type Counter, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import { observingAttemptFilter, type AttemptCall, type Call, type Filter, type Next, type OutgoingCall, type PublishCall } from '@svc/core';
 import { attachTrace, CallTrace, traceOf } from './call-trace.js';
 import type { Propagator, ResolvedFilterOptions } from './filter-options.js';
 import { SCOPE_NAME, SCOPE_VERSION } from './instrumentation-scope.js';
 import { metadataSetter } from './metadata-carrier.js';
+import { ROOT_DRAWN } from './root-sampler.js';
+import { unsampledTraceparent } from './trace-ids.js';
 import { parseServerAddress, type ServerAddress } from './node-address.js';
 import type { Operation, OperationTable } from './operation.js';
 import { methodTable, topicTable } from './operation-tables.js';
@@ -44,8 +47,10 @@ export class ClientTelemetry {
   private readonly publishDuration: Histogram | undefined;
   private readonly sent: Counter | undefined;
   private readonly withAttempts: boolean;
+  private readonly rootRatio: number | undefined;
 
   constructor(options: ResolvedFilterOptions) {
+    this.rootRatio = options.rootRatio;
     this.tracer = options.tracerProvider?.getTracer(SCOPE_NAME, SCOPE_VERSION);
     this.propagator = options.propagator;
     this.samplerAttributes = options.samplerAttributes;
@@ -80,11 +85,22 @@ export class ClientTelemetry {
     let span: Span | undefined;
     let spanContext: Context | undefined;
     if (this.tracer !== undefined) {
-      const parent = context.active();
-      span = startSpan(this.tracer, operation.spanName, SpanKind.CLIENT, operation.attributes, parent, this.samplerAttributes);
-      spanContext = span === undefined ? parent : trace.setSpan(parent, span);
-      // Also when not sampled: the server then follows the decision instead of making its own.
-      inject(this.propagator, spanContext, call);
+      let parent = context.active();
+      let drawnOut = false;
+      // A new trace, with the sampler startTelemetry built: its decision is drawn here (as its
+      // ratio would), so that a call left out makes no SDK span, ids or context, only the header.
+      if (this.rootRatio !== undefined && trace.getSpanContext(parent) === undefined && propagation.getBaggage(parent) === undefined && !isTracingSuppressed(parent)) {
+        if (Math.random() < this.rootRatio) parent = parent.setValue(ROOT_DRAWN, true);
+        else drawnOut = true;
+      }
+      if (drawnOut) {
+        // Also when not sampled: the server then follows the decision instead of making its own.
+        setTraceparent(call, unsampledTraceparent());
+      } else {
+        span = startSpan(this.tracer, operation.spanName, SpanKind.CLIENT, operation.attributes, parent, this.samplerAttributes);
+        spanContext = span === undefined ? parent : trace.setSpan(parent, span);
+        inject(this.propagator, spanContext, call);
+      }
     }
     const recording = span !== undefined && span.isRecording();
     // Attempt spans only for a recorded call. Any other call skips the attempt filters, and with
@@ -178,4 +194,10 @@ function inject(propagator: Propagator, spanContext: Context, call: Call): void 
   const metadata = call.metadata;
   // Metadata that is not an object is the caller's mistake, refused after the filters (INVALID_ARGUMENT).
   if (typeof metadata === 'object' && metadata !== null) propagator.inject(spanContext, metadata, metadataSetter);
+}
+
+/** What the W3C propagator would write for a new trace that is not sampled (no tracestate, no baggage). */
+function setTraceparent(call: Call, traceparent: string): void {
+  const metadata = call.metadata;
+  if (typeof metadata === 'object' && metadata !== null) metadataSetter.set(metadata, 'traceparent', traceparent);
 }

@@ -45,6 +45,12 @@ export interface ResolvedFilterOptions {
   readonly attempts: boolean;
   readonly messagingSystem: string;
   readonly samplerAttributes: boolean;
+  /**
+   * The ratio of new traces when startTelemetry built the sampler (RootRatioSampler) and the
+   * propagator is W3C's: then the client filter draws a new trace's decision itself, and one it
+   * does not sample costs no SDK span (client-telemetry.ts). Undefined otherwise.
+   */
+  readonly rootRatio: number | undefined;
 }
 
 /** OTEL_SDK_DISABLED, read as the SDK reads it. */
@@ -52,7 +58,7 @@ export function sdkDisabled(): boolean {
   return getBooleanFromEnv('OTEL_SDK_DISABLED') === true;
 }
 
-export function resolveFilterOptions(options: TelemetryFilterOptions): ResolvedFilterOptions | undefined {
+export function resolveFilterOptions(options: TelemetryFilterOptions, rootRatio?: number): ResolvedFilterOptions | undefined {
   if (!(options.enabled ?? !sdkDisabled())) return undefined;
   const tracing = options.tracing ?? true;
   const metering = options.metrics ?? true;
@@ -64,5 +70,7 @@ export function resolveFilterOptions(options: TelemetryFilterOptions): ResolvedF
     attempts: options.attempts ?? true,
     messagingSystem: options.messagingSystem ?? 'svc',
     samplerAttributes: options.samplerAttributes ?? false,
+    // Only with the global tracer provider and propagator, which are the ones startTelemetry set up.
+    rootRatio: tracing && options.tracerProvider === undefined && options.propagator === undefined ? rootRatio : undefined,
   };
 }

@@ -4,13 +4,14 @@ import { getStringListFromEnv } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
-import { ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ParentBasedSampler, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { RpcError, type Filter, type Transport } from '@svc/core';
 import { sdkDisabled, type TelemetryFilterOptions } from './filter-options.js';
 import { observeTransport } from './observe-transport.js';
 import { PrometheusEndpoint, type PrometheusOptions } from './prometheus-endpoint.js';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_VERSION } from './semconv.js';
-import { clientTelemetryFilters, serverTelemetryFilters, type ClientTelemetryFilters } from './telemetry-filters.js';
+import { RootRatioSampler } from './root-sampler.js';
+import { clientFiltersWith, serverTelemetryFilters, type ClientTelemetryFilters } from './telemetry-filters.js';
 
 export interface TelemetryOptions extends Pick<TelemetryFilterOptions, 'tracing' | 'metrics' | 'attempts' | 'messagingSystem' | 'samplerAttributes'> {
   /** The service's name (`service.name`). OTEL_SERVICE_NAME, when set, wins: operators rename by environment. */
@@ -86,11 +87,14 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
   else if (options.spanProcessors !== undefined) config.spanProcessors = options.spanProcessors;
   else if (options.traceExporter !== undefined) config.traceExporter = options.traceExporter;
   if (options.sampler !== undefined) config.sampler = typeof options.sampler === 'number' ? ratioSampler(options.sampler) : options.sampler;
+  const ratio = typeof options.sampler === 'number' ? options.sampler : undefined;
   if (!metering) config.metricReaders = [];
   else if (explicitReaders) config.metricReaders = [...(prometheus === undefined ? [] : [prometheus.reader]), ...(options.metricReaders ?? [])];
 
   const sdk = new NodeSDK(config);
   sdk.start();
+  // The client filter may draw new traces itself only if what it writes is what the propagator would.
+  const rootRatio = ratio !== undefined && w3cOnly(propagation.fields()) ? ratio : undefined;
   const filterOptions: TelemetryFilterOptions = { enabled: true, tracing, metrics: metering, attempts: options.attempts, messagingSystem: options.messagingSystem, samplerAttributes: options.samplerAttributes };
   let stopped: Promise<void> | undefined;
   return {
@@ -98,7 +102,7 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     tracing,
     metrics: metering,
     prometheusUrl: prometheus?.url,
-    clientFilters: () => clientTelemetryFilters(filterOptions),
+    clientFilters: () => clientFiltersWith(filterOptions, rootRatio),
     serverFilters: () => serverTelemetryFilters(filterOptions),
     observeTransport: (transport) => (metering ? observeTransport(transport, { enabled: true }) : transport),
     forceFlush: () => forceFlush(),
@@ -120,7 +124,12 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
 
 function ratioSampler(ratio: number): Sampler {
   if (!(ratio >= 0 && ratio <= 1)) throw new RpcError('INVALID_ARGUMENT', `sampler: a ratio from 0 to 1, got ${String(ratio)}`);
-  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+  return new ParentBasedSampler({ root: new RootRatioSampler(ratio) });
+}
+
+/** Whether a propagator with these fields writes the W3C trace context and at most baggage (OTEL_PROPAGATORS' default). */
+function w3cOnly(fields: readonly string[]): boolean {
+  return fields.includes('traceparent') && fields.every((field) => field === 'traceparent' || field === 'tracestate' || field === 'baggage');
 }
 
 interface Flushable {

@@ -18,7 +18,12 @@ export interface ClientTelemetryFilters {
  * filters, so the span covers the others.
  */
 export function clientTelemetryFilters(options: TelemetryFilterOptions = {}): ClientTelemetryFilters {
-  const resolved = resolveFilterOptions(options);
+  return clientFiltersWith(options, undefined);
+}
+
+/** @internal startTelemetry's: `rootRatio` when it built the sampler (filter-options.ts). */
+export function clientFiltersWith(options: TelemetryFilterOptions, rootRatio: number | undefined): ClientTelemetryFilters {
+  const resolved = resolveFilterOptions(options, rootRatio);
   if (resolved === undefined) return { filters: [], attemptFilters: [] };
   const telemetry = new ClientTelemetry(resolved);
   return { filters: [telemetry.callFilter], attemptFilters: telemetry.attemptFilter === undefined ? [] : [telemetry.attemptFilter] };

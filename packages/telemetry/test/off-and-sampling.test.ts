@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SpanKind, trace, type Attributes, type Span, type SpanOptions, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace, type Attributes, type Span, type SpanOptions, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { Client, inproc, Server, staticRegistry } from '@svc/core';
 import { clientTelemetryFilters, serverTelemetryFilters, startTelemetry } from '../src/index.js';
@@ -85,6 +85,44 @@ describe('sampling', () => {
       expect(service.seen).toHaveLength(2);
       for (const { traceparent } of service.seen) expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
       expect(await finished(t)).toEqual([]);
+    } finally {
+      await t.telemetry.shutdown();
+    }
+  });
+
+  it('draws a new trace’s decision once: at ratio 1 every call is recorded, and ids differ from call to call', async () => {
+    const t = await startTestTelemetry({ sampler: 1, metrics: false });
+    try {
+      const { service, client, close } = await serve(undefined, t);
+      for (let i = 0; i < 20; i++) await client.invoke('Shop', 'hello', { name: 'x' });
+      await close();
+      const calls = (await finished(t, 'Shop/hello')).filter((s) => s.kind === SpanKind.CLIENT);
+      expect(calls).toHaveLength(20);
+      expect(new Set(calls.map((s) => s.spanContext().traceId)).size).toBe(20);
+      for (const { traceparent } of service.seen) expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    } finally {
+      await t.telemetry.shutdown();
+    }
+  });
+
+  it('an unsampled new trace gets fresh ids per call, and a call under a span or with baggage follows the normal path', async () => {
+    const t = await startTestTelemetry({ sampler: 0, metrics: false });
+    try {
+      const { service, client, close } = await serve(undefined, t);
+      for (let i = 0; i < 300; i++) await client.invoke('Shop', 'hello', { name: 'x' });
+      const ids = service.seen.map((s) => s.traceparent);
+      expect(new Set(ids.map((p) => p!.slice(3, 35))).size).toBe(300);
+      expect(new Set(ids.map((p) => p!.slice(36, 52))).size).toBe(300);
+      // Under a sampled parent (a caller's, say): its child, whatever the ratio of new traces.
+      const recorded = trace.setSpanContext(context.active(), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true });
+      await context.with(recorded, () => client.invoke('Shop', 'hello', { name: 'y' }));
+      expect(service.seen.at(-1)!.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+      // With baggage: the propagator's path, so the baggage travels.
+      const withBaggage = propagation.setBaggage(context.active(), propagation.createBaggage({ tenant: { value: 'acme' } }));
+      await context.with(withBaggage, () => client.invoke('Shop', 'hello', { name: 'z' }));
+      expect(service.seen.at(-1)!.baggage).toBe('tenant=acme');
+      expect(service.seen.at(-1)!.traceparent).toMatch(/-00$/);
+      await close();
     } finally {
       await t.telemetry.shutdown();
     }

@@ -5,10 +5,10 @@ import { Method, RpcError, Service, Subscribe, type CallContext, type EventConte
 export function shop(logger?: Logger) {
   @Service('Shop')
   class Shop {
-    readonly seen: { traceparent: string | undefined }[] = [];
+    readonly seen: { traceparent: string | undefined; baggage?: string | undefined }[] = [];
     @Method()
     async hello(args: { name: string }, ctx: CallContext): Promise<{ greeting: string; spanId: string | undefined }> {
-      this.seen.push({ traceparent: ctx.metadata.traceparent });
+      this.seen.push({ traceparent: ctx.metadata.traceparent, baggage: ctx.metadata.baggage });
       logger?.info(`hello ${args.name}`);
       return { greeting: `hello ${args.name}`, spanId: trace.getActiveSpan()?.spanContext().spanId };
     }

@@ -47,13 +47,13 @@ afterEach(async () => {
   stops = [];
 });
 
-async function rig(): Promise<{ client: Client; served: () => number }> {
+async function rig(clientSchemas = true): Promise<{ client: Client; served: () => number }> {
   const transport = inproc();
   let served = 0;
   const server = new Server({ transport, logger: silentLogger, schemas: [schema], filters: [(_call, next) => (served++, next())] }).register(new StreamsTestService());
   const address = await server.listen(`inproc://shape-${Math.random()}`);
   stops.push(() => server.close({ drainTimeout: 100 }));
-  const client = new Client({ transport, registry: staticRegistry({ Streams: [address] }), schemas: [schema] });
+  const client = new Client({ transport, registry: staticRegistry({ Streams: [address] }), ...(clientSchemas ? { schemas: [schema] } : {}) });
   stops.push(() => client.close());
   return { client, served: () => served };
 }
@@ -91,6 +91,18 @@ describe('calls made another way than the schema declares', () => {
     for await (const tick of client.serverStream<{ i: number }>('Streams', 'ticks', { tag: 'ok', n: 3, everyMs: 1 })) ticks.push(tick.i);
     expect(ticks).toEqual([0, 1, 2]);
     expect(await client.clientStream('Streams', 'sum', [{ n: 2 }, { n: 3 }])).toBe(5);
+    expect(served()).toBe(2);
+  });
+
+  it('a server with the schemas refuses a stream of another shape before its handler, for clients without them', async () => {
+    const { client, served } = await rig(false);
+    const unary = await failureOf(client.invoke('Streams', 'ticks', { tag: 'x', n: 1 }));
+    expect(unary).toMatchObject({ code: 'UNIMPLEMENTED', message: expect.stringContaining('Streams.ticks is a server stream') });
+    const asServer = await failureOf(async () => {
+      for await (const _ of client.serverStream('Streams', 'sum', { n: 1 })) break;
+    });
+    expect(asServer).toMatchObject({ code: 'UNIMPLEMENTED', progress: 'refused', message: expect.stringContaining('Streams.sum is a client stream') });
+    // Both reach the filters, as any refusal does (a log or an auth filter sees them); no handler runs.
     expect(served()).toBe(2);
   });
 });

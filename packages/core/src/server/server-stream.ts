@@ -85,6 +85,7 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
       if (request.violation !== undefined) return await this.refuse(request.violation);
       if (shape === undefined) return await this.refuse(errors.protocolError(`stream kind ${request.stream} is not 1 (server), 2 (client) or 3 (bidi)`));
       if (entry === undefined) return await this.refuse(server.notFound(request.service, request.method));
+      if (entry.declared !== undefined && entry.declared !== shape) return await this.refuse(errors.calledAsOtherShape(request.service, request.method, entry.declared, shape).withProgress('refused'));
       if (deadline !== 0) {
         const ms = deadline - Date.now();
         if (ms <= 0) return this.fail(errors.deadlineExceeded(undefined));

@@ -13,7 +13,7 @@ import { transportFor, type Dispatcher, type Listener, type ReplyTarget, type Re
 import { callContextInternals, type CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
 import { ServerStream } from './server-stream.js';
-import { streamServingOf, type StreamContext } from './stream-context.js';
+import { streamServingOf, type StreamContext, type StreamShape } from './stream-context.js';
 import { resolveStreamWindow } from '../stream/outbound-credit.js';
 import { ServerEvents } from '../events/server-events.js';
 import { CallTable } from '../transport/call-table.js';
@@ -100,6 +100,8 @@ export interface MethodEntry {
   readonly serializers: Map<string, MethodSerializers>;
   /** Answered without the server's filters (the health service: no auth, no limits in its way). */
   readonly unfiltered?: boolean;
+  /** The stream shape svc-gen's schema declares (MethodSchema.stream): a stream of another shape is refused before its handler. */
+  readonly declared?: StreamShape;
 }
 
 /**
@@ -134,6 +136,8 @@ export class Server implements Dispatcher {
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
   private readonly definitions = new Map<string, ServiceDefinition>();
+  /** Stream shapes the schemas declare, by service and method. */
+  private readonly declaredShapes = new Map<string, Map<string, StreamShape>>();
   private readonly healthMethods: Map<string, MethodEntry>;
   /** The @Subscribe handlers of the registered services and their subscriptions. */
   private readonly events: ServerEvents;
@@ -151,6 +155,10 @@ export class Server implements Dispatcher {
   constructor(options: ServerOptions) {
     this.transports = Array.isArray(options.transport) ? options.transport : [options.transport as Transport];
     const schemaDriven = options.schemas ? schemaCodecs(options.schemas) : [];
+    for (const schema of options.schemas ?? []) {
+      const streams = schema.methods.filter((m) => m.stream !== undefined);
+      if (streams.length > 0) this.declaredShapes.set(schema.service, new Map(streams.map((m) => [m.name, m.stream!])));
+    }
     for (const codec of [jsonCodec(), ...schemaDriven, ...(options.codecs ?? [])]) this.codecs.set(codec.name, codec);
     this.compressor = new Compressor(options.compression);
     this.exposeStack = options.exposeStack ?? false;
@@ -201,9 +209,17 @@ export class Server implements Dispatcher {
       const fn = (instance as Record<string, unknown>)[method.property] as (request: unknown, ctx: CallContext) => unknown;
       const bound = fn.bind(instance);
       // Decided here, once: a unary call pays nothing for streams. A handler that returns an
-      // AsyncIterable without being a generator cannot be told apart before it runs.
-      const invoke = isAsyncGeneratorFunction(fn) ? refuseUnary(definition.name, method.name) : bound;
-      methods.set(method.name, { service: definition, definition: method, invoke, invokeStream: bound, serializers: new Map() });
+      // AsyncIterable without being a generator cannot be told apart before it runs, unless
+      // svc-gen's schema says it is a stream.
+      const declared = this.declaredShapes.get(definition.name)?.get(method.name);
+      const service = definition.name;
+      const invoke =
+        declared !== undefined
+          ? refuseUnary(() => errors.calledAsOtherShape(service, method.name, declared, 'unary').withProgress('processed'))
+          : isAsyncGeneratorFunction(fn)
+            ? refuseUnary(() => errors.streamMethodCalledUnary(service, method.name))
+            : bound;
+      methods.set(method.name, { service: definition, definition: method, invoke, invokeStream: bound, serializers: new Map(), ...(declared === undefined ? {} : { declared }) });
     }
     this.services.set(definition.name, methods);
     this.definitions.set(definition.name, definition);
@@ -390,8 +406,9 @@ function isAsyncGeneratorFunction(fn: unknown): boolean {
 }
 
 /** What `invoke()` of a stream method meets: a clear error, not an encoded generator object. */
-function refuseUnary(service: string, method: string): () => never {
+/** A unary `invoke` that fails the call with a fresh error, for a method that is a stream. */
+function refuseUnary(error: () => RpcError): () => never {
   return () => {
-    throw errors.streamMethodCalledUnary(service, method);
+    throw error();
   };
 }

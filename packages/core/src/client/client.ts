@@ -403,10 +403,10 @@ export class Client implements AttemptTransport, AttemptOwner {
   }
 
   /**
-   * A stream failed before the server's first frame, in a way that says no
-   * handler ran (client-stream.ts decides): opened again on a node it has not tried, or ended with
-   * `error` when there is none. A microtask later, so that a transport failing the stream while
-   * opening it never finds this nested in its own openStream.
+   * A stream failed before the server's first frame, in a way that says no handler ran
+   * (client-stream.ts decides): opened again on a node it has not tried, or ended with `error`
+   * when there is none. A microtask later, so that a transport failing the stream while opening
+   * it never finds this nested in its own openStream.
    */
   private reopenStream(stream: ClientStream, error: RpcError): void {
     queueMicrotask(() => {

@@ -212,6 +212,33 @@ describe('nats streams', () => {
     }
   });
 
+  it('a stream to an instance that is gone (no responders, not_sent) is opened on the next instance, with the messages it had sent', async () => {
+    const gone = new Server({ transport: nats({ streamHeartbeat: HEARTBEAT }), logger: silentLogger }).register(new Streams());
+    const goneAddress = await gone.listen(natsd.url);
+    await gone.close();
+    const live = new Streams();
+    const server = new Server({ transport: nats({ streamHeartbeat: HEARTBEAT }), logger: silentLogger }).register(live);
+    const liveAddress = await server.listen(natsd.url);
+    // Always the first instance not tried: the gone one first.
+    const client = new Client({
+      transport: nats({ streamHeartbeat: HEARTBEAT }),
+      registry: staticRegistry({ Streams: [goneAddress, liveAddress] }),
+      selector: { select: (nodes, _call, tried) => nodes.find((n) => !tried.includes(n.address)) ?? nodes[0]! },
+      logger: silentLogger,
+    });
+    try {
+      expect(goneAddress).not.toBe(liveAddress);
+      expect(await client.clientStream('Streams', 'sum', [{ n: 1 }, { n: 2 }, { n: 3 }])).toBe(6);
+      const ticks: number[] = [];
+      for await (const tick of client.serverStream<{ i: number }>('Streams', 'ticks', { tag: 'moved', n: 2, everyMs: 1 })) ticks.push(tick.i);
+      expect(ticks).toEqual([0, 1]);
+      expect(live.finallies).toContain('moved');
+    } finally {
+      await client.close();
+      await server.close({ drainTimeout: 500 });
+    }
+  });
+
   it('ends open streams with UNAVAILABLE when the drain times out, and runs their finally', async () => {
     const r = await rig(natsd);
     try {

@@ -51,6 +51,8 @@ export interface ResolvedFilterOptions {
    * does not sample costs no SDK span (client-telemetry.ts). Undefined otherwise.
    */
   readonly rootRatio: number | undefined;
+  /** The propagator is the global one and writes only W3C trace context and baggage: the server may read an unsampled traceparent itself. */
+  readonly w3c: boolean;
 }
 
 /** OTEL_SDK_DISABLED, read as the SDK reads it. */
@@ -58,7 +60,17 @@ export function sdkDisabled(): boolean {
   return getBooleanFromEnv('OTEL_SDK_DISABLED') === true;
 }
 
-export function resolveFilterOptions(options: TelemetryFilterOptions, rootRatio?: number): ResolvedFilterOptions | undefined {
+/** What startTelemetry knows of the SDK it started; nothing for filters made on an SDK of the user's. */
+export interface StartedSdk {
+  /** The ratio of new traces, when it built the sampler from one (RootRatioSampler). */
+  readonly rootRatio: number | undefined;
+  /** The global propagator writes only W3C trace context and baggage. */
+  readonly w3c: boolean;
+}
+
+export const UNKNOWN_SDK: StartedSdk = { rootRatio: undefined, w3c: false };
+
+export function resolveFilterOptions(options: TelemetryFilterOptions, sdk: StartedSdk = UNKNOWN_SDK): ResolvedFilterOptions | undefined {
   if (!(options.enabled ?? !sdkDisabled())) return undefined;
   const tracing = options.tracing ?? true;
   const metering = options.metrics ?? true;
@@ -71,6 +83,7 @@ export function resolveFilterOptions(options: TelemetryFilterOptions, rootRatio?
     messagingSystem: options.messagingSystem ?? 'svc',
     samplerAttributes: options.samplerAttributes ?? false,
     // Only with the global tracer provider and propagator, which are the ones startTelemetry set up.
-    rootRatio: tracing && options.tracerProvider === undefined && options.propagator === undefined ? rootRatio : undefined,
+    rootRatio: sdk.w3c && tracing && options.tracerProvider === undefined && options.propagator === undefined ? sdk.rootRatio : undefined,
+    w3c: sdk.w3c && options.propagator === undefined,
   };
 }

@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, SpanKind, trace, type Context, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Context, type Histogram, type Span, type Tracer } from '@opentelemetry/api';
 import type { Call, CallContext, EventContext, Filter, Next } from '@svc/core';
 import type { Propagator, ResolvedFilterOptions } from './filter-options.js';
 import { SCOPE_NAME, SCOPE_VERSION } from './instrumentation-scope.js';
@@ -19,6 +19,7 @@ import {
 import { endRpcSpan, recordError } from './span-end.js';
 import { startSpan } from './span-start.js';
 import { serverMarksError, statusOf, type StatusCode } from './status.js';
+import { unsampledIds } from './trace-ids.js';
 
 /**
  * The server's telemetry, one filter for calls and events: a SERVER span per handled call (the
@@ -32,6 +33,7 @@ export class ServerTelemetry {
   private readonly tracer: Tracer | undefined;
   private readonly propagator: Propagator;
   private readonly samplerAttributes: boolean;
+  private readonly w3c: boolean;
   private readonly methods = methodTable(serverMarksError);
   private readonly topics: OperationTable;
   private readonly duration: Histogram | undefined;
@@ -41,6 +43,7 @@ export class ServerTelemetry {
     this.tracer = options.tracerProvider?.getTracer(SCOPE_NAME, SCOPE_VERSION);
     this.propagator = options.propagator;
     this.samplerAttributes = options.samplerAttributes;
+    this.w3c = options.w3c;
     this.topics = topicTable(options.messagingSystem, 'process', 'process');
     const meter = options.meterProvider?.getMeter(SCOPE_NAME, SCOPE_VERSION);
     if (meter !== undefined) {
@@ -61,11 +64,19 @@ export class ServerTelemetry {
     let spanContext: Context | undefined;
     let span: Span | undefined;
     if (this.tracer !== undefined) {
-      // From the root, not the active context: a socket's callbacks run in whatever context dialed it.
-      const parent = this.propagator.extract(ROOT_CONTEXT, ctx.metadata, metadataGetter);
-      span = startSpan(this.tracer, operation.spanName, SpanKind.SERVER, operation.attributes, parent, this.samplerAttributes);
-      if (span?.isRecording()) describeCall(span, ctx, known);
-      spanContext = span === undefined ? parent : trace.setSpan(parent, span);
+      const metadata = ctx.metadata;
+      // A caller's decision not to sample, in the W3C form alone: its context is made here, as
+      // the propagator would make it, and no span (startSpan would make none either).
+      const unsampled = this.w3c && metadata.tracestate === undefined && metadata.baggage === undefined ? unsampledIds(metadata.traceparent) : undefined;
+      if (unsampled !== undefined) {
+        spanContext = trace.setSpanContext(ROOT_CONTEXT, { traceId: unsampled.traceId, spanId: unsampled.spanId, traceFlags: TraceFlags.NONE, isRemote: true });
+      } else {
+        // From the root, not the active context: a socket's callbacks run in whatever context dialed it.
+        const parent = this.propagator.extract(ROOT_CONTEXT, metadata, metadataGetter);
+        span = startSpan(this.tracer, operation.spanName, SpanKind.SERVER, operation.attributes, parent, this.samplerAttributes);
+        if (span?.isRecording()) describeCall(span, ctx, known);
+        spanContext = span === undefined ? parent : trace.setSpan(parent, span);
+      }
     }
     const started = this.duration !== undefined ? performance.now() : 0;
     operation.active++;

@@ -6,12 +6,12 @@ import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { ParentBasedSampler, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { RpcError, type Filter, type Transport } from '@svc/core';
-import { sdkDisabled, type TelemetryFilterOptions } from './filter-options.js';
+import { sdkDisabled, type StartedSdk, type TelemetryFilterOptions } from './filter-options.js';
 import { observeTransport } from './observe-transport.js';
 import { PrometheusEndpoint, type PrometheusOptions } from './prometheus-endpoint.js';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_VERSION } from './semconv.js';
 import { RootRatioSampler } from './root-sampler.js';
-import { clientFiltersWith, serverTelemetryFilters, type ClientTelemetryFilters } from './telemetry-filters.js';
+import { clientFiltersWith, serverFiltersWith, type ClientTelemetryFilters } from './telemetry-filters.js';
 
 export interface TelemetryOptions extends Pick<TelemetryFilterOptions, 'tracing' | 'metrics' | 'attempts' | 'messagingSystem' | 'samplerAttributes'> {
   /** The service's name (`service.name`). OTEL_SERVICE_NAME, when set, wins: operators rename by environment. */
@@ -93,8 +93,8 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
 
   const sdk = new NodeSDK(config);
   sdk.start();
-  // The client filter may draw new traces itself only if what it writes is what the propagator would.
-  const rootRatio = ratio !== undefined && w3cOnly(propagation.fields()) ? ratio : undefined;
+  // The filters may write and read an unsampled traceparent themselves only if the propagator would do the same.
+  const sdkKnown: StartedSdk = { rootRatio: ratio, w3c: w3cOnly(propagation.fields()) };
   const filterOptions: TelemetryFilterOptions = { enabled: true, tracing, metrics: metering, attempts: options.attempts, messagingSystem: options.messagingSystem, samplerAttributes: options.samplerAttributes };
   let stopped: Promise<void> | undefined;
   return {
@@ -102,8 +102,8 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
     tracing,
     metrics: metering,
     prometheusUrl: prometheus?.url,
-    clientFilters: () => clientFiltersWith(filterOptions, rootRatio),
-    serverFilters: () => serverTelemetryFilters(filterOptions),
+    clientFilters: () => clientFiltersWith(filterOptions, sdkKnown),
+    serverFilters: () => serverFiltersWith(filterOptions, sdkKnown),
     observeTransport: (transport) => (metering ? observeTransport(transport, { enabled: true }) : transport),
     forceFlush: () => forceFlush(),
     shutdown: () =>

@@ -1,6 +1,6 @@
 import type { AttemptCall, Filter } from '@svc/core';
 import { ClientTelemetry } from './client-telemetry.js';
-import { resolveFilterOptions, type TelemetryFilterOptions } from './filter-options.js';
+import { resolveFilterOptions, UNKNOWN_SDK, type StartedSdk, type TelemetryFilterOptions } from './filter-options.js';
 import { ServerTelemetry } from './server-telemetry.js';
 
 /** The client's telemetry filters, to spread into ClientOptions: `new Client({ ...filters, transport, registry })`. */
@@ -18,19 +18,24 @@ export interface ClientTelemetryFilters {
  * filters, so the span covers the others.
  */
 export function clientTelemetryFilters(options: TelemetryFilterOptions = {}): ClientTelemetryFilters {
-  return clientFiltersWith(options, undefined);
+  return clientFiltersWith(options, UNKNOWN_SDK);
 }
 
-/** @internal startTelemetry's: `rootRatio` when it built the sampler (filter-options.ts). */
-export function clientFiltersWith(options: TelemetryFilterOptions, rootRatio: number | undefined): ClientTelemetryFilters {
-  const resolved = resolveFilterOptions(options, rootRatio);
+/** The filter that traces and measures a Server's calls and event deliveries; none with telemetry off. */
+export function serverTelemetryFilters(options: TelemetryFilterOptions = {}): Filter[] {
+  return serverFiltersWith(options, UNKNOWN_SDK);
+}
+
+/** @internal startTelemetry's, with what it knows of the SDK it started (filter-options.ts). */
+export function clientFiltersWith(options: TelemetryFilterOptions, sdk: StartedSdk): ClientTelemetryFilters {
+  const resolved = resolveFilterOptions(options, sdk);
   if (resolved === undefined) return { filters: [], attemptFilters: [] };
   const telemetry = new ClientTelemetry(resolved);
   return { filters: [telemetry.callFilter], attemptFilters: telemetry.attemptFilter === undefined ? [] : [telemetry.attemptFilter] };
 }
 
-/** The filter that traces and measures a Server's calls and event deliveries; none with telemetry off. */
-export function serverTelemetryFilters(options: TelemetryFilterOptions = {}): Filter[] {
-  const resolved = resolveFilterOptions(options);
+/** @internal As clientFiltersWith, for a server. */
+export function serverFiltersWith(options: TelemetryFilterOptions, sdk: StartedSdk): Filter[] {
+  const resolved = resolveFilterOptions(options, sdk);
   return resolved === undefined ? [] : [new ServerTelemetry(resolved).filter];
 }

@@ -78,7 +78,9 @@ describe('sampling', () => {
     const t = await startTestTelemetry({ sampler: 0 });
     try {
       const { service, client, close } = await serve(undefined, t);
-      await client.invoke('Shop', 'hello', { name: 'x' });
+      // The handler runs in the caller's (unsampled) context, as the propagator would have made it.
+      const { spanId } = await client.invoke<{ spanId: string }>('Shop', 'hello', { name: 'x' });
+      expect(spanId).toBe(service.seen[0]!.traceparent!.slice(36, 52));
       await client.publish('orders.created', { id: 1 });
       for (let i = 0; i < 50 && service.seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       await close();

@@ -7,6 +7,7 @@ import { SCOPE_NAME, SCOPE_VERSION } from './instrumentation-scope.js';
 import { metadataSetter } from './metadata-carrier.js';
 import { ROOT_DRAWN } from './root-sampler.js';
 import { unsampledTraceparent } from './trace-ids.js';
+import { passOn } from './pass-on.js';
 import { parseServerAddress, type ServerAddress } from './node-address.js';
 import type { Operation, OperationTable } from './operation.js';
 import { methodTable, topicTable } from './operation-tables.js';
@@ -80,7 +81,7 @@ export class ClientTelemetry {
     this.attemptFilter = options.attempts ? observingAttemptFilter((attempt, next) => this.attempt(attempt, next)) : undefined;
   }
 
-  private async call(call: OutgoingCall, next: Next): Promise<unknown> {
+  private call(call: OutgoingCall, next: Next): Promise<unknown> {
     const operation = this.methods.get(call.service, call.method);
     let span: Span | undefined;
     let spanContext: Context | undefined;
@@ -107,10 +108,18 @@ export class ClientTelemetry {
     // them the fail mode's runner: a call that is not traced costs what it costs untraced.
     if (recording && this.withAttempts) attachTrace(call, new CallTrace(operation, span!, spanContext!));
     else call.observeAttempts = false;
+    // Nothing to end and nothing to measure (a call not recorded, metrics off): the call goes on
+    // as it is, without an async frame of this filter's around it.
+    if (!recording && !this.countAttempts) return passOn(next);
+    return this.measured(call, next, operation, span, recording ? spanContext : undefined);
+  }
+
+  /** The rest of a call that is recorded or measured: calls in flight, its span's end, its duration and attempts. */
+  private async measured(call: OutgoingCall, next: Next, operation: Operation, span: Span | undefined, spanContext: Context | undefined): Promise<unknown> {
     const started = this.duration !== undefined ? performance.now() : 0;
     operation.active++;
     try {
-      const value = recording ? await context.with(spanContext!, next) : await next();
+      const value = spanContext !== undefined ? await context.with(spanContext, next) : await next();
       this.ended(operation, span, call, started, 'OK', undefined);
       return value;
     } catch (error) {

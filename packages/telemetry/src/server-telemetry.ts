@@ -20,6 +20,7 @@ import { endRpcSpan, recordError } from './span-end.js';
 import { startSpan } from './span-start.js';
 import { serverMarksError, statusOf, type StatusCode } from './status.js';
 import { unsampledIds } from './trace-ids.js';
+import { passOn } from './pass-on.js';
 
 /**
  * The server's telemetry, one filter for calls and events: a SERVER span per handled call (the
@@ -57,7 +58,7 @@ export class ServerTelemetry {
     this.filter = (call, next) => (call.kind === 'event' ? this.process(call as EventContext, next) : this.call(call as CallContext, next));
   }
 
-  private async call(ctx: CallContext, next: Next): Promise<unknown> {
+  private call(ctx: CallContext, next: Next): Promise<unknown> {
     // A method the server does not have is `_OTHER` (the name asked for is on the span only).
     const known = ctx.definition !== undefined;
     const operation = known ? this.methods.get(ctx.service, ctx.method) : this.methods.other();
@@ -78,6 +79,14 @@ export class ServerTelemetry {
         spanContext = span === undefined ? parent : trace.setSpan(parent, span);
       }
     }
+    // Nothing to end or measure (not recorded, metrics off): the handler runs in the caller's
+    // context (downstream calls follow its decision), without an async frame of this filter's.
+    if (span === undefined && this.duration === undefined) return spanContext !== undefined ? context.with(spanContext, passOn, undefined, next) : passOn(next);
+    return this.measured(next, operation, span, spanContext);
+  }
+
+  /** The rest of a call that has a span or is measured: calls in flight, the span's end, the duration. */
+  private async measured(next: Next, operation: Operation, span: Span | undefined, spanContext: Context | undefined): Promise<unknown> {
     const started = this.duration !== undefined ? performance.now() : 0;
     operation.active++;
     try {

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { Client, RpcError, Server, silentLogger, staticRegistry, type Filter, type OutgoingCall, type Selector, type ServiceNode } from '@svc/core';
 import { StreamsTestService as Streams, failureOf } from '@svc/core/testing';
 import { tcp } from '../src/index.js';
-import { sleep, until } from './helpers.js';
+import { until } from './helpers.js';
 
 let stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -175,7 +175,9 @@ describe('streams retried before the server’s first frame', () => {
     expect(await failureOf(sum)).toMatchObject({ code: 'CANCELLED' });
     await until(() => closed);
     release();
-    await sleep(50);
+    // The retry's lookup answers now; what it would open goes in the same turn, and a REQUEST would reach the spare within a few more.
+    await held;
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(spare.streamsSeen()).toBe(0);
   });
 

@@ -67,6 +67,29 @@ async function fullNode(): Promise<{ service: Streams; address: string; fill(mad
   };
 }
 
+/**
+ * A client whose first stream goes to a full node, and whose retry's lookup is held until the
+ * test calls `release()` (the first lookup answers at once): the gap between a refusal and the
+ * reopen, made as long as a test needs.
+ */
+async function heldRetry(): Promise<{ made: Client; spare: Awaited<ReturnType<typeof serve>>; lookups: () => number; release: () => void; held: Promise<void> }> {
+  const full = await fullNode();
+  const spare = await serve();
+  let lookups = 0;
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const registry = {
+    lookup: (): readonly ServiceNode[] | Promise<readonly ServiceNode[]> => {
+      const nodes = [{ address: full.address }, { address: spare.address }];
+      return ++lookups === 1 ? nodes : held.then(() => nodes);
+    },
+  };
+  const made = new Client({ transport: tcp(), registry, selector: inOrder(), logger: silentLogger });
+  stops.push(() => made.close());
+  await full.fill(made);
+  return { made, spare, lookups: () => lookups, release, held };
+}
+
 describe('streams retried before the server’s first frame', () => {
   it('a server stream refused by a full node (maxConcurrentStreams) runs on the next node; the caller sees only its messages', async () => {
     const full = await fullNode();
@@ -115,51 +138,24 @@ describe('streams retried before the server’s first frame', () => {
   });
 
   it('a client stream whose source ends while the retry looks for a node sends its messages and its END once it opens', async () => {
-    const full = await fullNode();
-    const spare = await serve();
-    let lookups = 0;
-    let lookedUp: () => void = () => {};
-    const slowSecondLookup = new Promise<void>((resolve) => (lookedUp = resolve));
-    // The first lookup at once; the retry's waits until the test lets it go (after the source ended).
-    const registry = {
-      lookup: (): readonly ServiceNode[] | Promise<readonly ServiceNode[]> => {
-        const nodes = [{ address: full.address }, { address: spare.address }];
-        return ++lookups === 1 ? nodes : slowSecondLookup.then(() => nodes);
-      },
-    };
-    const made = new Client({ transport: tcp(), registry, selector: inOrder(), logger: silentLogger });
-    stops.push(() => made.close());
-    await full.fill(made);
+    const { made, lookups, release } = await heldRetry();
     let ended = false;
     async function* numbers(): AsyncGenerator<{ n: number }> {
       yield { n: 1 };
       yield { n: 2 };
       yield { n: 3 };
       // The source ends once the retry has begun, so its END comes while there is no sender.
-      await until(() => lookups === 2);
+      await until(() => lookups() === 2);
       ended = true;
     }
     const sum = made.clientStream<number>('Streams', 'sum', numbers());
     await until(() => ended);
-    lookedUp();
+    release();
     expect(await sum).toBe(6);
   });
 
   it('a stream cancelled while its retry looks for a node ends CANCELLED, its source closed (finally ran), and opens nowhere', async () => {
-    const full = await fullNode();
-    const spare = await serve();
-    let lookups = 0;
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const registry = {
-      lookup: (): readonly ServiceNode[] | Promise<readonly ServiceNode[]> => {
-        const nodes = [{ address: full.address }, { address: spare.address }];
-        return ++lookups === 1 ? nodes : held.then(() => nodes);
-      },
-    };
-    const made = new Client({ transport: tcp(), registry, selector: inOrder(), logger: silentLogger });
-    stops.push(() => made.close());
-    await full.fill(made);
+    const { made, spare, lookups, release, held } = await heldRetry();
     let closed = false;
     async function* forever(): AsyncGenerator<{ n: number }> {
       try {
@@ -170,7 +166,7 @@ describe('streams retried before the server’s first frame', () => {
     }
     const controller = new AbortController();
     const sum = made.clientStream<number>('Streams', 'sum', forever(), { signal: controller.signal });
-    await until(() => lookups === 2);
+    await until(() => lookups() === 2);
     controller.abort();
     expect(await failureOf(sum)).toMatchObject({ code: 'CANCELLED' });
     await until(() => closed);

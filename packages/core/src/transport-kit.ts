@@ -9,6 +9,7 @@
 export type { Transport, Channel, Listener, Dispatcher, ReplyTarget, Cancellable, RequestMessage, ResponseMessage, ResponseHandler, Peer, StreamEnd, StreamReceiver, StreamSender } from './transport/transport.js';
 export { schemeOf, transportFor, StreamKind } from './transport/transport.js';
 export { DEFAULT_STREAM_WINDOW, INITIAL_STREAM_WINDOW } from './stream/outbound-credit.js';
+export { DEFAULT_MAX_STREAM_WINDOW, DEFAULT_STREAM_WINDOW_BUDGET } from './stream/window-budget.js';
 export { messageFields } from './stream/message-fields.js';
 export { CallTable } from './transport/call-table.js';
 export { PendingCalls, type PendingCall } from './transport/pending-calls.js';

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { InboundMessages, type InboundOwner } from '../src/stream/inbound-messages.js';
 import { DEFAULT_STREAM_WINDOW, INITIAL_STREAM_WINDOW, MESSAGE_OVERHEAD, OutboundCredit, resolveStreamWindow } from '../src/stream/outbound-credit.js';
 import type { RpcError } from '../src/errors/rpc-error.js';
+import { DEFAULT_MAX_STREAM_WINDOW, DEFAULT_STREAM_WINDOW_BUDGET, WindowBudget, resolveWindowBudget } from '../src/stream/window-budget.js';
 
 const W = INITIAL_STREAM_WINDOW;
 
-function queue(window = W): { inbound: InboundMessages; granted: number[]; left: number[] } {
+function queue(window = W, budget?: WindowBudget): { inbound: InboundMessages; granted: number[]; left: number[] } {
   const granted: number[] = [];
   const left: number[] = [];
   const owner: InboundOwner = {
@@ -14,7 +15,7 @@ function queue(window = W): { inbound: InboundMessages; granted: number[]; left:
     undecodable: () => {},
     maxDecompressedSize: 1 << 20,
   };
-  return { inbound: new InboundMessages(window, (bytes) => bytes.length, owner), granted, left };
+  return { inbound: new InboundMessages(window, (bytes) => bytes.length, owner, budget), granted, left };
 }
 
 const bytes = (n: number) => new Uint8Array(n);
@@ -89,6 +90,143 @@ describe('stream credit, receiving side', () => {
     expect(inbound.push(msg(40))).toBeUndefined();
     expect(granted).toEqual([100, 40]);
     expect(await inbound.next()).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('stream credit, a window that grows', () => {
+  const K = 1_024;
+  /** A queue and the credit its peer holds: the window it started with, less what it sent, plus what was granted. */
+  function stream(budget?: WindowBudget): { inbound: InboundMessages; peer: { credit: number }; granted: number[] } {
+    const peer = { credit: W };
+    const granted: number[] = [];
+    const owner: InboundOwner = {
+      grant: (credit) => {
+        peer.credit += credit;
+        granted.push(credit);
+      },
+      consumerLeft: () => {},
+      undecodable: () => {},
+      maxDecompressedSize: 1 << 20,
+    };
+    return { inbound: new InboundMessages(W, (bytes) => bytes.length, owner, budget), peer, granted };
+  }
+  /** Sends 20 KiB messages while the credit covers one, as a producer faster than the window does; returns how many. */
+  function fill({ inbound, peer }: { inbound: InboundMessages; peer: { credit: number } }): number {
+    let sent = 0;
+    while (peer.credit >= 20 * K) {
+      expect(inbound.push(msg(20 * K))).toBeUndefined();
+      peer.credit -= 20 * K;
+      sent++;
+    }
+    return sent;
+  }
+  async function drain(inbound: InboundMessages, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await inbound.next();
+  }
+
+  /** After the consumer waited on an empty queue: everything was granted back, so the peer holds the whole window. */
+  function expectWindowGranted({ inbound, peer }: ReturnType<typeof stream>): void {
+    expect(inbound.bufferedBytes).toBe(0);
+    expect(peer.credit).toBe(inbound.currentWindow);
+  }
+
+  it('doubles when a consumer that keeps up waits on a peer the window stalled, up to maxWindow', async () => {
+    const budget = new WindowBudget(4 * W, 10 * W);
+    const s = stream(budget);
+    expect(fill(s)).toBe(3); // 60 KiB: the peer has 4 KiB left, less than a message
+    await drain(s.inbound, 3);
+    void s.inbound.next(); // waits on an empty queue: what it took goes back, and 64 KiB of growth
+    expect(s.inbound.currentWindow).toBe(2 * W);
+    expect(budget.available).toBe(9 * W);
+    expectWindowGranted(s);
+    expect(fill(s)).toBe(6); // the first to the waiting consumer
+    await drain(s.inbound, 5);
+    void s.inbound.next();
+    expect(s.inbound.currentWindow).toBe(4 * W);
+    expect(budget.available).toBe(7 * W);
+    expectWindowGranted(s);
+    // At maxWindow it grows no more, and a peer sending past it still breaks the window.
+    expect(fill(s)).toBe(12);
+    await drain(s.inbound, 11);
+    void s.inbound.next();
+    expect(s.inbound.currentWindow).toBe(4 * W);
+    expect(budget.available).toBe(7 * W);
+    for (let i = 0; i < 12; i++) expect(s.inbound.push(msg(20 * K))).toBeUndefined();
+    expect(s.inbound.push(msg(20 * K))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+  });
+
+  it('does not grow for a slow consumer (its queue is never empty) nor for a slow producer (it never spends its credit)', async () => {
+    const budget = new WindowBudget(4 * W, 10 * W);
+    const slowConsumer = stream(budget);
+    fill(slowConsumer);
+    for (let i = 0; i < 50; i++) {
+      await slowConsumer.inbound.next();
+      fill(slowConsumer); // the producer spends what was granted back before the consumer comes again
+      expect(slowConsumer.inbound.bufferedBytes).toBeGreaterThan(0);
+    }
+    expect(slowConsumer.inbound.currentWindow).toBe(W);
+    const slowProducer = stream(budget).inbound;
+    for (let i = 0; i < 50; i++) {
+      const waiting = slowProducer.next();
+      slowProducer.push(msg(20 * K));
+      await waiting;
+    }
+    expect(slowProducer.currentWindow).toBe(W);
+    expect(budget.available).toBe(10 * W);
+  });
+
+  it('draws growth from a budget the streams share, and gives it back when a stream ends', async () => {
+    const budget = new WindowBudget(4 * W, W);
+    const first = stream(budget);
+    const second = stream(budget);
+    await drain(first.inbound, fill(first));
+    void first.inbound.next();
+    expect(first.inbound.currentWindow).toBe(2 * W);
+    expect(budget.available).toBe(0);
+    await drain(second.inbound, fill(second));
+    void second.inbound.next();
+    expect(second.inbound.currentWindow).toBe(W); // nothing left to grow by
+    expectWindowGranted(second);
+    first.inbound.release();
+    first.inbound.release(); // once only
+    expect(budget.available).toBe(W);
+    expect(first.inbound.currentWindow).toBe(W);
+    await drain(second.inbound, fill(second) - 1);
+    void second.inbound.next();
+    expect(second.inbound.currentWindow).toBe(2 * W);
+    expect(budget.available).toBe(0);
+  });
+
+  it('never grows without a budget, with an empty one, or once the stream is over', async () => {
+    for (const budget of [undefined, new WindowBudget(4 * W, 0)]) {
+      const s = stream(budget);
+      await drain(s.inbound, fill(s));
+      void s.inbound.next();
+      expect(s.inbound.currentWindow).toBe(W);
+      expectWindowGranted(s);
+    }
+    const budget = new WindowBudget(4 * W, 10 * W);
+    const s = stream(budget);
+    fill(s);
+    s.inbound.finish();
+    await drain(s.inbound, 3);
+    expect(await s.inbound.next()).toEqual({ done: true, value: undefined });
+    expect(budget.available).toBe(10 * W);
+  });
+
+  it('checks maxStreamWindow and streamWindowBudget, and defaults them', () => {
+    const defaults = resolveWindowBudget({});
+    expect(defaults.maxWindow).toBe(DEFAULT_MAX_STREAM_WINDOW);
+    expect(defaults.available).toBe(DEFAULT_STREAM_WINDOW_BUDGET);
+    // A starting window above the default maximum is the maximum.
+    expect(resolveWindowBudget({ streamWindow: 8 * DEFAULT_MAX_STREAM_WINDOW }).maxWindow).toBe(8 * DEFAULT_MAX_STREAM_WINDOW);
+    expect(resolveWindowBudget({ maxStreamWindow: W, streamWindowBudget: 0 })).toMatchObject({ maxWindow: W, available: 0 });
+    for (const bad of [1_000, W + 0.5, 2 ** 31, Number.NaN]) {
+      expect(() => resolveWindowBudget({ maxStreamWindow: bad })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('maxStreamWindow') }));
+    }
+    for (const bad of [-1, 0.5, Number.POSITIVE_INFINITY]) {
+      expect(() => resolveWindowBudget({ streamWindowBudget: bad })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('streamWindowBudget') }));
+    }
   });
 });
 

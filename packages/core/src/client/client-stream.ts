@@ -4,6 +4,7 @@ import * as errors from '../errors/framework-errors.js';
 import { progressFromWire, retryableFromWire } from '../wire/header.js';
 import { armDeadline, disarmDeadline, type DeadlineHandle, type DeadlineTarget } from '../deadline-timer.js';
 import { StreamKind, type StreamEnd, type StreamReceiver, type StreamSender } from '../transport/transport.js';
+import type { WindowBudget } from '../stream/window-budget.js';
 import { InboundMessages, type InboundOwner } from '../stream/inbound-messages.js';
 import { OutboundCredit } from '../stream/outbound-credit.js';
 import type { CallSink, OutgoingCall } from './client-call.js';
@@ -23,6 +24,8 @@ export interface StreamOwner {
   readonly compressor: Compressor;
   /** The most a compressed message from the server may inflate to. */
   readonly maxDecompressedSize: number;
+  /** What the client's streams may grow their receive windows by (window-budget.ts). */
+  readonly windowBudget: WindowBudget;
   /** Opens `stream` on a node it has not tried (`stream.tried`), or ends it with `error` when there is none. */
   reopen(stream: ClientStream, error: RpcError): void;
 }
@@ -101,7 +104,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.state = state;
     const decode = state.serializers.decodeResponse;
     const codec = state.codec;
-    this.inbound = new InboundMessages(window, (bytes) => decodeResponse(decode, codec, bytes), this);
+    this.inbound = new InboundMessages(window, (bytes) => decodeResponse(decode, codec, bytes), this, owner.windowBudget);
   }
 
   get kind(): 'call' {
@@ -360,10 +363,11 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     reporter.report!(this.node!, error, answeredAt - this.sentAt);
   }
 
-  /** Over (with `error`, or cleanly): no more sending, the timer and the signals let go, the caller's messages closed, the selector told. */
+  /** Over (with `error`, or cleanly): no more sending, the timer and the signals let go, the window's growth given back, the caller's messages closed, the selector told. */
   private close(error: RpcError | undefined): void {
     this.over = true;
     this.sentBodies = undefined;
+    this.inbound.release();
     this.reportPick(error);
     this.credit.stop();
     if (this.timed) disarmDeadline(this, this.timer);

@@ -26,6 +26,7 @@ import { NodeRoute, type RouteOptions } from './node-route.js';
 import { RoutedCall } from './routed-call.js';
 import { ClientStream, type StreamOwner, type StreamSource } from './client-stream.js';
 import { resolveStreamWindow } from '../stream/outbound-credit.js';
+import { resolveWindowBudget } from '../stream/window-budget.js';
 import { StreamKind } from '../transport/transport.js';
 
 /** Settings of one service (ClientOptions.services): its fail policy, and which of its nodes to use. */
@@ -104,6 +105,13 @@ export interface ClientOptions {
    * (docs/streams.md, flow control). Default 256 KiB; at least 64 KiB, the protocol's initial window.
    */
   streamWindow?: number;
+  /**
+   * The most a stream's receive window grows to while its consumer keeps up and the window is what
+   * holds the server back (docs/streams.md, flow control). Default 4 MiB, or streamWindow when larger.
+   */
+  maxStreamWindow?: number;
+  /** Bytes all of this client's streams together may grow their windows by. Default 64 MiB; 0: windows never grow. */
+  streamWindowBudget?: number;
 }
 
 /** The options of one stream (serverStream, clientStream, bidiStream): those of a call that apply to streams. */
@@ -210,7 +218,7 @@ export class Client implements AttemptTransport, AttemptOwner {
     this.compressor = new Compressor(options.compression);
     this.defaultTimeout = options.timeout ?? 30_000;
     this.maxDecompressedSize = resolveMaxDecompressedSize(options.maxDecompressedSize);
-    this.streamOwner = { compressor: this.compressor, maxDecompressedSize: this.maxDecompressedSize, reopen: (stream, error) => this.reopenStream(stream, error) };
+    this.streamOwner = { compressor: this.compressor, maxDecompressedSize: this.maxDecompressedSize, windowBudget: resolveWindowBudget(options), reopen: (stream, error) => this.reopenStream(stream, error) };
     this.metadataLimits = metadataLimits(options);
     this.failMode = options.failMode;
     this.servicePolicies = options.services ?? {};

@@ -362,8 +362,10 @@ export function streamWithoutResult(service: string, method: string): RpcError {
   return new RpcError('INTERNAL', `the client stream ${service}.${method} ended without its result message`, { retryable: false });
 }
 
-export function invalidStreamWindow(value: unknown, least: number): RpcError {
-  return new RpcError('INVALID_ARGUMENT', `streamWindow must be an integer of at least ${least} bytes (the protocol's initial window) and below 2^31, got ${String(value)}`, { progress: 'not_sent', retryable: false });
+/** A window option out of range: `streamWindow` and `maxStreamWindow` start at the protocol's initial window, `streamWindowBudget` at 0. */
+export function invalidStreamWindow(option: 'streamWindow' | 'maxStreamWindow' | 'streamWindowBudget', value: unknown, least: number): RpcError {
+  const range = option === 'streamWindowBudget' ? `a whole number of bytes, 0 or more` : `an integer of at least ${least} bytes (the protocol's initial window) and below 2^31`;
+  return new RpcError('INVALID_ARGUMENT', `${option} must be ${range}, got ${String(value)}`, { progress: 'not_sent', retryable: false });
 }
 
 export function streamIteratedTwice(service: string, method: string): RpcError {

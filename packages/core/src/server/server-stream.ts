@@ -103,7 +103,7 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
       if (shape !== 'server') {
         const decode = serializers.decodeRequest;
         const codec = request.codec;
-        this.inbound = new InboundMessages(this.window, (bytes) => decodeWith(decode, codec, bytes), this);
+        this.inbound = new InboundMessages(this.window, (bytes) => decodeWith(decode, codec, bytes), this, this.server.windowBudget);
         ctx.request = this.inbound;
         this.inbound.open();
       }
@@ -293,10 +293,11 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
     return errorStatus(rpc, details, metadata, this.server.exposeStack, this.ctx?.handlerStarted === true);
   }
 
-  /** Done: timer off, the server's count, credit waiters released, the handler told and its generator closed. */
+  /** Done: timer off, the server's count, credit waiters released, the window's growth given back, the handler told and its generator closed. */
   private finish(error: RpcError | undefined): void {
     this.done = true;
     this.reason = error;
+    this.inbound?.release();
     if (this.timed) disarmDeadline(this, this.timer);
     this.server.finished(this);
     this.credit.stop();

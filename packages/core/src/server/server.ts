@@ -14,6 +14,7 @@ import { callContextInternals, type CallContext } from './call-context.js';
 import { ServerCall } from './server-call.js';
 import { ServerStream } from './server-stream.js';
 import { streamServingOf, type StreamContext, type StreamShape } from './stream-context.js';
+import { resolveWindowBudget, type WindowBudget } from '../stream/window-budget.js';
 import { resolveStreamWindow } from '../stream/outbound-credit.js';
 import { ServerEvents } from '../events/server-events.js';
 import { CallTable } from '../transport/call-table.js';
@@ -76,6 +77,13 @@ export interface ServerOptions {
    * (docs/streams.md, flow control). Default 256 KiB; at least 64 KiB, the protocol's initial window.
    */
   streamWindow?: number;
+  /**
+   * The most a stream's receive window grows to while its handler keeps up and the window is what
+   * holds the client back (docs/streams.md, flow control). Default 4 MiB, or streamWindow when larger.
+   */
+  maxStreamWindow?: number;
+  /** Bytes all of this server's streams together may grow their windows by. Default 64 MiB; 0: windows never grow. */
+  streamWindowBudget?: number;
 }
 
 /** How one listener is registered (ServerOptions.registrar). */
@@ -132,6 +140,8 @@ export class Server implements Dispatcher {
   /** @internal The stream terminal alone (MethodEntry.unfiltered). */
   readonly streamHandler: Terminal;
   private readonly streamWindow: number;
+  /** @internal What this server's streams may grow their receive windows by. */
+  readonly windowBudget: WindowBudget;
   private readonly transports: readonly Transport[];
   private readonly codecs = new Map<string, Codec>();
   private readonly services = new Map<string, Map<string, MethodEntry>>();
@@ -187,6 +197,7 @@ export class Server implements Dispatcher {
     this.streamHandler = streamHandler;
     this.streamChain = composeFilters(filters, streamHandler);
     this.streamWindow = resolveStreamWindow(options.streamWindow);
+    this.windowBudget = resolveWindowBudget(options);
     this.health = new Health((service) => this.services.has(service));
     const health = this.health;
     this.healthMethods = new Map([

@@ -3,6 +3,7 @@ import { streamCreditExceeded } from '../errors/framework-errors.js';
 import { decompress } from '../codec/compression.js';
 import { Compression } from '../wire/header.js';
 import { INITIAL_STREAM_WINDOW, messageCost } from './outbound-credit.js';
+import type { WindowBudget } from './window-budget.js';
 
 /** What the queue of one stream asks of the side it belongs to. */
 export interface InboundOwner {
@@ -35,9 +36,16 @@ class CompressedBody {
  * on an empty queue (so a sender that waits for a large message is never left waiting).
  * A compressed message counts its compressed bytes, and is inflated (on zlib's thread pool, at
  * most to maxDecompressedSize) as it is taken: what is queued stays within the window.
+ *
+ * The window grows (doubles, up to the budget's maxWindow, drawn from the budget) when the window
+ * is what holds the stream back: the consumer waits on an empty queue although, since it last did,
+ * the peer had spent all its credit but less than one message's worth. A slow consumer never
+ * empties its queue and a slow producer never spends its credit, so neither grows a window; a
+ * window that grew stays grown until the stream ends (release), as HTTP/2 and QUIC's auto-tuning
+ * do, since a consumer that kept up once is likely to again.
  */
 export class InboundMessages implements AsyncIterableIterator<unknown> {
-  private readonly window: number;
+  private window: number;
   private readonly decode: (bytes: Uint8Array) => unknown;
   private readonly owner: InboundOwner;
   private queue: (Uint8Array | CompressedBody)[] = [];
@@ -53,11 +61,23 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
   private discarding = false;
   /** Once a compressed message came: the takes in flight, so that values reach the consumer in order. */
   private inflating: Promise<void> | undefined = undefined;
+  /** Where the window's growth comes from; undefined: the window stays as it started. */
+  private readonly budget: WindowBudget | undefined;
+  /** Bytes the window grew by, drawn from the budget (given back by release). */
+  private grown = 0;
+  /** Since the consumer last waited: a message left the peer less credit than its own size. */
+  private peerStalled = false;
 
-  constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner) {
+  constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner, budget?: WindowBudget) {
     this.window = window;
     this.decode = decode;
     this.owner = owner;
+    this.budget = budget;
+  }
+
+  /** This stream's receive window now (it starts as given and may grow). */
+  get currentWindow(): number {
+    return this.window;
   }
 
   /** Grants what the window has beyond the protocol's initial one, when the stream opens (again, on a retry: a new peer, nothing received yet). */
@@ -80,6 +100,7 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
       return undefined;
     }
     this.outstanding += size;
+    if (this.window - this.outstanding < size) this.peerStalled = true;
     const message = compression === Compression.NONE ? body : new CompressedBody(compression, body);
     const waiter = this.waiter;
     if (waiter !== undefined) {
@@ -116,8 +137,12 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
       return new Promise((resolve, reject) => this.take(body, { resolve, reject }));
     }
     if (this.finished) return this.failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(this.failure);
-    // The consumer waits on an empty queue: give back everything it took.
-    if (this.taken > 0 && !this.discarding) this.giveBack();
+    // The consumer waits on an empty queue: give back everything it took, and grow the window if
+    // it is what held the peer back.
+    if (!this.discarding) {
+      const extra = this.peerStalled ? this.grow() : 0;
+      if (this.taken > 0 || extra > 0) this.giveBack(extra);
+    }
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
@@ -139,6 +164,14 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** The stream is over: what the window grew by goes back to the budget (once; later calls do nothing). */
+  release(): void {
+    if (this.grown === 0) return;
+    this.budget!.give(this.grown);
+    this.window -= this.grown;
+    this.grown = 0;
   }
 
   private take(body: Uint8Array | CompressedBody, into: Taker): void {
@@ -177,11 +210,25 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
     into.resolve({ done: false, value });
   }
 
-  private giveBack(): void {
+  /** Grants back what the consumer took, and `extra` bytes the window just grew by. */
+  private giveBack(extra = 0): void {
     const bytes = this.taken;
     this.taken = 0;
     this.outstanding -= bytes;
-    if (!this.finished) this.owner.grant(bytes);
+    if (!this.finished) this.owner.grant(bytes + extra);
+  }
+
+  /** Doubles the window, within the budget's maxWindow and what the budget has left; returns the growth. */
+  private grow(): number {
+    this.peerStalled = false;
+    const budget = this.budget;
+    if (budget === undefined || this.finished) return 0;
+    const room = budget.maxWindow - this.window;
+    if (room <= 0) return 0;
+    const extra = budget.take(room < this.window ? room : this.window);
+    this.window += extra;
+    this.grown += extra;
+    return extra;
   }
 }
 

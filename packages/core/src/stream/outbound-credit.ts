@@ -30,7 +30,7 @@ export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 /** A `streamWindow` option, checked: an integer from the initial window up to 2^31 − 1. */
 export function resolveStreamWindow(value: number | undefined): number {
   if (value === undefined) return DEFAULT_STREAM_WINDOW;
-  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow(value, INITIAL_STREAM_WINDOW);
+  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow('streamWindow', value, INITIAL_STREAM_WINDOW);
   return value;
 }
 

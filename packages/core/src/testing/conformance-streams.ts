@@ -9,8 +9,8 @@ import { failureOf } from './failure-of.js';
 import type { ConformanceTarget } from './conformance.js';
 import { startConformanceServer, type ConformanceServer } from './conformance-server.js';
 import { recordingFilter } from './conformance-filters.js';
-import { DEFAULT_STREAM_WINDOW } from '../stream/outbound-credit.js';
-import { until } from './until.js';
+import { DEFAULT_STREAM_WINDOW, INITIAL_STREAM_WINDOW } from '../stream/outbound-credit.js';
+import { steady, until } from './until.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -194,6 +194,46 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
         if (consumed === 2) break;
       }
       expect(service.produced.get(tag)).toBeLessThanOrEqual(4 * perWindow + 3);
+    });
+
+    test('a window grows while its consumer keeps up, up to maxStreamWindow (server stream)', async () => {
+      const tag = 'window-grows-server';
+      const growing = newClient({ streamWindow: INITIAL_STREAM_WINDOW, maxStreamWindow: 4 * INITIAL_STREAM_WINDOW });
+      // Messages of about 16 KiB: 4 fill the starting 64 KiB window, 16 the largest.
+      const fits = (window: number) => Math.floor(window / 16_052);
+      let consumed = 0;
+      const ahead = () => (service.produced.get(tag) ?? 0) - consumed;
+      let pauses = 0;
+      for await (const _ of growing.serverStream('Conformance', 'count', { n: 1_000, pad: 16_000, tag })) {
+        if (++consumed % 20 !== 1) continue;
+        // The consumer pauses until the producer has spent the window, then takes what came as fast
+        // as it comes: the window held the producer back, so it doubles.
+        await steady(ahead);
+        if (++pauses < 4) continue;
+        // The producer is ahead by the window less what the consumer took since it last granted
+        // (under half the window), so 6 or more messages need a window past the starting one.
+        expect(ahead()).toBeGreaterThanOrEqual(fits(INITIAL_STREAM_WINDOW) + 2);
+        expect(ahead()).toBeLessThanOrEqual(fits(4 * INITIAL_STREAM_WINDOW) + 1);
+        break;
+      }
+      expect(pauses).toBe(4);
+    });
+
+    test('a window grows while its consumer keeps up (client stream, the server\'s window)', async () => {
+      const tag = 'window-grows-client';
+      const controller = new AbortController();
+      const pad = 'w'.repeat(64_000);
+      let produced = 0;
+      const ahead = () => produced - (service.produced.get(`read:${tag}`) ?? 0);
+      async function* messages() {
+        // The server pauses on every 20th message, and takes the others as fast as they come.
+        for (; ; produced++) yield { n: 1, tag, pad, readEveryMs: produced % 20 === 19 ? 200 : undefined };
+      }
+      // The server's starting window holds 4 of these messages: a producer 8 ahead has a grown window.
+      const watching = until(() => ahead() >= 8).finally(() => controller.abort());
+      const error = await failureOf(() => client.clientStream('Conformance', 'sum', messages(), { signal: controller.signal }));
+      await watching;
+      expect(error.code).toBe('CANCELLED');
     });
 
     test('shape mismatches and unknown methods get UNIMPLEMENTED', async () => {

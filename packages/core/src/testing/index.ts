@@ -10,5 +10,5 @@ export { describeCodecContract, type CodecCase } from './contracts/codec-contrac
 export { describeRegistryContract, type RegistryRig, type RegistryContractOptions } from './contracts/registry-contract.js';
 export { describeSelectorContract, type SelectorContractOptions } from './contracts/selector-contract.js';
 export { callChannel, jsonRequest, type ChannelOutcome, type ChannelCallOptions } from './channel-call.js';
-export { until } from './until.js';
+export { steady, until } from './until.js';
 export { failureOf } from './failure-of.js';

@@ -6,3 +6,19 @@ export async function until(condition: () => boolean, ms = 3_000): Promise<void>
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** Waits until `value()` stays the same for `quietMs` (a producer that stopped, its window spent); throws when `ms` pass first. */
+export async function steady(value: () => number, quietMs = 25, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  let last = value();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    if (Date.now() > end) throw new Error(`the value kept changing for ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+    const now = value();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
+}

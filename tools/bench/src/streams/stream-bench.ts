@@ -14,14 +14,15 @@
  *               shared one on 4222), with its default max_payload of 1 MiB.
  * Both processes sample their RSS every 20 ms; each transfer reports its peak growth over the
  * RSS before it (the 1 GiB target: under 64 MiB on either side).
- * `--window` is both sides' streamWindow (default: core's, 256 KiB); `--no-nats` leaves the NATS rows out.
+ * `--window` is both sides' streamWindow (default: core's, 256 KiB), `--max-window` their maxStreamWindow
+ * (default: core's, 4 MiB; the window itself keeps windows from growing); `--no-nats` leaves the NATS rows out.
  * `--heap-mib` (default 32) is live data each process holds, as a service holds its own: with the
  * bench's bare 8-10 MiB heaps V8 can fall into restarting incremental marking after every
  * mark-compact (the limit it sets leaves less room than the 16 MiB young generation), and then
  * every row, the raw socket's too, runs at about half its rate; whether it does depends on what
  * the process loaded (docs/performance.md has the numbers). `--heap-mib=0` measures bare processes.
  * `--only=raw,down` runs only the rows named (raw, down, up, ticks, unary, natsDown, natsUp), to profile one.
- *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--heap-mib=32] [--no-nats] [--only=ROWS] [--out=DIR]
+ *   node dist/streams/stream-bench.js [--volume-mib=1024] [--seconds=3] [--rounds=3] [--window=BYTES] [--max-window=BYTES] [--heap-mib=32] [--no-nats] [--only=ROWS] [--out=DIR]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client, protobufCodec, Server, staticRegistry } from '@svc/core';
-import { DEFAULT_STREAM_WINDOW } from '@svc/core/transport';
+import { DEFAULT_MAX_STREAM_WINDOW, DEFAULT_STREAM_WINDOW } from '@svc/core/transport';
 import { tcp } from '@svc/transport-tcp';
 import { nats } from '@svc/transport-nats';
 import { PourClient, schemas } from '../generated/index.js';
@@ -77,14 +78,20 @@ function windowOption(): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
+/** Both sides' window options: `--window` (the starting one) and `--max-window` (what it may grow to). */
+function windowOptions(): { streamWindow?: number; maxStreamWindow?: number } {
+  const max = args.get('max-window');
+  return { streamWindow: windowOption(), ...(max === undefined ? {} : { maxStreamWindow: Number(max) }) };
+}
+
 async function serve(): Promise<void> {
   holdHeap();
   const rss = new RssWatch();
-  const server = new Server({ transport: tcp(), schemas, codecs: [protobufCodec({ schemas })], streamWindow: windowOption() }).register(new Pour());
+  const server = new Server({ transport: tcp(), schemas, codecs: [protobufCodec({ schemas })], ...windowOptions() }).register(new Pour());
   const address = await server.listen('tcp://127.0.0.1:0');
   // The same service over NATS, when the bench started a nats-server (--nats=<url>).
   const natsUrl = args.get('nats');
-  const natsServer = natsUrl === undefined ? undefined : new Server({ transport: nats(), schemas, codecs: [protobufCodec({ schemas })], streamWindow: windowOption() }).register(new Pour());
+  const natsServer = natsUrl === undefined ? undefined : new Server({ transport: nats(), schemas, codecs: [protobufCodec({ schemas })], ...windowOptions() }).register(new Pour());
   const natsAddress = natsUrl === undefined ? undefined : await natsServer!.listen(natsUrl);
   const raw = net.createServer((socket) => {
     socket.once('data', (chunk) => {
@@ -125,16 +132,16 @@ async function bench(): Promise<void> {
   const rounds = Number(args.get('rounds') ?? 3);
   const natsd: NatsServer | undefined = args.has('no-nats') ? undefined : await startNats();
   holdHeap();
-  const serveArgs = ['--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : []), ...(args.has('heap-mib') ? [`--heap-mib=${args.get('heap-mib')}`] : []), ...(natsd === undefined ? [] : [`--nats=${natsd.url}`])];
+  const serveArgs = ['--serve', ...(args.has('window') ? [`--window=${args.get('window')}`] : []), ...(args.has('max-window') ? [`--max-window=${args.get('max-window')}`] : []), ...(args.has('heap-mib') ? [`--heap-mib=${args.get('heap-mib')}`] : []), ...(natsd === undefined ? [] : [`--nats=${natsd.url}`])];
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...serveArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const nextJson = async (): Promise<Record<string, unknown>> => JSON.parse(((await lines.next()).value as string) ?? 'null') as Record<string, unknown>;
   const { address, natsAddress, raw } = (await nextJson()) as { address: string; natsAddress?: string; raw: number };
   const tell = (command: string): void => void child.stdin!.write(`${command}\n`);
   const rss = new RssWatch();
-  const client = new Client({ transport: tcp(), registry: staticRegistry({ Pour: [address] }), schemas, codecs: [protobufCodec({ schemas })], timeout: 0, streamWindow: windowOption() });
+  const client = new Client({ transport: tcp(), registry: staticRegistry({ Pour: [address] }), schemas, codecs: [protobufCodec({ schemas })], timeout: 0, ...windowOptions() });
   const pour = new PourClient(client);
-  const natsClient = natsAddress === undefined ? undefined : new Client({ transport: nats(), registry: staticRegistry({ Pour: [natsAddress] }), schemas, codecs: [protobufCodec({ schemas })], timeout: 0, streamWindow: windowOption() });
+  const natsClient = natsAddress === undefined ? undefined : new Client({ transport: nats(), registry: staticRegistry({ Pour: [natsAddress] }), schemas, codecs: [protobufCodec({ schemas })], timeout: 0, ...windowOptions() });
   const natsPour = natsClient === undefined ? undefined : new PourClient(natsClient);
 
   /** Runs one transfer with both sides' RSS watched. */
@@ -237,7 +244,7 @@ async function bench(): Promise<void> {
   row('natsDown', () => ['NATS server stream, 64 KiB messages (server → client)', ...transfer('natsDown')]);
   row('natsUp', () => ['NATS client stream, 64 KiB messages (client → server)', ...transfer('natsUp')]);
   const table = [
-    `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB, ${Number(args.get('heap-mib') ?? 32)} MiB of live data in each process, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
+    `Streams over TCP${natsPour === undefined ? '' : ' (and NATS, through a nats-server on loopback)'}, window ${(windowOption() ?? DEFAULT_STREAM_WINDOW) / 1024} KiB growing to ${(Number(args.get('max-window') ?? 0) || Math.max(DEFAULT_MAX_STREAM_WINDOW, windowOption() ?? 0)) / 1024} KiB, ${Number(args.get('heap-mib') ?? 32)} MiB of live data in each process, ${volume / 1024 / 1024} MiB per transfer, ${seconds} s for the rates, medians of ${rounds} rounds (Node ${process.version}):`,
     '',
     '| what | rate | against | RSS growth MiB srv / cli |',
     '| --- | ---: | --- | ---: |',

@@ -12,6 +12,7 @@ message Header {
   uint32 compression = 6; uint32 timeout_ms = 7; map<string, string> metadata = 8;
   uint32 status = 9; string message = 10; string details = 11; string stack = 12;
   uint32 progress = 13; uint32 retryable = 14; uint32 stream = 15; uint32 credit = 16;
+  bool blocked = 17;
 }`).root;
 const Header = root.lookupType('svc.wire.v1.Header');
 
@@ -32,6 +33,7 @@ describe('frame header codec against protobufjs', () => {
       const h: FrameHeader = { kind: (1 + Math.floor(rand() * 9)) as FrameKind, id: Math.floor(rand() * 2 ** 32) };
       if (rand() < 0.3) h.stream = 1 + Math.floor(rand() * 3);
       if (rand() < 0.3) h.credit = 1 + Math.floor(rand() * (2 ** 32 - 1));
+      if (rand() < 0.3) h.blocked = true;
       if (rand() < 0.7) h.service = randomString(rand, 20) || 'S';
       if (rand() < 0.7) h.method = randomString(rand, 20) || 'm';
       if (rand() < 0.5) h.timeoutMs = Math.floor(rand() * 2 ** 31) || 1;
@@ -47,6 +49,7 @@ describe('frame header codec against protobufjs', () => {
       expect(viaLibrary.message ?? undefined).toBe(h.message);
       expect(viaLibrary.stream ?? undefined).toBe(h.stream);
       expect(viaLibrary.credit ?? undefined).toBe(h.credit);
+      expect(viaLibrary.blocked ?? undefined).toBe(h.blocked);
       expect(decodeHeader(Header.encode(Header.fromObject(viaLibrary)).finish())).toEqual(h);
       expect(decodeHeader(bytes)).toEqual(h);
     }
@@ -77,5 +80,12 @@ describe('stream header fields', () => {
     // kind WINDOW, id 3, credit 2^32 as a varint after the tag 0x80 0x01.
     const tooBig = Uint8Array.from([0x08, 9, 0x10, 3, 0x80, 0x01, 0x80, 0x80, 0x80, 0x80, 0x10]);
     expect(() => decodeHeader(tooBig)).toThrow(/window credit 4294967296/);
+  });
+
+  it('carries blocked (17, a two-byte tag) on a MESSAGE, and leaves it out when false', () => {
+    const blocked = encodeHeader({ kind: FrameKind.MESSAGE, id: 5, blocked: true });
+    expect(Array.from(blocked)).toEqual([0x08, 7, 0x10, 5, 0x88, 0x01, 1]);
+    expect(decodeHeader(blocked)).toEqual({ kind: FrameKind.MESSAGE, id: 5, blocked: true });
+    expect(Array.from(encodeHeader({ kind: FrameKind.MESSAGE, id: 5, blocked: false }))).toEqual([0x08, 7, 0x10, 5]);
   });
 });

@@ -214,6 +214,20 @@ describe('stream credit, a window that grows', () => {
     expect(budget.available).toBe(10 * W);
   });
 
+  it('grows when the peer says it waited for credit, though its credit was in flight and the window never filled here', async () => {
+    const budget = new WindowBudget(4 * W, 10 * W);
+    const { inbound } = stream(budget);
+    for (let i = 0; i < 3; i++) {
+      const waiting = inbound.next();
+      inbound.push(msg(20 * K), undefined, i === 2); // the third: sent after a wait
+      await waiting;
+    }
+    expect(inbound.currentWindow).toBe(W);
+    void inbound.next();
+    expect(inbound.currentWindow).toBe(2 * W);
+    expect(budget.available).toBe(9 * W);
+  });
+
   it('checks maxStreamWindow and streamWindowBudget, and defaults them', () => {
     const defaults = resolveWindowBudget({});
     expect(defaults.maxWindow).toBe(DEFAULT_MAX_STREAM_WINDOW);
@@ -260,6 +274,18 @@ describe('stream credit, sending side', () => {
     expect(credit.allows(1)).toBe(false);
     credit.grant(3 * W + MESSAGE_OVERHEAD);
     expect(credit.allows(1)).toBe(true);
+  });
+
+  it('tells the first message after a wait for credit that it waited (its MESSAGE is flagged blocked)', async () => {
+    const credit = new OutboundCredit();
+    expect(credit.spend(W - MESSAGE_OVERHEAD - 10)).toBe(false);
+    const waiting = credit.wait(100);
+    credit.grant(W);
+    await waiting;
+    expect(credit.spend(100)).toBe(true);
+    expect(credit.spend(100)).toBe(false);
+    await credit.wait(100); // credit enough: no wait, no flag
+    expect(credit.spend(100)).toBe(false);
   });
 
   it('releases a waiting sender when the stream stops', async () => {

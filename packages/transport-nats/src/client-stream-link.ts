@@ -112,8 +112,8 @@ export class ClientStreamLink implements StreamSender, Swept {
 
   // StreamSender: what core sends.
 
-  message(body: Uint8Array, compression?: Compression): void {
-    if (!this.over) this.outbox.write(FrameKind.MESSAGE, this.id, messageFields(compression), body);
+  message(body: Uint8Array, compression?: Compression, blocked?: boolean): void {
+    if (!this.over) this.outbox.write(FrameKind.MESSAGE, this.id, messageFields(compression, blocked), body);
   }
 
   window(credit: number): void {
@@ -136,7 +136,7 @@ export class ClientStreamLink implements StreamSender, Swept {
     if (frame.id !== this.id && frame.kind !== FrameKind.RESPONSE) return this.fail(undecodableStream(SERVER, `a frame of stream ${frame.id} on the subject of stream ${this.id}`));
     switch (frame.kind) {
       case FrameKind.MESSAGE:
-        return this.receiver.message(frame.body, frame.compression);
+        return this.receiver.message(frame.body, frame.compression, frame.blocked);
       case FrameKind.WINDOW:
         return this.receiver.window(frame.credit);
       case FrameKind.END:

@@ -100,8 +100,8 @@ export class ServerStreamLink implements Swept {
 
   /** What core sends: MESSAGE, WINDOW and one END, to the client. */
   readonly sender: StreamSender = {
-    message: (body, compression) => {
-      if (this.open) this.outbox.write(FrameKind.MESSAGE, this.clientId, messageFields(compression), body);
+    message: (body, compression, blocked) => {
+      if (this.open) this.outbox.write(FrameKind.MESSAGE, this.clientId, messageFields(compression, blocked), body);
     },
     window: (credit) => {
       if (this.open) this.outbox.write(FrameKind.WINDOW, this.clientId, { credit });
@@ -155,7 +155,7 @@ export class ServerStreamLink implements Swept {
     if (frame.id !== this.clientId) return this.endWith(undecodableStream(CLIENT, `a frame of stream ${frame.id} on the subject of stream ${this.clientId}`));
     switch (frame.kind) {
       case FrameKind.MESSAGE:
-        return receiver.message(frame.body, frame.compression);
+        return receiver.message(frame.body, frame.compression, frame.blocked);
       case FrameKind.WINDOW:
         return receiver.window(frame.credit);
       case FrameKind.END:

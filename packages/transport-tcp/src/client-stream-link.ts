@@ -65,8 +65,8 @@ export class ClientStreamLink implements StreamSender {
     }
   }
 
-  message(body: Uint8Array, compression?: Compression): void {
-    this.send(FrameKind.MESSAGE, messageFields(compression), body);
+  message(body: Uint8Array, compression?: Compression, blocked?: boolean): void {
+    this.send(FrameKind.MESSAGE, messageFields(compression, blocked), body);
   }
 
   window(credit: number): void {

@@ -23,8 +23,8 @@ export class ServerStreamLink implements Cancellable {
   }
 
   readonly sender: StreamSender = {
-    message: (body, compression) => {
-      if (this.open) this.frames.sendMessage(FrameKind.MESSAGE, this.id, messageFields(compression), 0, body);
+    message: (body, compression, blocked) => {
+      if (this.open) this.frames.sendMessage(FrameKind.MESSAGE, this.id, messageFields(compression, blocked), 0, body);
     },
     window: (credit) => {
       if (this.open) this.frames.send({ kind: FrameKind.WINDOW, id: this.id, credit });
@@ -42,7 +42,7 @@ export class ServerStreamLink implements Cancellable {
   deliver(frame: Frame): void {
     const receiver = this.receiver;
     if (!this.open || receiver === undefined) return;
-    if (frame.kind === FrameKind.MESSAGE) receiver.message(frame.body, frame.compression);
+    if (frame.kind === FrameKind.MESSAGE) receiver.message(frame.body, frame.compression, frame.blocked);
     else if (frame.kind === FrameKind.WINDOW) receiver.window(frame.credit);
     else receiver.end(frame);
   }

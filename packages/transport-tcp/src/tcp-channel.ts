@@ -231,7 +231,7 @@ export class TcpChannel implements Channel {
       const pending = this.pending.get(frame.id);
       const link = pending?.stream;
       if (link === undefined || pending!.connection !== connection) return; // ended or cancelled meanwhile
-      if (kind === FrameKind.MESSAGE) link.receiver.message(frame.body, frame.compression);
+      if (kind === FrameKind.MESSAGE) link.receiver.message(frame.body, frame.compression, frame.blocked);
       else if (kind === FrameKind.WINDOW) link.receiver.window(frame.credit);
       else {
         this.pending.take(frame.id);

@@ -223,10 +223,10 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
 
   // StreamReceiver: the server's frames.
 
-  message(body: Uint8Array, compression?: Compression): void {
+  message(body: Uint8Array, compression?: Compression, blocked?: boolean): void {
     if (this.over) return;
     if (!this.committed) this.commit();
-    const broken = this.inbound.push(body, compression);
+    const broken = this.inbound.push(body, compression, blocked);
     if (broken !== undefined) this.abort(broken);
   }
 
@@ -336,9 +336,9 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
           await this.credit.wait(body.length);
           if (this.over) return;
         }
-        this.credit.spend(body.length);
+        const blocked = this.credit.spend(body.length);
         try {
-          this.sender!.message(body, compression);
+          this.sender!.message(body, compression, blocked);
         } catch (error) {
           return this.abort(RpcError.from(error));
         }

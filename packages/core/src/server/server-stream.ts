@@ -61,7 +61,7 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
   /** What the transport hands the client's frames to. */
   receiver(): StreamReceiver {
     return {
-      message: (body, compression) => this.onMessage(body, compression),
+      message: (body, compression, blocked) => this.onMessage(body, compression, blocked),
       window: (credit) => this.credit.grant(credit),
       end: () => this.inbound?.finish(),
       fail: (error) => this.lost(error),
@@ -167,8 +167,8 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
           await this.credit.wait(body.length);
           if (this.done) throw this.endedEarly();
         }
-        this.credit.spend(body.length);
-        this.sender.message(body, compression);
+        const blocked = this.credit.spend(body.length);
+        this.sender.message(body, compression, blocked);
       }
     } finally {
       this.closeSource();
@@ -198,11 +198,11 @@ export class ServerStream implements StreamServing, InboundOwner, DeadlineTarget
     this.fail(error);
   }
 
-  private onMessage(body: Uint8Array, compression: Compression | undefined): void {
+  private onMessage(body: Uint8Array, compression: Compression | undefined, blocked: boolean | undefined): void {
     if (this.done) return;
     const inbound = this.inbound;
     if (inbound === undefined) return this.fail(errors.protocolError('the client sent a MESSAGE on a server stream, whose only request is the REQUEST itself'));
-    const broken = inbound.push(body, compression);
+    const broken = inbound.push(body, compression, blocked);
     if (broken !== undefined) this.fail(broken);
   }
 

@@ -39,10 +39,12 @@ class CompressedBody {
  *
  * The window grows (doubles, up to the budget's maxWindow, drawn from the budget) when the window
  * is what holds the stream back: the consumer waits on an empty queue although, since it last did,
- * the peer had spent all its credit but less than one message's worth. A slow consumer never
- * empties its queue and a slow producer never spends its credit, so neither grows a window; a
- * window that grew stays grown until the stream ends (release), as HTTP/2 and QUIC's auto-tuning
- * do, since a consumer that kept up once is likely to again.
+ * the peer ran out of credit: a MESSAGE said its sender had waited for credit (`blocked`: with
+ * credit in flight the receiver alone cannot see that), or the window had less room left than
+ * one more message of that size. A slow consumer never empties its queue and a slow producer
+ * never runs out of credit, so neither grows a window; a window that grew stays grown until the
+ * stream ends (release), as HTTP/2 and QUIC's auto-tuning do, since a consumer that kept up once
+ * is likely to again.
  */
 export class InboundMessages implements AsyncIterableIterator<unknown> {
   private window: number;
@@ -90,8 +92,11 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
     return this.outstanding - this.taken;
   }
 
-  /** A MESSAGE arrived (compressed as `compression` says). Returns the error that ends the stream when the peer broke the window. */
-  push(body: Uint8Array, compression: Compression = Compression.NONE): RpcError | undefined {
+  /**
+   * A MESSAGE arrived (compressed as `compression` says; `blocked`: its sender waited for credit
+   * before it). Returns the error that ends the stream when the peer broke the window.
+   */
+  push(body: Uint8Array, compression: Compression = Compression.NONE, blocked = false): RpcError | undefined {
     if (this.finished && !this.discarding) return undefined;
     const size = messageCost(body.length);
     if (this.outstanding > 0 && this.outstanding + size > this.window) return streamCreditExceeded(this.outstanding + size, this.window);
@@ -100,7 +105,7 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
       return undefined;
     }
     this.outstanding += size;
-    if (this.window - this.outstanding < size) this.peerStalled = true;
+    if (blocked || this.window - this.outstanding < size) this.peerStalled = true;
     const message = compression === Compression.NONE ? body : new CompressedBody(compression, body);
     const waiter = this.waiter;
     if (waiter !== undefined) {

@@ -48,6 +48,8 @@ export class OutboundCredit {
   private waiter: (() => void) | undefined = undefined;
   private waitingFor = 0;
   private stopped = false;
+  /** Since the last message sent: this side had to wait for credit (the MESSAGE's `blocked`). */
+  private waited = false;
 
   /** Whether a message whose body is `bodyLength` bytes may be sent now. */
   allows(bodyLength: number): boolean {
@@ -55,14 +57,21 @@ export class OutboundCredit {
     return this.credit >= cost || this.credit >= this.full;
   }
 
-  /** Counts a message sent (call only when allows(bodyLength)). */
-  spend(bodyLength: number): void {
+  /**
+   * Counts a message sent (call only when allows(bodyLength)). Returns whether the sender had to
+   * wait for credit before it, which the MESSAGE tells the receiver (so that it may grow its window).
+   */
+  spend(bodyLength: number): boolean {
     this.credit -= messageCost(bodyLength);
+    const waited = this.waited;
+    this.waited = false;
+    return waited;
   }
 
   /** Resolves when a message whose body is `bodyLength` bytes may be sent, or when the stream is over (check after). */
   wait(size: number): Promise<void> {
     if (this.stopped || this.allows(size)) return Promise.resolve();
+    this.waited = true;
     return new Promise((resolve) => {
       this.waitingFor = size;
       this.waiter = resolve;

@@ -11,6 +11,9 @@ import { startConformanceServer, type ConformanceServer } from './conformance-se
 import { recordingFilter } from './conformance-filters.js';
 import { DEFAULT_STREAM_WINDOW, INITIAL_STREAM_WINDOW } from '../stream/outbound-credit.js';
 import { steady, until } from './until.js';
+import { jsonRequest } from './channel-call.js';
+import { StreamKind, type Dispatcher } from '../transport/transport.js';
+import { Compression } from '../wire/header.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -258,6 +261,47 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
       }
       const error = await failureOf(() => client.clientStream('Conformance', 'sum', broken()));
       expect(error).toMatchObject({ code: 'CANCELLED', message: expect.stringContaining('source broke') });
+    });
+
+    test('a transport carries a MESSAGE\'s blocked flag both ways', async () => {
+      // Beneath core: a listener of the target's transport whose streams echo each message with the
+      // flag it came with, and a channel that sends three messages, the middle one flagged.
+      const target = await setup();
+      const flags = { server: [] as boolean[], client: [] as boolean[] };
+      const dispatcher: Dispatcher = {
+        dispatch: () => ({ cancel: () => {} }),
+        dispatchStream: (_request, sender) => ({
+          message: (body, compression, blocked) => {
+            flags.server.push(blocked === true);
+            sender.message(body, compression, blocked);
+          },
+          window: () => {},
+          end: () => sender.end({ status: 0, metadata: undefined }),
+          fail: () => {},
+        }),
+        logger: silentLogger,
+        serviceDefinitions: [{ name: 'Flags', options: {}, methods: new Map([['echo', { name: 'echo', property: 'echo', options: {} }]]) }],
+      };
+      const listener = await target.transport.listen(target.listenAddress, dispatcher);
+      const channel = (target.clientTransport ?? target.transport).connect(listener.address);
+      try {
+        let ended = false;
+        const sender = channel.openStream!({ ...jsonRequest('Flags', 'echo', null), body: new Uint8Array(0), stream: StreamKind.BIDI }, {
+          message: (_body, _compression, blocked) => flags.client.push(blocked === true),
+          window: () => {},
+          end: () => (ended = true),
+          fail: () => {},
+        });
+        for (const blocked of [false, true, false]) sender.message(Buffer.from('{}'), Compression.NONE, blocked);
+        sender.end({ status: 0, metadata: undefined });
+        await until(() => ended);
+        expect(flags.server).toEqual([false, true, false]);
+        expect(flags.client).toEqual([false, true, false]);
+      } finally {
+        await channel.close();
+        await listener.close();
+        await target.teardown?.();
+      }
     });
 
     describe('compressed messages (both sides with compression)', () => {

@@ -54,7 +54,7 @@ export class InprocStream {
   }
 
   readonly clientSide: StreamSender = {
-    message: (body, compression) => this.toServer((server) => server.message(body, compression)),
+    message: (body, compression, blocked) => this.toServer((server) => server.message(body, compression, blocked)),
     window: (credit) => this.toServer((server) => server.window(credit)),
     end: (end) => this.toServer((server) => server.end(end)),
     cancel: () => {
@@ -66,7 +66,7 @@ export class InprocStream {
   };
 
   readonly serverSide: StreamSender = {
-    message: (body, compression) => this.toClient((client) => client.message(body, compression)),
+    message: (body, compression, blocked) => this.toClient((client) => client.message(body, compression, blocked)),
     window: (credit) => this.toClient((client) => client.window(credit)),
     end: (end: StreamEnd) => {
       if (this.over) return;

@@ -123,8 +123,11 @@ export interface StreamEnd {
  * core (stream/inbound-messages.ts, stream/outbound-credit.ts), so a transport only moves frames.
  */
 export interface StreamReceiver {
-  /** A MESSAGE: one message's body, in the stream's codec, compressed as its frame's `compression` says (absent or NONE: as it is). */
-  message(body: Uint8Array, compression?: Compression): void;
+  /**
+   * A MESSAGE: one message's body, in the stream's codec, compressed as its frame's `compression`
+   * says (absent or NONE: as it is); `blocked`: the frame says the peer waited for credit first.
+   */
+  message(body: Uint8Array, compression?: Compression, blocked?: boolean): void;
   /** A WINDOW: the peer takes `credit` more bytes of messages. */
   window(credit: number): void;
   /** An END from the peer. On the client, the stream is over. */
@@ -135,8 +138,11 @@ export interface StreamReceiver {
 
 /** How core sends on one stream. Methods called after the stream is over do nothing. */
 export interface StreamSender {
-  /** One MESSAGE, its frame's `compression` set when the body is compressed; throws an RpcError (frameTooLarge) when the body does not fit in a frame. */
-  message(body: Uint8Array, compression?: Compression): void;
+  /**
+   * One MESSAGE, its frame's `compression` set when the body is compressed and `blocked` when this
+   * side waited for credit before it; throws an RpcError (frameTooLarge) when the body does not fit in a frame.
+   */
+  message(body: Uint8Array, compression?: Compression, blocked?: boolean): void;
   /** One WINDOW granting the peer `credit` more bytes. */
   window(credit: number): void;
   /** One END: the client's says it sends no more; the server's ends the stream (the transport forgets it). */

@@ -31,6 +31,8 @@ export class Frame implements FrameHeader, RequestMessage, ResponseMessage {
   stream = 0;
   /** WINDOW: bytes granted. */
   credit = 0;
+  /** MESSAGE: the sender waited for credit before this message. */
+  blocked = false;
   body: Uint8Array = EMPTY;
   /** Absolute deadline, set by the receiver from timeoutMs (RequestMessage). */
   deadline = 0;

@@ -55,6 +55,11 @@ export interface HeaderFields {
   stream?: number | undefined;
   /** WINDOW: bytes of messages granted to the other side of the stream. */
   credit?: number | undefined;
+  /**
+   * MESSAGE: the sender had to wait for credit before it could send this message, so the
+   * receiver's window held it back (the receiver may grow the window; docs/streams.md).
+   */
+  blocked?: boolean | undefined;
 }
 
 /** RpcError.progress on the wire (header field 13). Absent means processed: never retried unsafely. */
@@ -108,6 +113,8 @@ const T_RETRYABLE = 0x70;
 const T_STREAM = 0x78;
 /** Field 16 needs a two-byte tag: (16 << 3) | 0 = 128, the varint 0x80 0x01. */
 const T_CREDIT = 0x80;
+/** Field 17, two bytes too: (17 << 3) | 0 = 136, the varint 0x88 0x01. */
+const T_BLOCKED = 0x88;
 const T_ENTRY_KEY = 0x0a;
 const T_ENTRY_VALUE = 0x12;
 
@@ -155,8 +162,8 @@ export function headerSize(id: number, h: HeaderFields, timeoutMs: number): numb
   n += stringField(h.message) + stringField(h.details) + stringField(h.stack);
   if (h.progress) n += 1 + varintSize(h.progress);
   if (h.retryable) n += 1 + varintSize(h.retryable);
-  // One branch for both stream fields: a unary frame has neither.
-  if (h.stream || h.credit) n += streamFieldsSize(h);
+  // One branch for the stream fields: a unary frame has none.
+  if (h.stream || h.credit || h.blocked) n += streamFieldsSize(h);
   return n;
 }
 
@@ -164,6 +171,7 @@ function streamFieldsSize(h: HeaderFields): number {
   let n = 0;
   if (h.stream) n += 1 + varintSize(h.stream);
   if (h.credit) n += 2 + varintSize(h.credit);
+  if (h.blocked) n += 3;
   return n;
 }
 
@@ -237,7 +245,7 @@ export function writeHeader(buf: Buffer, pos: number, kind: FrameKind, id: numbe
     buf[pos++] = T_RETRYABLE;
     pos = writeVarint(buf, pos, h.retryable);
   }
-  if (h.stream || h.credit) pos = writeStreamFields(buf, pos, h);
+  if (h.stream || h.credit || h.blocked) pos = writeStreamFields(buf, pos, h);
   return pos;
 }
 
@@ -250,6 +258,11 @@ function writeStreamFields(buf: Buffer, pos: number, h: HeaderFields): number {
     buf[pos++] = T_CREDIT;
     buf[pos++] = 0x01;
     pos = writeVarint(buf, pos, h.credit);
+  }
+  if (h.blocked) {
+    buf[pos++] = T_BLOCKED;
+    buf[pos++] = 0x01;
+    buf[pos++] = 1;
   }
   return pos;
 }
@@ -460,6 +473,7 @@ function readFields<H extends FrameHeader>(buf: Buffer, start: number, end: numb
         h.credit = credit;
         break;
       }
+      case T_BLOCKED: h.blocked = r.varint() !== 0; break;
       default: r.skip(tag & 7); // unknown fields from newer peers are skipped
     }
   }

@@ -23,7 +23,9 @@ export function messageCost(bodyLength: number): number {
  * The window each side grants a stream unless told otherwise: the initial 64 KiB and 192 KiB more
  * in a WINDOW as the stream opens. With 64 KiB, a stream of 64 KiB messages went one message
  * per round trip (27 % of a raw socket's MiB/s); 256 KiB let it reach 62-64 % (docs/performance.md).
- * A TCP server bounds what one connection may make it buffer by its maxConcurrentStreams (100).
+ * A window grows from here while its consumer keeps up (window-budget.ts); this is what each
+ * stream starts with, and what a slow consumer's stream keeps. A TCP server bounds what one
+ * connection may make it buffer by its maxConcurrentStreams (100).
  */
 export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 

@@ -67,7 +67,7 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
   private readonly budget: WindowBudget | undefined;
   /** Bytes the window grew by, drawn from the budget (given back by release). */
   private grown = 0;
-  /** Since the consumer last waited: a message left the peer less credit than its own size. */
+  /** Since the consumer last waited: the peer ran out of credit (a `blocked` MESSAGE, or one that left less room than its own size). */
   private peerStalled = false;
 
   constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner, budget?: WindowBudget) {

@@ -198,6 +198,7 @@ export class AttemptRunner implements AttemptOwner, AttemptsInFlight {
     const attempt = new Attempt(this, call, number, hedge, node, metadata);
     // Only what the selector chose is reported to it, so that a selector counting attempts in flight sees each select answered once.
     attempt.selected = this.chosen && this.client.selector.report !== undefined;
+    if (attempt.selected) attempt.startedAt = performance.now();
     this.live.push(attempt);
     const perAttempt = call.policy.attemptTimeout;
     if (perAttempt > 0 && (call.deadline === 0 || now + perAttempt < call.deadline)) {

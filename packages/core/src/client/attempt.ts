@@ -38,8 +38,11 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
   readonly hedge: boolean;
   readonly node: ServiceNode;
   readonly metadata: Metadata;
-  /** performance.now() when it started: selectors learn latencies below a millisecond. */
-  readonly startedAt: number;
+  /**
+   * performance.now() when it started, for the selector's report (selectors learn latencies below a
+   * millisecond); read only when `selected`, so set only then: a clock read less per attempt otherwise.
+   */
+  startedAt = 0;
   /** Whether the selector chose it (a pinned address or failretry's same node is not chosen), so only those are reported. */
   selected = false;
   channel: Channel | undefined = undefined;
@@ -70,7 +73,6 @@ export class Attempt implements AttemptCall, Transmission, CallSink {
     this.hedge = hedge;
     this.node = node;
     this.metadata = metadata;
-    this.startedAt = performance.now();
   }
 
   get call(): Call {

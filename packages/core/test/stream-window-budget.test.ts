@@ -1,7 +1,7 @@
 /** A grown stream window is drawn from its side's budget and given back however the stream ends, on the client and on the server. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, inproc, Server, silentLogger, staticRegistry } from '../src/index.js';
-import { ConformanceService, steady } from '../src/testing/index.js';
+import { ConformanceService, failureOf, steady } from '../src/testing/index.js';
 import { INITIAL_STREAM_WINDOW } from '../src/stream/outbound-credit.js';
 import type { WindowBudget } from '../src/stream/window-budget.js';
 
@@ -60,6 +60,26 @@ describe('the window budget', () => {
       expect(clientBudget.available).toBe(BUDGET);
     });
   }
+
+  it('a stream\'s own maxStreamWindow caps its growth; one out of range fails the stream with INVALID_ARGUMENT', async () => {
+    const { service, client, clientBudget } = await rig();
+    const tag = 'budget-own-max';
+    let consumed = 0;
+    let drawn = 0;
+    const ahead = () => (service.produced.get(tag) ?? 0) - consumed;
+    for await (const _ of client.serverStream('Conformance', 'count', { n: 200, pad: 16_000, tag }, { maxStreamWindow: 2 * INITIAL_STREAM_WINDOW })) {
+      if (++consumed % 20 !== 1) continue;
+      await steady(ahead);
+      drawn = Math.max(drawn, BUDGET - clientBudget.available);
+      if (consumed > 100) break;
+    }
+    expect(drawn).toBe(INITIAL_STREAM_WINDOW); // grew once, from 64 to 128 KiB, and no further
+    expect(clientBudget.available).toBe(BUDGET);
+    const error = await failureOf(async () => {
+      for await (const _ of client.serverStream('Conformance', 'count', { n: 1 }, { maxStreamWindow: 1_000 }));
+    });
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('maxStreamWindow') });
+  });
 
   it('a client stream\'s server window gives its growth back when the stream ends, and when it is cancelled', async () => {
     const { service, server, client } = await rig();

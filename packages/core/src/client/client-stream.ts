@@ -91,7 +91,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
   private sentAt = 0;
   private answeredAt = 0;
 
-  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number, owner: StreamOwner) {
+  constructor(shape: StreamKind, service: string, method: string, request: unknown, metadata: Metadata, deadline: number, address: string | undefined, now: number, state: MethodState, window: number, maxWindow: number | undefined, owner: StreamOwner) {
     this.shape = shape;
     this.owner = owner;
     this.service = service;
@@ -104,7 +104,7 @@ export class ClientStream implements OutgoingCall, DeadlineTarget, StreamReceive
     this.state = state;
     const decode = state.serializers.decodeResponse;
     const codec = state.codec;
-    this.inbound = new InboundMessages(window, (bytes) => decodeResponse(decode, codec, bytes), this, owner.windowBudget);
+    this.inbound = new InboundMessages(window, (bytes) => decodeResponse(decode, codec, bytes), this, owner.windowBudget, maxWindow);
   }
 
   get kind(): 'call' {

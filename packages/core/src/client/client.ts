@@ -26,7 +26,7 @@ import { NodeRoute, type RouteOptions } from './node-route.js';
 import { RoutedCall } from './routed-call.js';
 import { ClientStream, type StreamOwner, type StreamSource } from './client-stream.js';
 import { resolveStreamWindow } from '../stream/outbound-credit.js';
-import { resolveWindowBudget } from '../stream/window-budget.js';
+import { checkMaxStreamWindow, resolveWindowBudget } from '../stream/window-budget.js';
 import { StreamKind } from '../transport/transport.js';
 
 /** Settings of one service (ClientOptions.services): its fail policy, and which of its nodes to use. */
@@ -130,6 +130,8 @@ export interface StreamOptions {
   address?: string;
   /** This stream's receive window in bytes, over ClientOptions.streamWindow. */
   streamWindow?: number;
+  /** The most this stream's receive window grows to, over ClientOptions.maxStreamWindow (a bulk transfer may want more; growth still comes from the client's streamWindowBudget). */
+  maxStreamWindow?: number;
 }
 
 export interface CallOptions<Res = unknown> {
@@ -365,15 +367,17 @@ export class Client implements AttemptTransport, AttemptOwner {
     const given = options?.metadata;
     const metadata = given == null ? (this.hasFilters ? {} : NO_METADATA) : this.hasFilters && typeof given === 'object' && !Array.isArray(given) ? { ...given } : given;
     let window = this.streamWindow;
+    let maxWindow: number | undefined;
     let invalid: RpcError | undefined;
     try {
       if (options?.streamWindow !== undefined) window = resolveStreamWindow(options.streamWindow);
+      if (options?.maxStreamWindow !== undefined) maxWindow = checkMaxStreamWindow(options.maxStreamWindow);
       const calledAs = shape === StreamKind.SERVER ? 'server' : shape === StreamKind.CLIENT ? 'client' : 'bidi';
       if (state.declared !== undefined && state.declared !== calledAs) throw errors.calledAsOtherShape(service, method, state.declared, calledAs);
     } catch (error) {
       invalid = RpcError.from(error);
     }
-    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window, this.streamOwner);
+    const stream = new ClientStream(shape, service, method, request, metadata, deadline, options?.address, now, state, window, maxWindow, this.streamOwner);
     if (options?.onMetadata) stream.onMetadata = options.onMetadata;
     if (invalid !== undefined) stream.abort(invalid);
     return stream;

@@ -37,7 +37,7 @@ class CompressedBody {
  * A compressed message counts its compressed bytes, and is inflated (on zlib's thread pool, at
  * most to maxDecompressedSize) as it is taken: what is queued stays within the window.
  *
- * The window grows (doubles, up to the budget's maxWindow, drawn from the budget) when the window
+ * The window grows (doubles, up to maxWindow, drawn from the budget) when the window
  * is what holds the stream back: the consumer waits on an empty queue although, since it last did,
  * the peer ran out of credit: a MESSAGE said its sender had waited for credit (`blocked`: with
  * credit in flight the receiver alone cannot see that), or the window had less room left than
@@ -65,16 +65,19 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
   private inflating: Promise<void> | undefined = undefined;
   /** Where the window's growth comes from; undefined: the window stays as it started. */
   private readonly budget: WindowBudget | undefined;
+  /** The most the window grows to (the budget's maxWindow unless this stream was given its own). */
+  private readonly maxWindow: number;
   /** Bytes the window grew by, drawn from the budget (given back by release). */
   private grown = 0;
   /** Since the consumer last waited: the peer ran out of credit (a `blocked` MESSAGE, or one that left less room than its own size). */
   private peerStalled = false;
 
-  constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner, budget?: WindowBudget) {
+  constructor(window: number, decode: (bytes: Uint8Array) => unknown, owner: InboundOwner, budget?: WindowBudget, maxWindow?: number) {
     this.window = window;
     this.decode = decode;
     this.owner = owner;
     this.budget = budget;
+    this.maxWindow = maxWindow ?? budget?.maxWindow ?? window;
   }
 
   /** This stream's receive window now (it starts as given and may grow). */
@@ -223,12 +226,12 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
     if (!this.finished) this.owner.grant(bytes + extra);
   }
 
-  /** Doubles the window, within the budget's maxWindow and what the budget has left; returns the growth. */
+  /** Doubles the window, within maxWindow and what the budget has left; returns the growth. */
   private grow(): number {
     this.peerStalled = false;
     const budget = this.budget;
     if (budget === undefined || this.finished) return 0;
-    const room = budget.maxWindow - this.window;
+    const room = this.maxWindow - this.window;
     if (room <= 0) return 0;
     const extra = budget.take(room < this.window ? room : this.window);
     this.window += extra;

@@ -47,12 +47,16 @@ export class WindowBudget {
   }
 }
 
+/** A `maxStreamWindow` option (a side's, or one stream's), checked: an integer from the initial window up to 2^31 − 1. */
+export function checkMaxStreamWindow(value: number): number {
+  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow('maxStreamWindow', value, INITIAL_STREAM_WINDOW);
+  return value;
+}
+
 /** The budget of a side's options: `maxStreamWindow` (at least its `streamWindow`) and `streamWindowBudget`, checked. */
 export function resolveWindowBudget(options: { streamWindow?: number; maxStreamWindow?: number; streamWindowBudget?: number }): WindowBudget {
   const { maxStreamWindow, streamWindowBudget } = options;
-  if (maxStreamWindow !== undefined && (!Number.isInteger(maxStreamWindow) || maxStreamWindow < INITIAL_STREAM_WINDOW || maxStreamWindow > 0x7fffffff)) {
-    throw invalidStreamWindow('maxStreamWindow', maxStreamWindow, INITIAL_STREAM_WINDOW);
-  }
+  if (maxStreamWindow !== undefined) checkMaxStreamWindow(maxStreamWindow);
   if (streamWindowBudget !== undefined && (!Number.isInteger(streamWindowBudget) || streamWindowBudget < 0 || streamWindowBudget > Number.MAX_SAFE_INTEGER)) {
     throw invalidStreamWindow('streamWindowBudget', streamWindowBudget, 0);
   }

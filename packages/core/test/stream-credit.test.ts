@@ -71,6 +71,18 @@ describe('stream credit, receiving side', () => {
     expect(inbound.push(bytes(1))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
   });
 
+  it('takes a large message whose sender took the window\'s opening grant for bytes given back', () => {
+    // The sender spent its initial 64 KiB on one message, then saw 192 KiB (the rest of a 256 KiB
+    // window) come in and, its credit at its highest, sent a message larger than what is left.
+    const { inbound } = queue(4 * W);
+    inbound.open();
+    expect(inbound.push(msg(80_000))).toBeUndefined();
+    expect(inbound.push(msg(182_100))).toBeUndefined();
+    // Beyond that nothing is taken: it holds more than it granted beyond the initial window.
+    expect(inbound.push(bytes(100))).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect(inbound.bufferedBytes).toBe(80_000 + 182_100);
+  });
+
   it('delivers queued messages before the end, and the error after them', async () => {
     const { inbound } = queue();
     inbound.push(bytes(1));

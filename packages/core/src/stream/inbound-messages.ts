@@ -102,7 +102,12 @@ export class InboundMessages implements AsyncIterableIterator<unknown> {
   push(body: Uint8Array, compression: Compression = Compression.NONE, blocked = false): RpcError | undefined {
     if (this.finished && !this.discarding) return undefined;
     const size = messageCost(body.length);
-    if (this.outstanding > 0 && this.outstanding + size > this.window) return streamCreditExceeded(this.outstanding + size, this.window);
+    // Past the window is a broken peer, unless the peer may have been right to think everything it
+    // sent was granted back (outbound-credit.ts: a message larger than the window goes then): what
+    // this side granted beyond the initial window (the rest of the window at open, growth) reaches
+    // the sender as credit it cannot tell from bytes given back, so a sender that keeps the rules
+    // holds at most that much unreturned when it sends one large message.
+    if (this.outstanding + size > this.window && this.outstanding > this.window - INITIAL_STREAM_WINDOW) return streamCreditExceeded(this.outstanding + size, this.window);
     if (this.discarding) {
       this.owner.grant(size);
       return undefined;

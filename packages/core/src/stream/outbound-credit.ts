@@ -39,9 +39,11 @@ export function resolveStreamWindow(value: number | undefined): number {
 /**
  * The sending side of one stream's flow control: bytes the peer still takes. A message goes when
  * the credit covers it, or, for a message larger than the peer's window, when every byte sent
- * before has been granted back (the credit is at its highest): then the peer holds nothing else,
- * and what it buffers stays within max(window, one message). The receiver checks the same rule
- * (inbound-messages.ts), so a peer that ignores it is caught, not buffered.
+ * before has been granted back as far as this side can tell (the credit is at its highest; what
+ * the peer granted beyond the initial window looks the same here, so the peer may still hold that
+ * much): what the peer buffers stays within its window, or less than its window plus one
+ * message. The receiver checks the same rule (inbound-messages.ts), so a peer that ignores it is
+ * caught, not buffered.
  */
 export class OutboundCredit {
   private credit = INITIAL_STREAM_WINDOW;

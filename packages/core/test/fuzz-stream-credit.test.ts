@@ -129,4 +129,28 @@ describe('fuzz: stream credit with windows that grow', () => {
       { numRuns: RUNS },
     );
   });
+
+  it('a peer that ignores the credit gets the stream ended before the receiver holds more than the bound', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(W, 4 * W), fc.array(fc.oneof(fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: W, max: 3 * W }), fc.constant(-1)), { maxLength: 200 }), (window, sizes) => {
+        const budget = new WindowBudget(16 * W, 16 * W);
+        const owner: InboundOwner = { grant: () => {}, consumerLeft: () => {}, undecodable: () => {}, maxDecompressedSize: 1 << 30 };
+        const inbound = new InboundMessages(window, (bytes) => bytes.length, owner, budget);
+        inbound.open();
+        let largest = 0;
+        for (const size of sizes) {
+          // -1: the consumer takes one message (and may wait, and grow the window, on an empty queue).
+          if (size < 0) {
+            void inbound.next();
+            continue;
+          }
+          largest = Math.max(largest, size + MESSAGE_OVERHEAD);
+          if (inbound.push(new Uint8Array(size), Compression.NONE, true) !== undefined) return;
+          const grown = inbound.currentWindow;
+          expect(inbound.bufferedBytes).toBeLessThanOrEqual(Math.max(grown, grown - W + largest));
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });

@@ -1,7 +1,7 @@
 /** A grown stream window is drawn from its side's budget and given back however the stream ends, on the client and on the server. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, inproc, Server, silentLogger, staticRegistry } from '../src/index.js';
-import { ConformanceService, failureOf, steady } from '../src/testing/index.js';
+import { ConformanceService, failureOf, steady, until } from '../src/testing/index.js';
 import { INITIAL_STREAM_WINDOW } from '../src/stream/outbound-credit.js';
 import type { WindowBudget } from '../src/stream/window-budget.js';
 
@@ -47,7 +47,8 @@ describe('the window budget', () => {
           if (!grown || consumed < 41) continue;
           if (ending === 'loop left') break;
           if (ending === 'signal') controller.abort();
-          if (ending === 'deadline') await new Promise((resolve) => setTimeout(resolve, 500));
+          // The deadline (400 ms) ends the stream while the consumer is here: the growth goes back then.
+          if (ending === 'deadline') await until(() => clientBudget.available === BUDGET);
         }
       } catch (e) {
         error = e;

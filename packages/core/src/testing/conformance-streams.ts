@@ -269,7 +269,7 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
 
     test('a transport carries a MESSAGE\'s blocked flag both ways', async () => {
       // Beneath core: a listener of the target's transport whose streams echo each message with the
-      // flag it came with, and a channel that sends three messages, the middle one flagged.
+      // flag it came with, and a channel that sends four messages, the second and the last flagged.
       const target = await setup();
       const flags = { server: [] as boolean[], client: [] as boolean[] };
       const dispatcher: Dispatcher = {
@@ -297,10 +297,12 @@ export function describeStreamConformance(name: string, setup: () => Promise<Con
           fail: () => {},
         });
         for (const blocked of [false, true, false]) sender.message(Buffer.from('{}'), Compression.NONE, blocked);
+        // One larger than a NATS message (1 MiB by default), so that it travels in pieces there.
+        sender.message(Buffer.alloc(1_500_000, 0x20), Compression.NONE, true);
         sender.end({ status: 0, metadata: undefined });
         await until(() => ended);
-        expect(flags.server).toEqual([false, true, false]);
-        expect(flags.client).toEqual([false, true, false]);
+        expect(flags.server).toEqual([false, true, false, true]);
+        expect(flags.client).toEqual([false, true, false, true]);
       } finally {
         await channel.close();
         await listener.close();

@@ -31,8 +31,12 @@ export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 
 /** A `streamWindow` option, checked: an integer from the initial window up to 2^31 − 1. */
 export function resolveStreamWindow(value: number | undefined): number {
-  if (value === undefined) return DEFAULT_STREAM_WINDOW;
-  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow('streamWindow', value, INITIAL_STREAM_WINDOW);
+  return value === undefined ? DEFAULT_STREAM_WINDOW : checkedWindow('streamWindow', value);
+}
+
+/** A window option (`streamWindow`, `maxStreamWindow`), checked: an integer from the initial window up to 2^31 − 1. */
+export function checkedWindow(option: 'streamWindow' | 'maxStreamWindow', value: number): number {
+  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow(option, value, INITIAL_STREAM_WINDOW);
   return value;
 }
 

@@ -1,5 +1,5 @@
 import { invalidStreamWindow } from '../errors/framework-errors.js';
-import { DEFAULT_STREAM_WINDOW, INITIAL_STREAM_WINDOW } from './outbound-credit.js';
+import { checkedWindow, DEFAULT_STREAM_WINDOW } from './outbound-credit.js';
 
 /**
  * The most one stream's receive window grows to unless told otherwise. A window holds a stream
@@ -47,10 +47,9 @@ export class WindowBudget {
   }
 }
 
-/** A `maxStreamWindow` option (a side's, or one stream's), checked: an integer from the initial window up to 2^31 − 1. */
+/** A `maxStreamWindow` option (a side's, or one stream's), checked as `streamWindow` is. */
 export function checkMaxStreamWindow(value: number): number {
-  if (!Number.isInteger(value) || value < INITIAL_STREAM_WINDOW || value > 0x7fffffff) throw invalidStreamWindow('maxStreamWindow', value, INITIAL_STREAM_WINDOW);
-  return value;
+  return checkedWindow('maxStreamWindow', value);
 }
 
 /** The budget of a side's options: `maxStreamWindow` (at least its `streamWindow`) and `streamWindowBudget`, checked. */
